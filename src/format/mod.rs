@@ -1,0 +1,309 @@
+//! The four on-disk record formats (v2/v3 × JSONL/protobuf), their framing,
+//! and the single dispatch from a format to its codec.
+//!
+//! Every codec decodes one record's bytes into the canonical [`Tick`] and
+//! encodes a [`Tick`] back; framing (lines or length prefixes) is separate
+//! and shared, so every command reads through the same code.
+
+pub mod frames;
+pub mod json;
+pub mod lines;
+pub mod reader;
+pub mod v2_json;
+pub mod v2_pb;
+pub mod v3_json;
+pub mod v3_pb;
+
+use crate::tick::Tick;
+use std::fmt;
+use std::path::Path;
+
+/// A record format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    /// v2 envelope, JSON Lines.
+    V2Json,
+    /// v2 envelope, little-endian length-prefixed protobuf.
+    V2Pb,
+    /// v3 flat record, JSON Lines.
+    V3Json,
+    /// v3 flat record, big-endian length-prefixed protobuf.
+    V3Pb,
+}
+
+impl Format {
+    /// All formats.
+    pub const ALL: [Format; 4] = [Self::V2Json, Self::V2Pb, Self::V3Json, Self::V3Pb];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::V2Json => "v2-json",
+            Self::V2Pb => "v2-pb",
+            Self::V3Json => "v3-json",
+            Self::V3Pb => "v3-pb",
+        }
+    }
+
+    /// Parses [`Format::name`].
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    /// Whether records are JSON lines (else length-prefixed protobuf).
+    pub fn is_json(self) -> bool {
+        matches!(self, Self::V2Json | Self::V3Json)
+    }
+
+    /// Whether this is a v3 format.
+    pub fn is_v3(self) -> bool {
+        matches!(self, Self::V3Json | Self::V3Pb)
+    }
+
+    /// The same version in the other encoding family.
+    pub fn with_json(self, json: bool) -> Self {
+        match (self.is_v3(), json) {
+            (false, true) => Self::V2Json,
+            (false, false) => Self::V2Pb,
+            (true, true) => Self::V3Json,
+            (true, false) => Self::V3Pb,
+        }
+    }
+
+    /// File extension without compression (`jsonl` or `pb`).
+    pub fn extension(self) -> &'static str {
+        if self.is_json() {
+            "jsonl"
+        } else {
+            "pb"
+        }
+    }
+
+    /// Folder name of the family (`json` or `protobuf`).
+    pub fn family_dir(self) -> &'static str {
+        if self.is_json() {
+            "json"
+        } else {
+            "protobuf"
+        }
+    }
+
+    /// Decodes one record (a line without its terminator, or a frame body).
+    pub fn decode(self, bytes: &[u8]) -> Result<Decoded, RecordError> {
+        match self {
+            Self::V2Json => v2_json::decode(bytes),
+            Self::V2Pb => v2_pb::decode(bytes),
+            Self::V3Json => v3_json::decode(bytes),
+            Self::V3Pb => v3_pb::decode(bytes),
+        }
+    }
+
+    /// Appends one encoded record, including its framing, to `out`.
+    pub fn encode(self, tick: &Tick, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        match self {
+            Self::V2Json => v2_json::encode(tick, out)?,
+            Self::V2Pb => {
+                frames::write_frame(frames::ByteOrder::Little, &v2_pb::encode(tick)?, out)
+            }
+            Self::V3Json => v3_json::encode(tick, out)?,
+            Self::V3Pb => frames::write_frame(frames::ByteOrder::Big, &v3_pb::encode(tick)?, out),
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whole-file compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Compression {
+    /// Plain bytes.
+    None,
+    /// A zstd stream (`.zst` suffix).
+    Zstd,
+}
+
+/// A data file's extension, read from its name: the encoding family and
+/// compression. The version (v2/v3) comes from the layout or the content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extension {
+    /// JSON Lines (else protobuf).
+    pub json: bool,
+    /// Compression.
+    pub compression: Compression,
+}
+
+impl Extension {
+    /// Recognises `.jsonl`, `.pb`, `.jsonl.zst`, `.pb.zst`.
+    pub fn from_path(p: &Path) -> Option<Self> {
+        let name = p.file_name()?.to_str()?;
+        let (stem, compression) = match name.strip_suffix(".zst") {
+            Some(s) => (s, Compression::Zstd),
+            None => (name, Compression::None),
+        };
+        if stem.ends_with(".jsonl") {
+            Some(Self {
+                json: true,
+                compression,
+            })
+        } else if stem.ends_with(".pb") {
+            Some(Self {
+                json: false,
+                compression,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// File name stem without the data extensions.
+    pub fn stem(name: &str) -> &str {
+        let name = name.strip_suffix(".zst").unwrap_or(name);
+        name.strip_suffix(".jsonl")
+            .or_else(|| name.strip_suffix(".pb"))
+            .unwrap_or(name)
+    }
+}
+
+/// A successfully decoded record plus oddities noticed on the way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decoded {
+    /// The record.
+    pub tick: Tick,
+    /// Bit set of [`Note`]s.
+    pub notes: Notes,
+}
+
+/// Oddities a codec notices in an otherwise valid record. They are not
+/// corruption; the validator turns them into low-severity findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Notes(u32);
+
+/// One oddity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Note {
+    /// A key or field the format does not define.
+    UnknownKey = 1,
+    /// An integer field written as an integral float.
+    FloatInteger = 2,
+    /// The tick type written in IB's PascalCase (`Last`, `AllLast`).
+    PascalTickType = 4,
+    /// v2: no `unix_time`; the event time is the envelope time.
+    NoEventTime = 8,
+    /// v2: `unix_time` in microseconds rather than seconds.
+    MicrosUnixTime = 16,
+    /// v2: envelope timestamp with the malformed `+00:00Z` suffix.
+    OffsetZ = 32,
+    /// A flag given as `0`, `1` or `null` instead of a boolean.
+    NonBoolFlag = 64,
+    /// v2: contract id or tick type taken from `data`, not `metadata`.
+    IdsFromData = 128,
+    /// v2-PB: the record carries no IB time at all (envelope time only).
+    EnvelopeTimeOnly = 256,
+}
+
+impl Notes {
+    /// Adds a note.
+    pub fn add(&mut self, n: Note) {
+        self.0 |= n as u32;
+    }
+    /// Whether a note is present.
+    pub fn has(self, n: Note) -> bool {
+        self.0 & n as u32 != 0
+    }
+}
+
+/// Why one record could not be decoded into a tick.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordError {
+    /// Invalid JSON grammar at a byte position within the record.
+    Json(json::JsonError),
+    /// Protobuf wire data that does not parse.
+    Wire(&'static str),
+    /// A required field is absent.
+    MissingField(&'static str),
+    /// A field holds the wrong JSON/wire type.
+    WrongType {
+        /// The field.
+        field: &'static str,
+        /// What was found.
+        found: &'static str,
+    },
+    /// A field holds a value outside its domain (not an integer, bad time…).
+    BadValue {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        why: &'static str,
+    },
+    /// A tick type outside the known set.
+    UnknownTickType(String),
+    /// A well-formed record that is not a tick (a v2 `error`/`info` message,
+    /// or JSON that is not a tick record at all).
+    NotTick(&'static str),
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Json(e) => match e.kind {
+                json::JsonErrorKind::Syntax => write!(f, "invalid JSON at column {}", e.pos + 1),
+                json::JsonErrorKind::Utf8 => write!(f, "invalid UTF-8 at column {}", e.pos + 1),
+                json::JsonErrorKind::TooDeep => {
+                    write!(
+                        f,
+                        "JSON nested deeper than {} levels at column {}",
+                        json::MAX_DEPTH,
+                        e.pos + 1
+                    )
+                }
+            },
+            Self::Wire(why) => write!(f, "protobuf does not decode: {why}"),
+            Self::MissingField(k) => write!(f, "required field `{k}` is missing"),
+            Self::WrongType { field, found } => write!(f, "field `{field}` holds a {found}"),
+            Self::BadValue { field, why } => write!(f, "field `{field}` {why}"),
+            Self::UnknownTickType(t) => write!(f, "unknown tick type {t:?}"),
+            Self::NotTick(why) => write!(f, "not a tick record: {why}"),
+        }
+    }
+}
+
+impl From<json::JsonError> for RecordError {
+    fn from(e: json::JsonError) -> Self {
+        Self::Json(e)
+    }
+}
+
+/// A tick that cannot be represented in the target format.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("cannot encode tick: {0}")]
+pub struct EncodeError(pub &'static str);
+
+/// Sniffs the record version of a JSON line: `Some(true)` for v3 (`ts` key),
+/// `Some(false)` for a v2 envelope (`stream_id`/`data`), `None` if neither.
+pub fn sniff_json_version(line: &[u8]) -> Option<bool> {
+    let mut sc = json::Scanner::new(line);
+    if !sc.at_object() {
+        return None;
+    }
+    let mut v3 = false;
+    let mut v2 = false;
+    let r: Result<(), json::JsonError> = sc.object(|s, k| {
+        match k {
+            b"ts" => v3 = true,
+            b"stream_id" | b"data" => v2 = true,
+            _ => {}
+        }
+        s.value().map(|_| ())
+    });
+    match (r, v3, v2) {
+        (Ok(()), true, false) => Some(true),
+        (Ok(()), false, true) => Some(false),
+        _ => None,
+    }
+}

@@ -1,0 +1,379 @@
+//! v2 JSON Lines codec: the `{type, stream_id, timestamp, data, metadata}`
+//! envelope with every `data` variant of spec §3.1 (live formatter, test
+//! script, reverse-mapped, doc samples).
+//!
+//! Mapping to the canonical tick (spec §9.3, made total): `cid`/`tt` from
+//! `metadata` first, then `data`; `ts` from `data.unix_time` (seconds below
+//! 10^12, else µs), else the envelope time; `st` = envelope time; `rid` =
+//! `metadata.request_id` or 0; mid value from `midpoint`, `mid_price` or
+//! `mid_point`.
+
+use super::json::{parse_int, Scanner, Value};
+use super::v3_json::{flag, num, tick_type_bytes, write_float};
+use super::{Decoded, EncodeError, Note, Notes, RecordError};
+use crate::tick::{Field, Tick, TickType};
+use crate::time;
+use std::io::Write as _;
+
+/// Below this, `unix_time` is seconds (the factory's threshold, spec §9.2).
+const SECONDS_LIMIT: i64 = 1_000_000_000_000;
+
+#[derive(Default)]
+struct Parts {
+    is_tick: Option<bool>,
+    envelope_us: Option<i64>,
+    meta_cid: Option<i64>,
+    meta_tt: Option<TickType>,
+    meta_rid: Option<i64>,
+    data_cid: Option<i64>,
+    data_tt: Option<TickType>,
+    data_kind: Option<TickType>,
+    unix_time: Option<(i64, bool)>,
+    has_data: bool,
+}
+
+/// Decodes one v2 JSON envelope line.
+pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
+    let mut sc = Scanner::new(line);
+    if !sc.at_object() {
+        return Err(RecordError::NotTick("the line is not a JSON object"));
+    }
+    let mut t = Tick::default();
+    let mut notes = Notes::default();
+    let mut p = Parts::default();
+    sc.object(|s, key| -> Result<(), RecordError> {
+        match key {
+            b"data" if s.at_object() => {
+                p.has_data = true;
+                s.object(|s, k| data_member(s, k, &mut t, &mut p, &mut notes))
+            }
+            b"metadata" if s.at_object() => s.object(|s, k| meta_member(s, k, &mut p, &mut notes)),
+            _ => {
+                let v = s.value()?;
+                match key {
+                    b"type" => p.is_tick = Some(matches!(v, Value::Str { raw: b"tick", .. })),
+                    b"timestamp" => p.envelope_us = envelope_time(v, &mut notes)?,
+                    b"data" => {
+                        return Err(RecordError::WrongType {
+                            field: "data",
+                            found: v.type_name(),
+                        })
+                    }
+                    _ => {}
+                }
+                Ok(())
+            }
+        }
+    })?;
+    sc.finish()?;
+    match p.is_tick {
+        None => return Err(RecordError::MissingField("type")),
+        Some(false) => return Err(RecordError::NotTick("the v2 message type is not \"tick\"")),
+        Some(true) => {}
+    }
+    if !p.has_data {
+        return Err(RecordError::MissingField("data"));
+    }
+    resolve(&mut t, &p, &mut notes)?;
+    Ok(Decoded { tick: t, notes })
+}
+
+fn resolve(t: &mut Tick, p: &Parts, notes: &mut Notes) -> Result<(), RecordError> {
+    if p.meta_cid.is_none() && p.data_cid.is_some() || p.meta_tt.is_none() && p.data_tt.is_some() {
+        notes.add(Note::IdsFromData);
+    }
+    t.cid = p.meta_cid.or(p.data_cid).unwrap_or(0);
+    t.tt = p
+        .meta_tt
+        .or(p.data_tt)
+        .or(p.data_kind)
+        .ok_or(RecordError::MissingField("tick_type"))?;
+    t.rid = p.meta_rid.unwrap_or(0);
+    t.ts = match p.unix_time {
+        Some((u, _)) if u.abs() < SECONDS_LIMIT => u * time::US,
+        Some((u, _)) => {
+            notes.add(Note::MicrosUnixTime);
+            u
+        }
+        None => {
+            notes.add(Note::NoEventTime);
+            p.envelope_us
+                .ok_or(RecordError::MissingField("timestamp"))?
+        }
+    };
+    t.st = p.envelope_us.unwrap_or(t.ts);
+    Ok(())
+}
+
+fn envelope_time(v: Value<'_>, notes: &mut Notes) -> Result<Option<i64>, RecordError> {
+    let Value::Str { raw, .. } = v else {
+        return Err(RecordError::WrongType {
+            field: "timestamp",
+            found: v.type_name(),
+        });
+    };
+    match time::parse_iso(raw) {
+        Some((us, zone)) => {
+            if zone == time::Zone::OffsetZ {
+                notes.add(Note::OffsetZ);
+            }
+            Ok(Some(us))
+        }
+        None => Err(RecordError::BadValue {
+            field: "timestamp",
+            why: "is not an ISO-8601 time with a zone",
+        }),
+    }
+}
+
+fn data_member(
+    s: &mut Scanner<'_>,
+    k: &[u8],
+    t: &mut Tick,
+    p: &mut Parts,
+    notes: &mut Notes,
+) -> Result<(), RecordError> {
+    let v = s.value()?;
+    match k {
+        b"contract_id" => p.data_cid = Some(id(v, "contract_id")?),
+        b"tick_type" => p.data_tt = Some(tt(v, "tick_type", notes)?),
+        b"type" => {
+            p.data_kind = match v {
+                Value::Str {
+                    raw: b"bid_ask", ..
+                } => Some(TickType::BidAsk),
+                Value::Str {
+                    raw: b"midpoint", ..
+                } => Some(TickType::MidPoint),
+                Value::Str {
+                    raw: b"time_sales", ..
+                } => Some(TickType::Last),
+                Value::Str { raw, .. } => Some(tick_type_bytes(raw, notes)?),
+                other => {
+                    return Err(RecordError::WrongType {
+                        field: "type",
+                        found: other.type_name(),
+                    })
+                }
+            }
+        }
+        b"unix_time" => match v {
+            Value::Num(raw) => {
+                let u = parse_int(raw).ok_or(RecordError::BadValue {
+                    field: "unix_time",
+                    why: "is not a whole number",
+                })?;
+                p.unix_time = Some(u);
+            }
+            Value::Null => {}
+            other => {
+                return Err(RecordError::WrongType {
+                    field: "unix_time",
+                    found: other.type_name(),
+                })
+            }
+        },
+        b"bid_price" => t.bp = num(v, "bid_price")?,
+        b"bid_size" => t.bs = num(v, "bid_size")?,
+        b"ask_price" => t.ap = num(v, "ask_price")?,
+        b"ask_size" => t.as_ = num(v, "ask_size")?,
+        b"price" => t.p = num(v, "price")?,
+        b"size" => t.s = num(v, "size")?,
+        b"midpoint" | b"mid_price" | b"mid_point" => t.mp = num(v, "midpoint")?,
+        b"bid_past_low" => t.bpl = flag(v, "bid_past_low", notes)?,
+        b"ask_past_high" => t.aph = flag(v, "ask_past_high", notes)?,
+        b"unreported" => t.upt = flag(v, "unreported", notes)?,
+        b"past_limit" => t.past_limit = flag(v, "past_limit", notes)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+fn meta_member(
+    s: &mut Scanner<'_>,
+    k: &[u8],
+    p: &mut Parts,
+    notes: &mut Notes,
+) -> Result<(), RecordError> {
+    let v = s.value()?;
+    match k {
+        b"contract_id" => p.meta_cid = Some(id(v, "metadata.contract_id")?),
+        b"tick_type" => p.meta_tt = Some(tt(v, "metadata.tick_type", notes)?),
+        b"request_id" => p.meta_rid = Some(id(v, "metadata.request_id")?),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// An integer id given as a number or a decimal string.
+fn id(v: Value<'_>, field: &'static str) -> Result<i64, RecordError> {
+    let raw = match v {
+        Value::Num(raw)
+        | Value::Str {
+            raw,
+            escaped: false,
+        } => raw,
+        other => {
+            return Err(RecordError::WrongType {
+                field,
+                found: other.type_name(),
+            })
+        }
+    };
+    match parse_int(raw) {
+        Some((i, false)) => Ok(i),
+        _ => Err(RecordError::BadValue {
+            field,
+            why: "is not an integer",
+        }),
+    }
+}
+
+fn tt(v: Value<'_>, field: &'static str, notes: &mut Notes) -> Result<TickType, RecordError> {
+    match v {
+        Value::Str { raw, .. } => tick_type_bytes(raw, notes),
+        other => Err(RecordError::WrongType {
+            field,
+            found: other.type_name(),
+        }),
+    }
+}
+
+/// Appends one live-looking v2 envelope line (spec §9.5 recommendation):
+/// `stream_id = bg_{cid}_{tt}`, envelope time = `st`, `unix_time` in seconds
+/// (µs when `ts` is not a whole second).
+pub fn encode(t: &Tick, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let _ = write!(
+        out,
+        r#"{{"type":"tick","stream_id":"bg_{}_{}","timestamp":"{}","data":{{"type":"{}""#,
+        t.cid,
+        t.tt,
+        time::format_iso(t.st),
+        match t.tt {
+            TickType::BidAsk => "bid_ask",
+            TickType::Last | TickType::AllLast => "time_sales",
+            TickType::MidPoint => "midpoint",
+        }
+    );
+    match t.tt {
+        TickType::Last => out.extend_from_slice(br#","tick_type":"Last""#),
+        TickType::AllLast => out.extend_from_slice(br#","tick_type":"AllLast""#),
+        TickType::BidAsk | TickType::MidPoint => {}
+    }
+    let unix = if t.ts % time::US == 0 {
+        t.ts / time::US
+    } else {
+        t.ts
+    };
+    let _ = write!(out, r#","unix_time":{unix}"#);
+    let keys: &[(Field, &str)] = &[
+        (Field::Bp, "bid_price"),
+        (Field::Ap, "ask_price"),
+        (Field::Bs, "bid_size"),
+        (Field::As, "ask_size"),
+        (Field::P, "price"),
+        (Field::S, "size"),
+        (Field::Mp, "midpoint"),
+    ];
+    for &(f, key) in keys {
+        if let Some(v) = t.get(f) {
+            let _ = write!(out, r#","{key}":"#);
+            write_float(out, v);
+        }
+    }
+    for (key, b) in [
+        ("bid_past_low", t.bpl),
+        ("ask_past_high", t.aph),
+        ("past_limit", t.past_limit),
+        ("unreported", t.upt),
+    ] {
+        if let Some(b) = b {
+            let _ = write!(out, r#","{key}":{b}"#);
+        }
+    }
+    let _ = writeln!(
+        out,
+        r#"}},"metadata":{{"source":"stream_manager","request_id":"{}","contract_id":"{}","tick_type":"{}"}}}}"#,
+        t.rid, t.cid, t.tt
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_formatter_line() {
+        let l = br#"{"type":"tick","stream_id":"bg_711280073_bid_ask","timestamp":"2025-07-24T12:00:00.653906+00:00","data":{"type":"bid_ask","timestamp":"2025-07-24 07:00:37","unix_time":1753358437,"bid_price":23260.0,"ask_price":23260.5,"bid_size":6.0,"ask_size":2.0,"bid_past_low":false,"ask_past_high":false},"metadata":{"source":"stream_manager","request_id":"60020","contract_id":"711280073","tick_type":"bid_ask"}}"#;
+        let d = decode(l).unwrap();
+        assert_eq!(d.tick.ts, 1_753_358_437_000_000);
+        assert_eq!(d.tick.st, 1_753_358_400_653_906);
+        assert_eq!(
+            (d.tick.cid, d.tick.rid, d.tick.tt),
+            (711_280_073, 60_020, TickType::BidAsk)
+        );
+        assert_eq!(
+            (d.tick.bp, d.tick.as_, d.tick.bpl),
+            (Some(23260.0), Some(2.0), Some(false))
+        );
+        assert_eq!(d.notes, Notes::default());
+    }
+
+    #[test]
+    fn variants_of_mid_and_time() {
+        let l = br#"{"type":"tick","stream_id":"x","timestamp":"2025-08-01T00:31:54.037772+00:00Z","data":{"contract_id":265598,"tick_type":"mid_point","type":"mid_point","unix_time":1753111673000000,"mid_point":175.255}}"#;
+        let d = decode(l).unwrap();
+        assert_eq!(d.tick.ts, 1_753_111_673_000_000);
+        assert_eq!(d.tick.mp, Some(175.255));
+        assert_eq!(d.tick.tt, TickType::MidPoint);
+        assert!(
+            d.notes.has(Note::MicrosUnixTime)
+                && d.notes.has(Note::OffsetZ)
+                && d.notes.has(Note::IdsFromData)
+        );
+        let ts = br#"{"type":"tick","stream_id":"x","timestamp":"2025-07-10T17:52:50Z","data":{"type":"time_sales","tick_type":"AllLast","unix_time":1752169970,"price":1.5,"size":2.0,"exchange":"","conditions":"","past_limit":false,"unreported":true}}"#;
+        let d = decode(ts).unwrap();
+        assert_eq!(d.tick.tt, TickType::AllLast);
+        assert_eq!((d.tick.upt, d.tick.past_limit), (Some(true), Some(false)));
+    }
+
+    #[test]
+    fn rejections() {
+        let info =
+            br#"{"type":"info","stream_id":"x","timestamp":"2025-07-10T17:52:50Z","data":{}}"#;
+        assert!(matches!(decode(info), Err(RecordError::NotTick(_))));
+        let no_tt = br#"{"type":"tick","stream_id":"x","timestamp":"2025-07-10T17:52:50Z","data":{"price":1}}"#;
+        assert_eq!(
+            decode(no_tt).unwrap_err(),
+            RecordError::MissingField("tick_type")
+        );
+        let bad_ts = br#"{"type":"tick","stream_id":"x","timestamp":"yesterday","data":{"tick_type":"last"}}"#;
+        assert!(matches!(
+            decode(bad_ts),
+            Err(RecordError::BadValue {
+                field: "timestamp",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn encode_round_trips() {
+        let t = Tick {
+            ts: 1_753_358_437_000_000,
+            st: 1_753_358_400_653_906,
+            cid: 7,
+            tt: TickType::AllLast,
+            rid: 60_001,
+            p: Some(1.25),
+            s: Some(3.0),
+            upt: Some(true),
+            past_limit: Some(false),
+            ..Tick::default()
+        };
+        let mut out = Vec::new();
+        encode(&t, &mut out).unwrap();
+        assert_eq!(decode(&out[..out.len() - 1]).unwrap().tick, t);
+    }
+}
