@@ -136,7 +136,8 @@ fn data_member(
     let v = s.value()?;
     match k {
         b"contract_id" => p.data_cid = Some(id(v, "contract_id")?),
-        b"tick_type" => p.data_tt = Some(tt(v, "tick_type", notes)?),
+        // `Last`/`AllLast` here is the live formatter's normal shape (spec §3.1 A).
+        b"tick_type" => p.data_tt = Some(tt(v, "tick_type", &mut Notes::default())?),
         b"type" => {
             p.data_kind = match v {
                 Value::Str {

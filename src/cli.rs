@@ -1,0 +1,298 @@
+//! The command line: clap-derive argument structs (raw user input), turned
+//! once into checked library options, then one call into the library.
+
+use anyhow::{bail, Context as _, Result};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use ibstore::format::Format;
+use ibstore::gen::{self, DamageKind, GenOptions, V2Layout};
+use ibstore::report::render::{Renderer, Style, Summary};
+use ibstore::tick::TickType;
+use ibstore::validate::{self, Options};
+use std::io::{self, IsTerminal as _};
+use std::path::PathBuf;
+
+/// Validate, repair and migrate IB-Stream tick stores.
+///
+/// Exit codes: 0 no errors found, 1 errors found (or warnings with --strict),
+/// 2 the command could not run.
+#[derive(Debug, Parser)]
+#[command(name = "ibstore", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check every file of a store: damage, schema, placement, time continuity.
+    Validate(ValidateArgs),
+    /// Write a deterministic synthetic store, optionally with injected damage.
+    Gen(GenArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// Shell to generate for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// Print JSON Lines (schema in the README) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    /// Store root, any folder in it, or one data file.
+    #[arg(long, short = 'p')]
+    path: PathBuf,
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    strict: bool,
+    /// Report silences longer than this many seconds inside a file.
+    #[arg(long, value_name = "SECONDS", default_value_t = validate::DEFAULT_MAX_GAP_S)]
+    max_gap: i64,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Data formats by their command-line names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    #[value(name = "v2-json")]
+    V2Json,
+    #[value(name = "v2-pb")]
+    V2Pb,
+    #[value(name = "v3-json")]
+    V3Json,
+    #[value(name = "v3-pb")]
+    V3Pb,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::V2Json => Format::V2Json,
+            FormatArg::V2Pb => Format::V2Pb,
+            FormatArg::V3Json => Format::V3Json,
+            FormatArg::V3Pb => Format::V3Pb,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct GenArgs {
+    /// Output store root (created; must not exist or be empty).
+    #[arg(long, short = 'o')]
+    out: PathBuf,
+    /// Formats to write (repeatable or comma-separated).
+    #[arg(long = "format", value_delimiter = ',', default_value = "v3-json")]
+    formats: Vec<FormatArg>,
+    /// Contracts.
+    #[arg(long, default_value_t = 2)]
+    contracts: usize,
+    /// Tick types (comma-separated storage names).
+    #[arg(long, value_delimiter = ',', default_value = "bid_ask,last")]
+    tick_types: Vec<String>,
+    /// Hourly partitions per stream.
+    #[arg(long, default_value_t = 3)]
+    hours: u32,
+    /// First hour, UTC, as YYYY-MM-DDTHH.
+    #[arg(long, default_value = "2025-08-01T00")]
+    start: String,
+    /// Records per file.
+    #[arg(long, default_value_t = 100)]
+    records: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Compress every file with zstd (.zst).
+    #[arg(long)]
+    zstd: bool,
+    /// Write v2 files in the legacy `{root}/json|protobuf` layout instead of `{root}/v2/…`.
+    #[arg(long)]
+    legacy: bool,
+    /// Inject a fault (repeatable): empty, truncated-tail, partial-prefix,
+    /// trailing-nul, garbage-line, invalid-utf8, bad-record, bad-prefix,
+    /// out-of-order, duplicate, misplaced, gap, missing-hour.
+    #[arg(long, value_delimiter = ',')]
+    damage: Vec<String>,
+}
+
+/// Runs the command; returns the exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Validate(a) => run_validate(a),
+        Command::Gen(a) => run_gen(a),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "ibstore", &mut io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut io::stdout())?;
+            Ok(0)
+        }
+    }
+}
+
+fn style(json: bool) -> Style {
+    if json {
+        Style::Json
+    } else {
+        Style::Text {
+            color: io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+}
+
+fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool> {
+    let n = match jobs {
+        Some(0) => bail!("--jobs must be at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .context("cannot start worker threads")
+}
+
+fn progress_bar(total_hint: bool) -> Option<indicatif::ProgressBar> {
+    (total_hint && io::stderr().is_terminal()).then(|| {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {bytes} read, {binary_bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        pb
+    })
+}
+
+fn run_validate(a: ValidateArgs) -> Result<u8> {
+    if a.max_gap <= 0 {
+        bail!("--max-gap must be a positive number of seconds");
+    }
+    let opts = Options {
+        max_gap_us: a.max_gap.saturating_mul(ibstore::time::US),
+    };
+    let pb = progress_bar(true);
+    let on_file = |n: u64| {
+        if let Some(pb) = &pb {
+            pb.inc(n);
+        }
+    };
+    let report =
+        pool(a.common.jobs)?.install(|| validate::validate_store(&a.path, &opts, &on_file))?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let tally = report.tally();
+    let summary = Summary {
+        files: report.files.len() as u64,
+        records: report.records(),
+        bytes: report.bytes(),
+        streams: report.streams.len() as u64,
+        tally,
+        exit_code: tally.exit_code(a.strict),
+    };
+    let path = report.root.display().to_string();
+    Renderer::new(io::stdout().lock(), style(a.common.json)).report(
+        "validate",
+        &path,
+        &report.findings,
+        &report.streams,
+        &summary,
+    )?;
+    Ok(summary.exit_code)
+}
+
+fn parse_start(s: &str) -> Result<i64> {
+    let parts: Option<(i64, u32, u32, u32)> = (|| {
+        let (date, hour) = s.split_once('T')?;
+        let mut d = date.split('-');
+        Some((
+            d.next()?.parse().ok()?,
+            d.next()?.parse().ok()?,
+            d.next()?.parse().ok()?,
+            hour.parse().ok()?,
+        ))
+    })();
+    let (y, m, d, h) = parts.with_context(|| format!("--start {s:?} is not YYYY-MM-DDTHH"))?;
+    ibstore::time::epoch_of(y, m, d, h)
+        .with_context(|| format!("--start {s:?} is not a real UTC hour"))
+}
+
+fn run_gen(a: GenArgs) -> Result<u8> {
+    if a.out.exists()
+        && a.out
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "{}: exists and is not an empty folder; gen never writes into an existing store",
+            a.out.display()
+        );
+    }
+    let tick_types = a
+        .tick_types
+        .iter()
+        .map(|t| {
+            TickType::from_storage_name(t.as_bytes()).with_context(|| {
+                format!("unknown tick type {t:?}; known: bid_ask, last, all_last, mid_point")
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let damage = a
+        .damage
+        .iter()
+        .map(|d| DamageKind::from_name(d).with_context(|| format!("unknown damage kind {d:?}")))
+        .collect::<Result<Vec<_>>>()?;
+    if a.contracts == 0 || a.hours == 0 || a.records == 0 || tick_types.is_empty() {
+        bail!("--contracts, --hours, --records and --tick-types must be at least 1");
+    }
+    let o = GenOptions {
+        out: a.out.clone(),
+        formats: a.formats.into_iter().map(Format::from).collect(),
+        contracts: a.contracts,
+        tick_types,
+        hours: a.hours,
+        start: parse_start(&a.start)?,
+        records: a.records,
+        seed: a.seed,
+        zstd: a.zstd,
+        v2_layout: if a.legacy {
+            V2Layout::Legacy
+        } else {
+            V2Layout::Modern
+        },
+        damage,
+    };
+    let s = gen::generate(&o)?;
+    println!(
+        "wrote {} files, {} records, {} bytes to {}",
+        s.files,
+        s.records,
+        s.bytes,
+        a.out.display()
+    );
+    for i in &s.injected {
+        println!(
+            "damage\t{}\t{}\toffset={}\tlen={}",
+            i.kind.name(),
+            i.file,
+            i.offset,
+            i.len
+        );
+    }
+    Ok(0)
+}

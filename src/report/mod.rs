@@ -1,0 +1,37 @@
+//! Findings and the renderers that print them (text or JSON Lines).
+
+pub mod finding;
+pub mod render;
+
+pub use finding::{Finding, Kind, Severity};
+
+/// Counts of findings by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Tally {
+    /// Error findings.
+    pub errors: u64,
+    /// Warning findings.
+    pub warnings: u64,
+    /// Info findings.
+    pub infos: u64,
+}
+
+impl Tally {
+    /// Tallies findings.
+    pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Self {
+        let mut t = Self::default();
+        for f in findings {
+            match f.severity {
+                Severity::Error => t.errors += 1,
+                Severity::Warning => t.warnings += 1,
+                Severity::Info => t.infos += 1,
+            }
+        }
+        t
+    }
+
+    /// Exit status: 1 on errors (or on warnings too when `strict`), else 0.
+    pub fn exit_code(self, strict: bool) -> u8 {
+        u8::from(self.errors > 0 || (strict && self.warnings > 0))
+    }
+}

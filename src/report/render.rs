@@ -1,0 +1,175 @@
+//! The one place that prints reports: readable text, or JSON Lines with a
+//! stable, versioned schema (documented in the README).
+//!
+//! JSON Lines records, each with a `type`:
+//! `begin` (schema version, tool version, command, path), `finding`
+//! (kind, severity, file, offset, record, len, count, message), `stream`
+//! (per-stream summary, validate only), `summary` (totals and exit code).
+
+use super::{Finding, Severity, Tally};
+use crate::validate::StreamSummary;
+use serde::Serialize;
+use std::io::{self, Write};
+
+/// Version of the JSON Lines schema. Bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Output style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Text, optionally with ANSI colour.
+    Text {
+        /// Colour severities.
+        color: bool,
+    },
+    /// JSON Lines.
+    Json,
+}
+
+/// Totals closing a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Data files examined.
+    pub files: u64,
+    /// Records that decoded.
+    pub records: u64,
+    /// Bytes of data files.
+    pub bytes: u64,
+    /// Streams.
+    pub streams: u64,
+    /// Findings by severity.
+    #[serde(flatten)]
+    pub tally: Tally,
+    /// The process exit code this report leads to.
+    pub exit_code: u8,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Line<'a> {
+    Begin {
+        schema: u32,
+        tool: &'static str,
+        version: &'static str,
+        command: &'a str,
+        path: &'a str,
+    },
+    Finding(&'a Finding),
+    Stream(&'a StreamSummary),
+    Summary(&'a Summary),
+}
+
+/// Prints a report in the chosen style.
+#[derive(Debug)]
+pub struct Renderer<W: Write> {
+    w: W,
+    style: Style,
+}
+
+impl<W: Write> Renderer<W> {
+    /// A renderer writing to `w`.
+    pub fn new(w: W, style: Style) -> Self {
+        Self { w, style }
+    }
+
+    fn json(&mut self, line: &Line<'_>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.w, line)?;
+        self.w.write_all(b"\n")
+    }
+
+    /// Renders a whole report: for text, the summary first, then streams,
+    /// then findings by severity; for JSON, begin, findings, streams, summary.
+    pub fn report(
+        &mut self,
+        command: &str,
+        path: &str,
+        findings: &[Finding],
+        streams: &[StreamSummary],
+        summary: &Summary,
+    ) -> io::Result<()> {
+        match self.style {
+            Style::Json => {
+                self.json(&Line::Begin {
+                    schema: SCHEMA_VERSION,
+                    tool: "ibstore",
+                    version: env!("CARGO_PKG_VERSION"),
+                    command,
+                    path,
+                })?;
+                for f in findings {
+                    self.json(&Line::Finding(f))?;
+                }
+                for s in streams {
+                    self.json(&Line::Stream(s))?;
+                }
+                self.json(&Line::Summary(summary))?;
+            }
+            Style::Text { color } => {
+                writeln!(self.w, "ibstore {command}: {path}")?;
+                let t = summary.tally;
+                writeln!(
+                    self.w,
+                    "{} data files, {} records, {} bytes, {} streams",
+                    summary.files, summary.records, summary.bytes, summary.streams
+                )?;
+                writeln!(
+                    self.w,
+                    "{} errors, {} warnings, {} info",
+                    t.errors, t.warnings, t.infos
+                )?;
+                if !streams.is_empty() {
+                    writeln!(self.w, "\nstreams:")?;
+                    for s in streams {
+                        self.stream_text(s)?;
+                    }
+                }
+                if !findings.is_empty() {
+                    writeln!(self.w, "\nfindings:")?;
+                    for f in findings {
+                        self.finding_text(f, color)?;
+                    }
+                }
+            }
+        }
+        self.w.flush()
+    }
+
+    fn stream_text(&mut self, s: &StreamSummary) -> io::Result<()> {
+        let span = match (s.first_ts, s.last_ts) {
+            (Some(a), Some(b)) => format!(
+                "{} .. {}",
+                crate::time::display_us(a),
+                crate::time::display_us(b)
+            ),
+            _ => "no records".into(),
+        };
+        let base = if s.base.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", s.base)
+        };
+        writeln!(
+            self.w,
+            "  {base}{} [{}]: {} files, {} records, {} bytes, {span}, {} gaps",
+            s.name, s.format, s.files, s.records, s.bytes, s.gaps
+        )
+    }
+
+    fn finding_text(&mut self, f: &Finding, color: bool) -> io::Result<()> {
+        let sev = f.severity.name();
+        let sev = match (color, f.severity) {
+            (false, _) => sev.to_owned(),
+            (true, Severity::Error) => format!("\x1b[31m{sev}\x1b[0m"),
+            (true, Severity::Warning) => format!("\x1b[33m{sev}\x1b[0m"),
+            (true, Severity::Info) => format!("\x1b[36m{sev}\x1b[0m"),
+        };
+        let mut loc = f.file.clone();
+        if let Some(o) = f.offset {
+            loc.push_str(&format!(" @{o}"));
+        }
+        if let Some(r) = f.record {
+            loc.push_str(&format!(" #{r}"));
+        }
+        writeln!(self.w, "{sev}[{}] {loc}: {}", f.kind, f.message)
+    }
+}

@@ -1,0 +1,178 @@
+//! Finds every data file under a path, in parallel, without following
+//! symbolic links, and reports what is not data.
+
+use super::layout::{classify, DataFile};
+use crate::error::{Error, Result};
+use crate::format::Extension;
+use crate::report::{Finding, Kind, Severity};
+use rayon::prelude::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// ibstore's own state folder inside a store (quarantine, journal, indices).
+pub const STATE_DIR: &str = ".ibstore";
+
+/// A data file with its on-disk path.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Absolute path.
+    pub abs: PathBuf,
+    /// Classification.
+    pub file: DataFile,
+}
+
+/// What discovery found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Canonical scan root.
+    pub root: PathBuf,
+    /// Data files, sorted by report path.
+    pub files: Vec<Found>,
+    /// Findings about non-data entries.
+    pub findings: Vec<Finding>,
+}
+
+fn known_folder(name: &str) -> bool {
+    matches!(name, "v2" | "v3" | "json" | "protobuf")
+        || (matches!(name.len(), 2 | 4) && name.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Discovers data files under `path` (a store root, any folder in it, or one
+/// file). The root itself may be a symlink (e.g. `storage-active`).
+pub fn discover(path: &Path) -> Result<Discovery> {
+    let root = fs::canonicalize(path).map_err(|source| Error::Path {
+        path: path.to_owned(),
+        source,
+    })?;
+    let meta = fs::metadata(&root).map_err(|source| Error::Path {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut d = Discovery {
+        root: root.clone(),
+        ..Discovery::default()
+    };
+    if meta.is_file() {
+        let name = root
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_owned();
+        match Extension::from_path(&root) {
+            Some(ext) => d.files.push(Found {
+                file: classify(&root, name, ext, meta.len()),
+                abs: root,
+            }),
+            None => d.findings.push(Finding::new(
+                Kind::UnknownFile,
+                &name,
+                "not a data file (.jsonl, .pb, .jsonl.zst, .pb.zst)",
+            )),
+        }
+        return Ok(d);
+    }
+    let (files, findings) = walk(&root, &root, "");
+    d.files = files;
+    d.files.sort_by(|a, b| a.file.rel.cmp(&b.file.rel));
+    d.findings = findings;
+    Ok(d)
+}
+
+fn join(rel: &str, name: &str) -> String {
+    if rel.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{rel}/{name}")
+    }
+}
+
+fn walk(root: &Path, dir: &Path, rel: &str) -> (Vec<Found>, Vec<Finding>) {
+    let mut files = Vec::new();
+    let mut findings = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            findings.push(Finding::new(
+                Kind::Unreadable,
+                rel,
+                format!("cannot list folder: {e}"),
+            ));
+            return (files, findings);
+        }
+    };
+    let mut subdirs = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                findings.push(Finding::new(
+                    Kind::Unreadable,
+                    rel,
+                    format!("cannot list folder: {e}"),
+                ));
+                continue;
+            }
+        };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let erel = join(rel, &name);
+        let ft = match entry.file_type() {
+            Ok(t) => t,
+            Err(e) => {
+                findings.push(Finding::new(
+                    Kind::Unreadable,
+                    &erel,
+                    format!("cannot stat: {e}"),
+                ));
+                continue;
+            }
+        };
+        if ft.is_symlink() {
+            findings.push(symlink_finding(root, &path, &erel));
+        } else if ft.is_dir() {
+            if name == STATE_DIR && rel.is_empty() {
+                continue;
+            }
+            if Extension::from_path(&path).is_some() {
+                findings.push(Finding::new(
+                    Kind::FolderNamedLikeData,
+                    &erel,
+                    "a folder is named like a data file; its contents are scanned",
+                ));
+            } else if !known_folder(&name) {
+                findings.push(Finding::new(
+                    Kind::UnknownFolder,
+                    &erel,
+                    "folder outside the IB-Stream layout; its contents are scanned",
+                ));
+            }
+            subdirs.push((path, erel));
+        } else if let Some(ext) = Extension::from_path(&path) {
+            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            files.push(Found {
+                file: classify(&path, erel, ext, size),
+                abs: path,
+            });
+        } else {
+            findings.push(Finding::new(
+                Kind::UnknownFile,
+                &erel,
+                "not a data file (.jsonl, .pb, .jsonl.zst, .pb.zst)",
+            ));
+        }
+    }
+    let nested: Vec<_> = subdirs.par_iter().map(|(p, r)| walk(root, p, r)).collect();
+    for (f, g) in nested {
+        files.extend(f);
+        findings.extend(g);
+    }
+    (files, findings)
+}
+
+fn symlink_finding(root: &Path, link: &Path, rel: &str) -> Finding {
+    match fs::canonicalize(link) {
+        Ok(target) if target.starts_with(root) => Finding::new(Kind::Symlink, rel, format!("symbolic link to {} inside the store; not followed (the target is scanned where it lies)", target.display())),
+        Ok(target) => Finding::new(Kind::Symlink, rel, format!("symbolic link out of the store to {}; not followed", target.display())).severity(Severity::Warning),
+        Err(e) => Finding::new(Kind::Symlink, rel, format!("broken or looping symbolic link ({e}); not followed")).severity(Severity::Warning),
+    }
+}

@@ -1,0 +1,5 @@
+//! Store layout, file naming and discovery.
+
+pub mod discover;
+pub mod layout;
+pub mod naming;

@@ -1,0 +1,262 @@
+//! Checks of one decoded record: values (spec §8, §9), the tick type's field
+//! set, and placement in its file (spec §2.3 for v3, §2.2 for v2).
+
+use crate::format::{Note, Notes};
+use crate::report::{Finding, Kind};
+use crate::store::layout::{DataFile, Layout};
+use crate::store::naming::FileName;
+use crate::tick::{Field, Tick, TickType};
+use crate::time::{self, HOUR, US};
+
+/// Earliest plausible µs time (2000-01-01T00:00:00Z).
+pub const MIN_TIME_US: i64 = 946_684_800 * US;
+/// Latest plausible µs time (2100-01-01T00:00:00Z).
+pub const MAX_TIME_US: i64 = 4_102_444_800 * US;
+/// v2 hour folders are the flush time: an envelope time this far before the
+/// folder's hour is write batching (warning); further is misplaced (error).
+pub const V2_SPILLOVER_US: i64 = 120 * US;
+/// Event time more than this after system time is suspicious.
+pub const MAX_TS_AHEAD_US: i64 = 60 * US;
+/// System time more than this after event time marks converted data.
+pub const MAX_ST_LAG_US: i64 = HOUR * US;
+
+/// Where a record sits, for messages.
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    /// Report path.
+    pub file: &'a str,
+    /// Byte offset.
+    pub offset: u64,
+    /// Line or frame number.
+    pub index: u64,
+}
+
+impl At<'_> {
+    fn f(&self, kind: Kind, msg: String) -> Finding {
+        Finding::new(kind, self.file, msg).at(self.offset, Some(self.index))
+    }
+}
+
+/// Runs every record-level check, pushing findings into `out`.
+pub fn check(
+    t: &Tick,
+    notes: Notes,
+    file: &DataFile,
+    v3_content: bool,
+    at: At<'_>,
+    out: &mut impl FnMut(Finding),
+) {
+    values(t, at, out);
+    payload(t, at, out);
+    oddities(t, notes, at, out);
+    placement(t, file, v3_content, at, out);
+}
+
+fn values(t: &Tick, at: At<'_>, out: &mut impl FnMut(Finding)) {
+    for (name, v) in [("ts", t.ts), ("st", t.st)] {
+        if !(MIN_TIME_US..MAX_TIME_US).contains(&v) {
+            out(at.f(
+                Kind::InvalidValue,
+                format!("{name} = {v} is not a plausible time in µs since 1970 (years 2000–2099)"),
+            ));
+        }
+    }
+    if t.cid < 0 {
+        out(at.f(
+            Kind::InvalidValue,
+            format!("contract id {} is negative", t.cid),
+        ));
+    }
+    for f in Field::ALL {
+        let Some(v) = t.get(f) else { continue };
+        let bad = if f.is_price() {
+            !(v.is_finite() && v > 0.0)
+        } else {
+            !(v.is_finite() && v >= 0.0)
+        };
+        if bad {
+            let want = if f.is_price() {
+                "a finite price > 0"
+            } else {
+                "a finite size ≥ 0"
+            };
+            out(at.f(
+                Kind::InvalidValue,
+                format!("{} = {v} is not {want}", f.key()),
+            ));
+        }
+    }
+    if t.ts - t.st > MAX_TS_AHEAD_US {
+        out(at.f(
+            Kind::StBeforeTs,
+            format!(
+                "event time ts is {:.1} s after system time st",
+                (t.ts - t.st) as f64 / 1e6
+            ),
+        ));
+    } else if t.st - t.ts > MAX_ST_LAG_US {
+        out(at.f(
+            Kind::StAfterTs,
+            format!(
+                "system time st is {:.1} h after event time ts (converted data, spec §9.3)",
+                (t.st - t.ts) as f64 / 3.6e9
+            ),
+        ));
+    }
+}
+
+fn payload(t: &Tick, at: At<'_>, out: &mut impl FnMut(Finding)) {
+    let mut own = 0;
+    for f in Field::ALL {
+        if t.get(f).is_some() {
+            if t.tt.owns(f) {
+                own += 1;
+            } else {
+                out(at.f(
+                    Kind::ForeignField,
+                    format!(
+                        "{} record carries `{}`, a field of another tick type",
+                        t.tt,
+                        f.key()
+                    ),
+                ));
+            }
+        }
+    }
+    if own == 0 {
+        if t.tt == TickType::MidPoint {
+            out(at.f(
+                Kind::MissingMidValue,
+                "mid_point record without a value (the recorder lost mid values, spec §16.5)"
+                    .into(),
+            ));
+        } else {
+            out(at.f(
+                Kind::EmptyRecord,
+                format!("{} record without any of its values", t.tt),
+            ));
+        }
+    }
+    if t.cid == 0 {
+        out(at.f(
+            Kind::ZeroContractId,
+            "contract id 0 (client streams of the HEAD writer, spec §9.4)".into(),
+        ));
+    }
+}
+
+fn oddities(_t: &Tick, notes: Notes, at: At<'_>, out: &mut impl FnMut(Finding)) {
+    if notes.has(Note::UnknownKey) {
+        out(at.f(
+            Kind::UnknownKey,
+            "record has a key or field the format does not define".into(),
+        ));
+    }
+    let list = [
+        (
+            Note::FloatInteger,
+            Kind::FloatInteger,
+            "an integer field is written as a float",
+        ),
+        (
+            Note::PascalTickType,
+            Kind::PascalTickType,
+            "tick type in IB's PascalCase (spec §9.3)",
+        ),
+        (
+            Note::NoEventTime,
+            Kind::NoEventTime,
+            "no unix_time: event time taken from the envelope (test-script data)",
+        ),
+        (
+            Note::OffsetZ,
+            Kind::OffsetZTimestamp,
+            "envelope timestamp ends in the malformed `+00:00Z`",
+        ),
+        (
+            Note::NonBoolFlag,
+            Kind::NonBoolFlag,
+            "a flag is given as a number or null",
+        ),
+        (
+            Note::IdsFromData,
+            Kind::IdsFromData,
+            "contract id or tick type only in the tick data, not in `metadata`",
+        ),
+    ];
+    for (n, kind, what) in list {
+        if notes.has(n) {
+            out(at.f(kind, what.into()));
+        }
+    }
+}
+
+fn placement(
+    t: &Tick,
+    file: &DataFile,
+    v3_content: bool,
+    at: At<'_>,
+    out: &mut impl FnMut(Finding),
+) {
+    if let Some((cid, tt)) = file.name.contract() {
+        if t.cid != cid {
+            out(at.f(
+                Kind::MisplacedRecord,
+                format!(
+                    "record of contract {} in a file named for contract {cid}",
+                    t.cid
+                ),
+            ));
+        }
+        if let Some(tt) = tt.filter(|tt| *tt != t.tt) {
+            out(at.f(
+                Kind::MisplacedRecord,
+                format!("{} record in a file named for {tt}", t.tt),
+            ));
+        }
+    }
+    let Some(hour) = file.hour else { return };
+    match &file.name {
+        FileName::V3 { t: name_t, .. } if v3_content => {
+            let sec = t.ts.div_euclid(US);
+            let hourly = name_t % HOUR == 0 && (*name_t..name_t + HOUR).contains(&sec);
+            if !hourly && sec != *name_t {
+                out(at.f(
+                    Kind::MisplacedRecord,
+                    format!(
+                        "ts {} lies outside the file's {} {}",
+                        time::display_us(t.ts),
+                        if name_t % HOUR == 0 {
+                            "hour starting"
+                        } else {
+                            "second"
+                        },
+                        time::display_us(name_t * US)
+                    ),
+                ));
+            }
+        }
+        _ if !v3_content && matches!(file.layout, Layout::LegacyV2 | Layout::V2) => {
+            let start = hour * US;
+            if t.st >= start + HOUR * US || t.st < start - V2_SPILLOVER_US {
+                out(at.f(
+                    Kind::MisplacedRecord,
+                    format!(
+                        "envelope time {} is outside the folder's hour {}",
+                        time::display_us(t.st),
+                        time::hour_folder(hour)
+                    ),
+                ));
+            } else if t.st < start {
+                out(at.f(
+                    Kind::V2Spillover,
+                    format!(
+                        "envelope time {} is just before the folder's hour (write batching)",
+                        time::display_us(t.st)
+                    ),
+                ));
+            }
+        }
+        _ => {}
+    }
+}

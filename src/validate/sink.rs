@@ -1,0 +1,69 @@
+//! Collects one file's findings with bounded memory: aggregated kinds keep a
+//! count and their first location; the others keep the first
+//! [`MAX_PER_KIND`] occurrences and a count of the rest.
+
+use crate::report::{Finding, Kind};
+use std::collections::BTreeMap;
+
+/// Occurrences of one non-aggregated kind kept per file.
+pub const MAX_PER_KIND: u64 = 20;
+
+/// Per-file finding collector.
+#[derive(Debug, Default)]
+pub struct Sink {
+    kept: Vec<Finding>,
+    seen: BTreeMap<Kind, u64>,
+    agg: BTreeMap<Kind, Finding>,
+}
+
+impl Sink {
+    /// Adds one occurrence.
+    pub fn push(&mut self, f: Finding) {
+        if f.kind.aggregated() {
+            self.agg
+                .entry(f.kind)
+                .and_modify(|a| a.count += f.count)
+                .or_insert(f);
+            return;
+        }
+        let n = self.seen.entry(f.kind).or_insert(0);
+        *n += 1;
+        if *n <= MAX_PER_KIND {
+            self.kept.push(f);
+        }
+    }
+
+    /// Whether an error has been recorded.
+    pub fn has(&self, kind: Kind) -> bool {
+        self.seen.contains_key(&kind) || self.agg.contains_key(&kind)
+    }
+
+    /// The findings, with one summary finding per capped kind.
+    pub fn finish(mut self, file: &str) -> Vec<Finding> {
+        for (kind, n) in &self.seen {
+            if *n > MAX_PER_KIND {
+                let mut f = Finding::new(
+                    *kind,
+                    file,
+                    format!(
+                        "{} more {} findings in this file are not listed",
+                        n - MAX_PER_KIND,
+                        kind
+                    ),
+                );
+                f.count = n - MAX_PER_KIND;
+                self.kept.push(f);
+            }
+        }
+        for (_, mut f) in self.agg {
+            if f.count > 1 {
+                f.message = format!(
+                    "{} ({} records in this file; the first is shown)",
+                    f.message, f.count
+                );
+            }
+            self.kept.push(f);
+        }
+        self.kept
+    }
+}
