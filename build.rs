@@ -6,6 +6,8 @@ fn main() {
     let files = ["proto/tick_stream.proto", "proto/tick_message_v3.proto"];
     let fds = protox::compile(files, ["proto"]).expect("proto/ does not compile");
     prost_build::Config::new()
+        // Ordered maps, so encoding is deterministic (same input, same bytes).
+        .btree_map(["."])
         .compile_fds(fds)
         .expect("prost-build failed on proto/");
 }

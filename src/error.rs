@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// The path to work on does not exist or cannot be examined.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Path {
         /// The path.
         path: PathBuf,
@@ -17,7 +17,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A write or other I/O step failed.
-    #[error("{}: {what}: {source}", path.display())]
+    #[error("{}: {what}", path.display())]
     Io {
         /// The path.
         path: PathBuf,

@@ -284,6 +284,16 @@ impl From<json::JsonError> for RecordError {
 #[error("cannot encode tick: {0}")]
 pub struct EncodeError(pub &'static str);
 
+/// The error for a line that does not start with `{`: its JSON error if it
+/// is not valid JSON (e.g. nested too deep), else "not a tick record".
+pub(crate) fn not_an_object(line: &[u8]) -> RecordError {
+    let mut sc = json::Scanner::new(line);
+    match sc.value().and_then(|_| sc.finish()) {
+        Err(e) => RecordError::Json(e),
+        Ok(()) => RecordError::NotTick("the line is not a JSON object"),
+    }
+}
+
 /// Sniffs the record version of a JSON line: `Some(true)` for v3 (`ts` key),
 /// `Some(false)` for a v2 envelope (`stream_id`/`data`), `None` if neither.
 pub fn sniff_json_version(line: &[u8]) -> Option<bool> {

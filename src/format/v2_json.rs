@@ -36,7 +36,7 @@ struct Parts {
 pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
     let mut sc = Scanner::new(line);
     if !sc.at_object() {
-        return Err(RecordError::NotTick("the line is not a JSON object"));
+        return Err(super::not_an_object(line));
     }
     let mut t = Tick::default();
     let mut notes = Notes::default();

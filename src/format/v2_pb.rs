@@ -9,7 +9,7 @@ use crate::proto::ib_stream::{stream_message::MessageData, StreamMessage, TickDa
 use crate::tick::Tick;
 use crate::time;
 use prost::Message as _;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// Decodes one StreamMessage body.
 pub fn decode(b: &[u8]) -> Result<Decoded, RecordError> {
@@ -96,7 +96,7 @@ pub fn decode(b: &[u8]) -> Result<Decoded, RecordError> {
 pub fn encode(t: &Tick) -> Result<Vec<u8>, EncodeError> {
     let cid =
         u32::try_from(t.cid).map_err(|_| EncodeError("contract id does not fit v2 uint32"))?;
-    let metadata: HashMap<String, String> = [
+    let metadata: BTreeMap<String, String> = [
         ("source", "stream_manager".to_owned()),
         ("request_id", t.rid.to_string()),
         ("contract_id", t.cid.to_string()),

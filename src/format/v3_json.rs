@@ -16,7 +16,7 @@ const RID: u8 = 16;
 pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
     let mut sc = Scanner::new(line);
     if !sc.at_object() {
-        return Err(RecordError::NotTick("the line is not a JSON object"));
+        return Err(super::not_an_object(line));
     }
     let mut t = Tick::default();
     let mut notes = Notes::default();

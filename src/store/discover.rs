@@ -147,6 +147,15 @@ fn walk(root: &Path, dir: &Path, rel: &str) -> (Vec<Found>, Vec<Finding>) {
                 ));
             }
             subdirs.push((path, erel));
+        } else if !ft.is_file() {
+            findings.push(
+                Finding::new(
+                    Kind::UnknownFile,
+                    &erel,
+                    "not a regular file (a device, FIFO or socket); not opened",
+                )
+                .severity(Severity::Warning),
+            );
         } else if let Some(ext) = Extension::from_path(&path) {
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
             files.push(Found {

@@ -1,0 +1,150 @@
+//! Helpers shared by the integration tests: run the real binary, generate
+//! stores, and decode `--json` output.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The `ibstore` binary.
+pub fn ibstore() -> Command {
+    let mut c = Command::cargo_bin("ibstore").unwrap();
+    c.env_remove("NO_COLOR");
+    c
+}
+
+/// One injected fault as printed by `gen`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    pub kind: String,
+    pub file: String,
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// Runs `ibstore gen --out DIR ARGS…` and returns the printed damage lines.
+pub fn gen(dir: &Path, args: &[&str]) -> Vec<Damage> {
+    let out = ibstore()
+        .arg("gen")
+        .arg("--out")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gen failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("damage\t"))
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Damage {
+                kind: f[0].into(),
+                file: f[1].into(),
+                offset: f[2].trim_start_matches("offset=").parse().unwrap(),
+                len: f[3].trim_start_matches("len=").parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// Parsed `validate --json` output.
+#[derive(Debug)]
+pub struct Report {
+    pub code: i32,
+    pub lines: Vec<Value>,
+}
+
+impl Report {
+    pub fn of_type(&self, t: &str) -> Vec<&Value> {
+        self.lines.iter().filter(|l| l["type"] == t).collect()
+    }
+    pub fn findings(&self) -> Vec<&Value> {
+        self.of_type("finding")
+    }
+    pub fn summary(&self) -> &Value {
+        self.lines.last().unwrap()
+    }
+    /// Findings of one kind.
+    pub fn kind(&self, kind: &str) -> Vec<&Value> {
+        self.findings()
+            .into_iter()
+            .filter(|f| f["kind"] == kind)
+            .collect()
+    }
+    /// Findings at or above a severity.
+    pub fn errors(&self) -> Vec<&Value> {
+        self.findings()
+            .into_iter()
+            .filter(|f| f["severity"] == "error")
+            .collect()
+    }
+}
+
+/// Runs `ibstore validate --json --path P ARGS…`.
+pub fn validate(path: &Path, args: &[&str]) -> Report {
+    let out = ibstore()
+        .arg("validate")
+        .arg("--json")
+        .arg("--path")
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    assert!(
+        code == 0 || code == 1,
+        "validate could not run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["type"], "begin");
+    assert_eq!(lines.last().unwrap()["type"], "summary");
+    assert_eq!(lines.last().unwrap()["exit_code"], code);
+    Report { code, lines }
+}
+
+/// `shared/fixtures-real` beside the repository, if present.
+pub fn real_fixtures() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures-real");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipped: {} is absent (the recorder's sample files live outside this repository)",
+            p.display()
+        );
+        None
+    }
+}
+
+/// Every file under `dir` with its bytes and modification time.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.is_file() {
+                out.push((
+                    e.path(),
+                    std::fs::read(e.path()).unwrap(),
+                    m.modified().unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}

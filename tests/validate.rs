@@ -1,0 +1,572 @@
+//! `ibstore validate` end to end: the real binary on generated stores in temp
+//! folders, asserting exact kinds, files, offsets, record numbers and counts.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::fs;
+use tempfile::tempdir;
+
+const ALL_FORMATS: &str = "v3-json,v3-pb,v2-json,v2-pb";
+
+#[test]
+fn clean_stores_in_every_format_pass_with_exact_totals() {
+    for extra in [&[][..], &["--zstd"][..], &["--legacy"][..]] {
+        let d = tempdir().unwrap();
+        let store = d.path().join("s");
+        let mut args = vec![
+            "--format",
+            ALL_FORMATS,
+            "--contracts",
+            "2",
+            "--tick-types",
+            "bid_ask,last,all_last,mid_point",
+            "--hours",
+            "3",
+            "--records",
+            "25",
+        ];
+        args.extend_from_slice(extra);
+        gen(&store, &args);
+        let r = validate(&store, &["--strict"]);
+        assert_eq!(r.code, 0, "{extra:?}: {:?}", r.findings());
+        assert!(r.findings().is_empty(), "{extra:?}: {:?}", r.findings());
+        let s = r.summary();
+        assert_eq!(
+            (
+                s["files"].as_u64(),
+                s["records"].as_u64(),
+                s["streams"].as_u64()
+            ),
+            (Some(96), Some(2400), Some(32)),
+            "{extra:?}"
+        );
+        let streams = r.of_type("stream");
+        assert_eq!(streams.len(), 32);
+        assert!(
+            streams
+                .iter()
+                .all(|s| s["files"] == 3 && s["records"] == 75 && s["gaps"] == 0),
+            "{extra:?}"
+        );
+    }
+}
+
+/// The finding each injected fault must produce: (gen damage, kind, whether
+/// the offset/len are the injected ones).
+fn expected_kind(damage: &str, json: bool) -> &'static str {
+    match damage {
+        "empty" => "empty_file",
+        "truncated-tail" | "partial-prefix" => "truncated_tail",
+        "trailing-nul" => "trailing_nul",
+        "garbage-line" => "invalid_json",
+        "invalid-utf8" => "invalid_utf8",
+        "bad-record" if json => "wrong_type",
+        "bad-record" => "invalid_protobuf",
+        "bad-prefix" => "bad_prefix",
+        "out-of-order" => "out_of_order",
+        "duplicate" => "duplicate",
+        "misplaced" => "misplaced_record",
+        "gap" => "gap",
+        "missing-hour" => "missing_hours",
+        other => panic!("untested damage {other}"),
+    }
+}
+
+#[test]
+fn every_damage_kind_in_every_format_is_found_at_its_offset() {
+    let common = "empty,truncated-tail,trailing-nul,bad-record,out-of-order,duplicate,misplaced,gap,missing-hour";
+    for (format, extra) in [
+        ("v3-json", "garbage-line,invalid-utf8"),
+        ("v2-json", "garbage-line,invalid-utf8"),
+        ("v3-pb", "partial-prefix,bad-prefix"),
+        ("v2-pb", "partial-prefix,bad-prefix"),
+    ] {
+        let d = tempdir().unwrap();
+        let store = d.path().join("s");
+        let damage = format!("{common},{extra}");
+        let injected = gen(
+            &store,
+            &[
+                "--format",
+                format,
+                "--contracts",
+                "4",
+                "--tick-types",
+                "bid_ask,last,mid_point",
+                "--hours",
+                "3",
+                "--records",
+                "60",
+                "--damage",
+                &damage,
+            ],
+        );
+        assert_eq!(injected.len(), 11, "{format}");
+        let r = validate(&store, &[]);
+        assert_eq!(r.code, 1);
+        let json = format.ends_with("json");
+        for inj in &injected {
+            let kind = expected_kind(&inj.kind, json);
+            let found = r.kind(kind);
+            if kind == "missing_hours" {
+                // The stream of the removed file: family folder + stream name.
+                let stem = inj
+                    .file
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .split('.')
+                    .next()
+                    .unwrap();
+                let stream = if format.starts_with("v3") {
+                    stem.rsplitn(2, '_').nth(1).unwrap().to_owned()
+                } else {
+                    stem.to_owned()
+                };
+                let base = inj
+                    .file
+                    .splitn(3, '/')
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join("/");
+                assert_eq!(found.len(), 1, "{format} {kind}: {found:?}");
+                assert_eq!(found[0]["file"], format!("{base}/{stream}"));
+                assert_eq!(found[0]["count"], 1);
+                assert_eq!(found[0]["severity"], "warning");
+                continue;
+            }
+            let hits: Vec<_> = found
+                .iter()
+                .filter(|f| f["file"] == inj.file.as_str())
+                .collect();
+            assert_eq!(hits.len(), 1, "{format} {}: {:?}", inj.kind, r.findings());
+            let f = hits[0];
+            assert_eq!(f["offset"], inj.offset, "{format} {}", inj.kind);
+            if matches!(
+                inj.kind.as_str(),
+                "empty"
+                    | "truncated-tail"
+                    | "partial-prefix"
+                    | "trailing-nul"
+                    | "garbage-line"
+                    | "invalid-utf8"
+                    | "bad-record"
+                    | "bad-prefix"
+            ) {
+                assert_eq!(f["len"], inj.len, "{format} {}", inj.kind);
+            }
+            if matches!(
+                inj.kind.as_str(),
+                "garbage-line" | "invalid-utf8" | "bad-record" | "bad-prefix" | "misplaced"
+            ) {
+                assert_eq!(
+                    f["record"], 31,
+                    "{format} {}: the 31st line/frame of 60",
+                    inj.kind
+                );
+            }
+            let sev = if matches!(kind, "out_of_order" | "duplicate" | "gap") {
+                "warning"
+            } else {
+                "error"
+            };
+            assert_eq!(f["severity"], sev, "{format} {kind}");
+            // Exactly the damaged files have findings of this kind.
+            let injections_of_kind = injected
+                .iter()
+                .filter(|i| expected_kind(&i.kind, json) == kind)
+                .count();
+            assert_eq!(
+                found.len(),
+                injections_of_kind,
+                "{format} {kind}: {found:?}"
+            );
+        }
+        // Nothing else is an error: every error is explained by an injection.
+        let damaged: Vec<&str> = injected.iter().map(|i| i.file.as_str()).collect();
+        for e in r.errors() {
+            assert!(
+                damaged.contains(&e["file"].as_str().unwrap()),
+                "{format}: unexpected {e}"
+            );
+        }
+        assert_eq!(
+            r.summary()["errors"].as_u64().unwrap(),
+            r.errors().len() as u64
+        );
+    }
+}
+
+#[test]
+fn warnings_alone_exit_zero_unless_strict() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(&store, &["--damage", "duplicate"]);
+    let r = validate(&store, &[]);
+    assert_eq!(
+        (
+            r.code,
+            r.summary()["errors"].as_u64(),
+            r.summary()["warnings"].as_u64()
+        ),
+        (0, Some(0), Some(1))
+    );
+    assert_eq!(validate(&store, &["--strict"]).code, 1);
+}
+
+#[test]
+fn validate_never_changes_the_store() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(
+        &store,
+        &[
+            "--format",
+            ALL_FORMATS,
+            "--damage",
+            "truncated-tail,trailing-nul,empty",
+        ],
+    );
+    let before = snapshot(&store);
+    validate(&store, &[]);
+    ibstore()
+        .args(["validate", "--path"])
+        .arg(&store)
+        .assert()
+        .code(1);
+    assert_eq!(snapshot(&store), before);
+    assert!(!store.join(".ibstore").exists());
+}
+
+#[test]
+fn text_output_puts_the_summary_first_and_errors_before_warnings() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(&store, &["--damage", "duplicate,empty"]);
+    let out = ibstore()
+        .args(["validate", "--path"])
+        .arg(&store)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("ibstore validate: "));
+    // 12 files of 100 records, one emptied, one record duplicated.
+    assert!(
+        lines[1].starts_with("12 data files, 1101 records, ")
+            && lines[1].ends_with(" bytes, 4 streams"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2], "1 errors, 1 warnings, 0 info");
+    let e = text.find("error[empty_file]").unwrap();
+    let w = text.find("warning[duplicate]").unwrap();
+    assert!(e < w);
+    assert!(!text.contains('\x1b'));
+}
+
+#[test]
+fn path_may_be_a_subfolder_or_one_file() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    let inj = gen(&store, &["--format", "v3-pb", "--damage", "truncated-tail"]);
+    let file = store.join(&inj[0].file);
+    let r = validate(&file, &[]);
+    assert_eq!(r.summary()["files"], 1);
+    let f = &r.kind("truncated_tail")[0];
+    assert_eq!(f["file"], file.file_name().unwrap().to_str().unwrap());
+    assert_eq!(f["offset"], inj[0].offset);
+    let hour = file.parent().unwrap();
+    let r = validate(hour, &[]);
+    assert_eq!(r.summary()["files"], 4);
+    assert_eq!(r.kind("truncated_tail").len(), 1);
+    assert_eq!(r.kind("truncated_tail")[0]["offset"], inj[0].offset);
+}
+
+#[test]
+fn json_schema_is_stable() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    let inj = gen(
+        &store,
+        &[
+            "--contracts",
+            "1",
+            "--tick-types",
+            "last",
+            "--damage",
+            "empty",
+        ],
+    );
+    let r = validate(&store, &[]);
+    assert_eq!(
+        r.lines[0],
+        json!({"type": "begin", "schema": 1, "tool": "ibstore", "version": env!("CARGO_PKG_VERSION"), "command": "validate", "path": store.canonicalize().unwrap().to_str().unwrap()})
+    );
+    assert_eq!(
+        r.findings(),
+        [
+            &json!({"type": "finding", "kind": "empty_file", "severity": "error", "file": inj[0].file, "offset": 0, "record": null, "len": 0, "count": 1, "message": "file is empty (0 bytes)"})
+        ]
+    );
+    let s = r.of_type("stream");
+    assert_eq!(s.len(), 1);
+    let mut keys: Vec<&str> = s[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "base",
+            "bytes",
+            "contract_id",
+            "files",
+            "first_ts",
+            "format",
+            "gaps",
+            "last_ts",
+            "missing_hours",
+            "name",
+            "records",
+            "tick_type",
+            "type"
+        ]
+    );
+    assert_eq!(
+        (
+            s[0]["name"].as_str(),
+            s[0]["files"].as_u64(),
+            s[0]["records"].as_u64()
+        ),
+        (Some("711280073_last"), Some(3), Some(200))
+    );
+    let sum = r.summary().as_object().unwrap();
+    let mut keys: Vec<&str> = sum.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "bytes",
+            "errors",
+            "exit_code",
+            "files",
+            "infos",
+            "records",
+            "streams",
+            "type",
+            "warnings"
+        ]
+    );
+}
+
+#[test]
+fn bad_inputs_get_findings_not_panics() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    let v3 = store.join("v3/json/2025/08/01/01");
+    fs::create_dir_all(&v3).unwrap();
+    let good = br#"{"ts":1754010291000000,"st":1754010291000100,"cid":7,"tt":"last","rid":1,"p":1.5,"s":2.0}"#;
+    // Garbage bytes named .jsonl, then deep nesting, then invalid UTF-8 in one line with a good line after it.
+    fs::write(
+        v3.join("7_last_1754010000.jsonl"),
+        [
+            &good[..],
+            b"\n",
+            &b"[".repeat(5000),
+            b"\n",
+            br#"{"ts":1,"tt":""#,
+            b"\xc3\x28",
+            b"\"}\n",
+            good,
+            b"\n",
+        ]
+        .concat(),
+    )
+    .unwrap();
+    fs::write(
+        v3.join("8_last_1754010000.jsonl"),
+        (0..=255u8).cycle().take(3000).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    // A 4 GB length prefix.
+    let pb = store.join("v3/protobuf/2025/08/01/01");
+    fs::create_dir_all(&pb).unwrap();
+    fs::write(
+        pb.join("7_last_1754010000.pb"),
+        [0xffu8, 0xff, 0xff, 0xff, 1, 2, 3],
+    )
+    .unwrap();
+    fs::write(pb.join("9_last_1754010000.pb"), b"").unwrap();
+    // A folder named like a data file, a FIFO, a symlink loop and a link out of the store.
+    fs::create_dir_all(store.join("v3/json/2025/08/01/02/x.jsonl")).unwrap();
+    let fifo = store.join("v3/json/2025/08/01/01/fifo.jsonl");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::os::unix::fs::symlink("loop_b", store.join("loop_a.jsonl")).unwrap();
+    std::os::unix::fs::symlink("loop_a.jsonl", store.join("loop_b")).unwrap();
+    std::os::unix::fs::symlink("/etc", store.join("outside")).unwrap();
+    fs::write(store.join("notes.txt"), "hello").unwrap();
+
+    let r = validate(&store, &[]);
+    assert_eq!(r.code, 1);
+    let f = "v3/json/2025/08/01/01/7_last_1754010000.jsonl";
+    let deep = r
+        .kind("invalid_json")
+        .into_iter()
+        .find(|x| x["file"] == f)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (deep["offset"].as_u64(), deep["record"].as_u64()),
+        (Some(good.len() as u64 + 1), Some(2))
+    );
+    assert!(
+        deep["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested deeper than 32 levels"),
+        "{deep}"
+    );
+    let utf8 = r.kind("invalid_utf8");
+    assert_eq!(utf8.len(), 1);
+    assert_eq!(
+        (utf8[0]["file"].as_str(), utf8[0]["record"].as_u64()),
+        (Some(f), Some(3))
+    );
+    // Both good lines were read, the one after the bad lines included.
+    let stream = r
+        .of_type("stream")
+        .into_iter()
+        .find(|s| s["name"] == "7_last" && s["format"] == "v3-json")
+        .unwrap()
+        .clone();
+    assert_eq!(stream["records"], 2);
+    assert!(!r
+        .findings()
+        .iter()
+        .filter(|x| x["file"] == "v3/json/2025/08/01/01/8_last_1754010000.jsonl")
+        .collect::<Vec<_>>()
+        .is_empty());
+    let unframed = r.kind("unframed");
+    assert_eq!(
+        (
+            unframed.len(),
+            unframed[0]["offset"].as_u64(),
+            unframed[0]["len"].as_u64()
+        ),
+        (1, Some(0), Some(7))
+    );
+    assert_eq!(
+        r.kind("empty_file")[0]["file"],
+        "v3/protobuf/2025/08/01/01/9_last_1754010000.pb"
+    );
+    assert_eq!(
+        r.kind("folder_named_like_data")[0]["file"],
+        "v3/json/2025/08/01/02/x.jsonl"
+    );
+    let special: Vec<_> = r
+        .kind("unknown_file")
+        .into_iter()
+        .filter(|x| x["severity"] == "warning")
+        .collect();
+    assert_eq!(special[0]["file"], "v3/json/2025/08/01/01/fifo.jsonl");
+    let links = r.kind("symlink");
+    assert_eq!(links.len(), 3);
+    assert!(
+        links.iter().all(|l| l["severity"] == "warning"),
+        "{links:?}"
+    );
+    assert_eq!(r.kind("unknown_file").len(), 2);
+}
+
+#[test]
+fn a_missing_path_is_a_usage_error_naming_it() {
+    let out = ibstore()
+        .args(["validate", "--path", "/nonexistent/store"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "ibstore: error: /nonexistent/store: No such file or directory (os error 2)\n"
+    );
+    assert!(out.stdout.is_empty());
+    let out = ibstore()
+        .args(["validate", "--path", ".", "--jobs", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_shipped_fixture_store_is_clean_and_reproducible() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/store");
+    let r = validate(&fixture, &["--strict"]);
+    assert_eq!((r.code, r.findings().len()), (0, 0), "{:?}", r.findings());
+    assert_eq!(
+        (
+            r.summary()["files"].as_u64(),
+            r.summary()["records"].as_u64()
+        ),
+        (Some(72), Some(2160))
+    );
+    let d = tempdir().unwrap();
+    let again = d.path().join("s");
+    gen(
+        &again,
+        &[
+            "--format",
+            ALL_FORMATS,
+            "--contracts",
+            "2",
+            "--tick-types",
+            "bid_ask,last,mid_point",
+            "--hours",
+            "3",
+            "--records",
+            "30",
+        ],
+    );
+    let strip = |v: Vec<(std::path::PathBuf, Vec<u8>, std::time::SystemTime)>,
+                 root: &std::path::Path|
+     -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        v.into_iter()
+            .map(|(p, b, _)| (p.strip_prefix(root).unwrap().to_owned(), b))
+            .collect()
+    };
+    let (a, b) = (
+        strip(snapshot(&again), &again),
+        strip(snapshot(&fixture), &fixture),
+    );
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            x == y,
+            "{} differs from the regenerated file",
+            y.0.display()
+        );
+    }
+}
+
+#[test]
+fn completions_and_man_page() {
+    let out = ibstore().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("validate"));
+    let out = ibstore().arg("man").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with(".ie"),
+        "roff output"
+    );
+}
