@@ -154,13 +154,15 @@ pub fn walk(
                 pos = data_end;
             }
             (None, kind) => {
+                // A torn frame runs to the end of the file: zero bytes after
+                // it may be its own body (doubles end in zeros), not a NUL run.
                 sink(Piece::Damage {
                     offset: pos as u64,
-                    len: (data_end - pos) as u64,
+                    len: (buf.len() - pos) as u64,
                     index: Some(index),
                     kind,
                 });
-                pos = data_end;
+                return;
             }
         }
     }

@@ -98,6 +98,30 @@ impl Format {
         }
     }
 
+    /// Splits `buf` into records with this format's framing (lines, or
+    /// length prefixes in this version's byte order), calling `sink` for
+    /// every piece in file order. Bodies are not decoded, except to find a
+    /// resynchronisation point after a corrupt length prefix.
+    pub fn walk(self, buf: &[u8], sink: impl FnMut(reader::Piece<'_>)) {
+        match self {
+            Self::V2Json | Self::V3Json => lines::walk(buf, sink),
+            Self::V2Pb => frames::walk(buf, frames::ByteOrder::Little, |b| self.decode(b).is_ok(), sink),
+            Self::V3Pb => frames::walk(buf, frames::ByteOrder::Big, |b| self.decode(b).is_ok(), sink),
+        }
+    }
+
+    /// Decodes every record of `buf`: `(offset, result)` in file order.
+    /// Framing damage is skipped; use [`Format::walk`] to see it.
+    pub fn decode_all(self, buf: &[u8]) -> Vec<(u64, Result<Decoded, RecordError>)> {
+        let mut out = Vec::new();
+        self.walk(buf, |p| {
+            if let reader::Piece::Record { offset, bytes, .. } = p {
+                out.push((offset, self.decode(bytes)));
+            }
+        });
+        out
+    }
+
     /// Appends one encoded record, including its framing, to `out`.
     pub fn encode(self, tick: &Tick, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         match self {

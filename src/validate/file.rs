@@ -124,12 +124,7 @@ pub fn validate_file(abs: &Path, file: DataFile, opts: &Options) -> FileReport {
                 released = end;
             }
         };
-        if format.is_json() {
-            lines::walk(buf, &mut on_piece);
-        } else {
-            let order = order_of(format);
-            frames::walk(buf, order, |b| format.decode(b).is_ok(), &mut on_piece);
-        }
+        format.walk(buf, &mut on_piece);
     }
     rep.first_ts = cont.min_ts;
     rep.last_ts = cont.max_ts();
