@@ -206,7 +206,7 @@ impl Tick {
     }
 }
 
-/// FNV-1a over 64-bit words (fast, no allocation, deterministic).
+/// A word-at-a-time mixing hash (fast, no allocation, deterministic).
 #[derive(Debug)]
 struct Fnv(u64);
 impl Default for Fnv {
@@ -215,11 +215,11 @@ impl Default for Fnv {
     }
 }
 impl Fnv {
+    #[inline]
     fn word(&mut self, w: u64) {
-        for b in w.to_le_bytes() {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
+        self.0 = (self.0 ^ w)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
     }
 }
 

@@ -9,16 +9,24 @@ use ibstore::report::Severity;
 use ibstore::store::layout::classify;
 use ibstore::tick::{Tick, TickType};
 use ibstore::validate::{validate_file, FileReport, Options};
-use prost::Message as _;
 use proptest::prelude::*;
+use prost::Message as _;
 use std::path::Path;
 
 const HOUR: i64 = 1_754_010_000;
 
 fn rel_for(format: Format) -> String {
-    let name = if format.is_v3() { format!("7_last_{HOUR}") } else { "bg_7_last".to_owned() };
+    let name = if format.is_v3() {
+        format!("7_last_{HOUR}")
+    } else {
+        "bg_7_last".to_owned()
+    };
     let ver = if format.is_v3() { "v3" } else { "v2" };
-    format!("{ver}/{}/2025/08/01/01/{name}.{}", format.family_dir(), format.extension())
+    format!(
+        "{ver}/{}/2025/08/01/01/{name}.{}",
+        format.family_dir(),
+        format.extension()
+    )
 }
 
 fn run(dir: &Path, format: Format, bytes: &[u8]) -> FileReport {
@@ -27,7 +35,11 @@ fn run(dir: &Path, format: Format, bytes: &[u8]) -> FileReport {
     std::fs::create_dir_all(abs.parent().unwrap()).unwrap();
     std::fs::write(&abs, bytes).unwrap();
     let ext = Extension::from_path(&abs).unwrap();
-    validate_file(&abs, classify(&abs, rel, ext, bytes.len() as u64), &Options::default())
+    validate_file(
+        &abs,
+        classify(&abs, rel, ext, bytes.len() as u64),
+        &Options::default(),
+    )
 }
 
 fn assert_inside(r: &FileReport, len: usize) {
@@ -41,7 +53,16 @@ fn assert_inside(r: &FileReport, len: usize) {
 
 fn ticks(n: usize, seed: u64) -> Vec<Tick> {
     (0..n as i64)
-        .map(|i| Tick { ts: (HOUR + 10 + i * 7) * 1_000_000 + seed as i64 % 1000, st: (HOUR + 10 + i * 7) * 1_000_000 + 500, cid: 7, tt: TickType::Last, rid: 60_000, p: Some(100.0 + i as f64 * 0.25), s: Some(1.0 + i as f64), ..Tick::default() })
+        .map(|i| Tick {
+            ts: (HOUR + 10 + i * 7) * 1_000_000 + seed as i64 % 1000,
+            st: (HOUR + 10 + i * 7) * 1_000_000 + 500,
+            cid: 7,
+            tt: TickType::Last,
+            rid: 60_000,
+            p: Some(100.0 + i as f64 * 0.25),
+            s: Some(1.0 + i as f64),
+            ..Tick::default()
+        })
         .collect()
 }
 
@@ -133,5 +154,30 @@ proptest! {
         let back: Vec<Tick> = format.decode_all(&bytes).into_iter().map(|(_, r)| r.unwrap().tick).collect();
         let want: Vec<Tick> = if format == Format::V2Pb { t.iter().map(|x| Tick { ts: x.st, ..*x }).collect() } else { t };
         prop_assert_eq!(back, want);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The v3 JSON fast path decodes exactly what the general scanner does,
+    /// on valid lines and on mutations of them.
+    #[test]
+    fn v3_json_fast_path_agrees_with_general(seed in any::<u64>(), tt in 0usize..4, price in -1e6f64..1e7, edits in prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(b"0123456789.-eE\",:{} nNtf\\x".to_vec())), 0..3)) {
+        let t = Tick { ts: seed as i64 >> 8, st: seed as i64 >> 9, cid: (seed % 1000) as i64, tt: TickType::ALL[tt], rid: (seed % 77) as i64, p: Some(price), bs: Some((seed % 100) as f64), upt: Some(seed % 2 == 0), ..Tick::default() };
+        let mut line = Vec::new();
+        Format::V3Json.encode(&t, &mut line).unwrap();
+        line.pop();
+        for (i, b) in edits {
+            let k = i.index(line.len());
+            line[k] = b;
+        }
+        let fast = ibstore::format::v3_fast::decode(&line);
+        let general = ibstore::format::v3_json::decode_general(&line);
+        if let Some(f) = fast {
+            let g = general.unwrap();
+            prop_assert_eq!(format!("{:?}", f.tick), format!("{:?}", g.tick));
+            prop_assert_eq!(f.notes, g.notes);
+        }
     }
 }

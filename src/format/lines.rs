@@ -13,6 +13,8 @@ use super::reader::{Damage, Piece};
 /// * A final line without `\n` is passed as a record with `terminated: false`.
 pub fn walk(buf: &[u8], mut sink: impl FnMut(Piece<'_>)) {
     let data_end = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    // One vectorised pass tells whether any line can hold a NUL at all.
+    let any_nul = memchr::memchr(0, &buf[..data_end]).is_some();
     let mut pos = 0usize;
     let mut index = 0u64;
     while pos < data_end {
@@ -27,7 +29,11 @@ pub fn walk(buf: &[u8], mut sink: impl FnMut(Piece<'_>)) {
             line = &line[..line.len() - 1];
         }
         let mut start = pos;
-        if let Some(last_nul) = memchr::memrchr(0, line) {
+        if let Some(last_nul) = if any_nul {
+            memchr::memrchr(0, line)
+        } else {
+            None
+        } {
             sink(Piece::Damage {
                 offset: pos as u64,
                 len: last_nul as u64 + 1,

@@ -11,6 +11,7 @@ pub mod lines;
 pub mod reader;
 pub mod v2_json;
 pub mod v2_pb;
+pub mod v3_fast;
 pub mod v3_json;
 pub mod v3_pb;
 
@@ -105,8 +106,18 @@ impl Format {
     pub fn walk(self, buf: &[u8], sink: impl FnMut(reader::Piece<'_>)) {
         match self {
             Self::V2Json | Self::V3Json => lines::walk(buf, sink),
-            Self::V2Pb => frames::walk(buf, frames::ByteOrder::Little, |b| self.decode(b).is_ok(), sink),
-            Self::V3Pb => frames::walk(buf, frames::ByteOrder::Big, |b| self.decode(b).is_ok(), sink),
+            Self::V2Pb => frames::walk(
+                buf,
+                frames::ByteOrder::Little,
+                |b| self.decode(b).is_ok(),
+                sink,
+            ),
+            Self::V3Pb => frames::walk(
+                buf,
+                frames::ByteOrder::Big,
+                |b| self.decode(b).is_ok(),
+                sink,
+            ),
         }
     }
 

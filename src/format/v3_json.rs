@@ -12,8 +12,17 @@ const CID: u8 = 4;
 const TT: u8 = 8;
 const RID: u8 = 16;
 
-/// Decodes one v3 JSON line.
+/// Decodes one v3 JSON line (fast path for the recorder's exact shape,
+/// general scanner for everything else).
 pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
+    match super::v3_fast::decode(line) {
+        Some(d) => Ok(d),
+        None => decode_general(line),
+    }
+}
+
+/// Decodes one v3 JSON line with the general scanner.
+pub fn decode_general(line: &[u8]) -> Result<Decoded, RecordError> {
     let mut sc = Scanner::new(line);
     if !sc.at_object() {
         return Err(super::not_an_object(line));

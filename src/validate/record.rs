@@ -146,6 +146,9 @@ fn payload(t: &Tick, at: At<'_>, out: &mut impl FnMut(Finding)) {
 }
 
 fn oddities(_t: &Tick, notes: Notes, at: At<'_>, out: &mut impl FnMut(Finding)) {
+    if notes == Notes::default() {
+        return;
+    }
     if notes.has(Note::UnknownKey) {
         out(at.f(
             Kind::UnknownKey,
