@@ -1,5 +1,9 @@
 //! Time continuity inside one file: out-of-order records, exact duplicates,
 //! and silences longer than the configured maximum gap.
+//!
+//! Duplicates share `ts`, so in a time-ordered file (the normal case) they
+//! are found inside each run of equal `ts`, without sorting. Only a file that
+//! turns out to be out of order pays for a sort of all record keys.
 
 use crate::report::{Finding, Kind};
 use crate::tick::Tick;
@@ -9,57 +13,51 @@ use crate::time::{self, US};
 #[derive(Debug, Default)]
 pub struct Continuity {
     max_ts: Option<i64>,
-    /// First and last ts in file order statistics.
+    /// Earliest ts seen.
     pub min_ts: Option<i64>,
+    /// `(dedup key, offset, index)` of every record, for the unsorted case.
     keys: Vec<(u64, u64, u64)>,
+    /// Keys of the records whose ts equals `max_ts`.
+    run: Vec<u64>,
+    sorted: bool,
+    dups: u64,
+    first_dup: Option<(u64, u64)>,
     /// Number of gaps found.
     pub gaps: u64,
 }
 
 impl Continuity {
     /// Feeds one record.
-    pub fn push(
-        &mut self,
-        t: &Tick,
-        offset: u64,
-        index: u64,
-        max_gap_us: i64,
-        file: &str,
-        out: &mut impl FnMut(Finding),
-    ) {
-        self.keys.push((t.dedup_key(), offset, index));
+    pub fn push(&mut self, t: &Tick, offset: u64, index: u64, max_gap_us: i64, file: &str, out: &mut impl FnMut(Finding)) {
+        let key = t.dedup_key();
+        self.keys.push((key, offset, index));
         self.min_ts = Some(self.min_ts.map_or(t.ts, |m| m.min(t.ts)));
         match self.max_ts {
             Some(m) if t.ts < m => {
-                out(Finding::new(
-                    Kind::OutOfOrder,
-                    file,
-                    format!(
-                        "ts {} is earlier than a record before it ({})",
-                        time::display_us(t.ts),
-                        time::display_us(m)
-                    ),
-                )
-                .at(offset, Some(index)));
+                self.sorted = false;
+                out(Finding::new(Kind::OutOfOrder, file, format!("ts {} is earlier than a record before it ({})", time::display_us(t.ts), time::display_us(m))).at(offset, Some(index)));
+            }
+            Some(m) if t.ts == m => {
+                if self.run.contains(&key) {
+                    self.dups += 1;
+                    self.first_dup.get_or_insert((offset, index));
+                }
+                self.run.push(key);
             }
             Some(m) => {
                 if t.ts - m > max_gap_us {
                     self.gaps += 1;
-                    out(Finding::new(
-                        Kind::Gap,
-                        file,
-                        format!(
-                            "no records for {} s, from {} to {}",
-                            (t.ts - m) / US,
-                            time::display_us(m),
-                            time::display_us(t.ts)
-                        ),
-                    )
-                    .at(offset, Some(index)));
+                    out(Finding::new(Kind::Gap, file, format!("no records for {} s, from {} to {}", (t.ts - m) / US, time::display_us(m), time::display_us(t.ts))).at(offset, Some(index)));
                 }
                 self.max_ts = Some(t.ts);
+                self.run.clear();
+                self.run.push(key);
             }
-            None => self.max_ts = Some(t.ts),
+            None => {
+                self.sorted = true;
+                self.max_ts = Some(t.ts);
+                self.run.push(key);
+            }
         }
     }
 
@@ -70,26 +68,63 @@ impl Continuity {
 
     /// Reports exact duplicates (same everything but `st`).
     pub fn finish(mut self, file: &str, out: &mut impl FnMut(Finding)) {
-        self.keys.sort_unstable();
-        let mut count = 0u64;
-        let mut first: Option<(u64, u64)> = None;
-        for w in self.keys.windows(2) {
-            if w[0].0 == w[1].0 {
-                count += 1;
-                if first.is_none_or(|(o, _)| w[1].1 < o) {
-                    first = Some((w[1].1, w[1].2));
+        let (count, first) = if self.sorted || self.keys.is_empty() {
+            (self.dups, self.first_dup)
+        } else {
+            self.keys.sort_unstable();
+            let mut count = 0u64;
+            let mut first: Option<(u64, u64)> = None;
+            for w in self.keys.windows(2) {
+                if w[0].0 == w[1].0 {
+                    count += 1;
+                    if first.is_none_or(|(o, _)| w[1].1 < o) {
+                        first = Some((w[1].1, w[1].2));
+                    }
                 }
             }
-        }
+            (count, first)
+        };
         if let Some((offset, index)) = first {
-            let mut f = Finding::new(
-                Kind::Duplicate,
-                file,
-                "record repeats an earlier record exactly (st ignored)",
-            )
-            .at(offset, Some(index));
+            let mut f = Finding::new(Kind::Duplicate, file, "record repeats an earlier record exactly (st ignored)").at(offset, Some(index));
             f.count = count;
             out(f);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(ts_and_price: &[(i64, f64)]) -> Vec<Finding> {
+        let mut c = Continuity::default();
+        let mut out = Vec::new();
+        for (i, &(ts, p)) in ts_and_price.iter().enumerate() {
+            let t = Tick { ts: ts * US, p: Some(p), ..Tick::default() };
+            c.push(&t, i as u64 * 10, i as u64 + 1, 300 * US, "f", &mut |f| out.push(f));
+        }
+        c.finish("f", &mut |f| out.push(f));
+        out
+    }
+
+    #[test]
+    fn duplicates_sorted_and_unsorted_agree() {
+        // Sorted: the second (5, 1.0) repeats the first; (5, 2.0) does not.
+        let f = run(&[(1, 1.0), (5, 1.0), (5, 2.0), (5, 1.0), (9, 1.0)]);
+        assert_eq!(f.len(), 1);
+        assert_eq!((f[0].kind, f[0].offset, f[0].count), (Kind::Duplicate, Some(30), 1));
+        // A converter re-run appends the file again: out of order, 3 duplicates.
+        let f = run(&[(1, 1.0), (2, 1.0), (3, 1.0), (1, 1.0), (2, 1.0), (3, 1.0)]);
+        let d: Vec<_> = f.iter().filter(|f| f.kind == Kind::Duplicate).collect();
+        assert_eq!((d.len(), d[0].offset, d[0].count), (1, Some(30), 3));
+        assert_eq!(f.iter().filter(|f| f.kind == Kind::OutOfOrder).count(), 2);
+    }
+
+    #[test]
+    fn gaps_are_measured_from_the_latest_record() {
+        let f = run(&[(0, 1.0), (100, 1.0), (50, 2.0), (500, 1.0)]);
+        let g: Vec<_> = f.iter().filter(|f| f.kind == Kind::Gap).collect();
+        assert_eq!((g.len(), g[0].offset, g[0].record), (1, Some(30), Some(4)));
+        assert!(g[0].message.starts_with("no records for 400 s"), "{}", g[0].message);
     }
 }

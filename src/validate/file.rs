@@ -15,6 +15,8 @@ use crate::store::naming::FileName;
 use crate::time::{self, HOUR};
 use std::path::Path;
 
+/// Bytes at the start of a file that content sniffing looks at.
+const SNIFF_BYTES: usize = 64 << 10;
 /// Release mapped pages after this many bytes, to bound resident memory.
 const RELEASE_EVERY: u64 = 64 << 20;
 
@@ -211,7 +213,7 @@ fn choose_format(f: &DataFile, buf: &[u8], sink: &mut Sink) -> Option<Format> {
 fn sniff_json(buf: &[u8]) -> Option<Format> {
     let mut found = None;
     let mut seen = 0;
-    lines::walk(&buf[..buf.len().min(1 << 20)], |p| {
+    lines::walk(&buf[..buf.len().min(SNIFF_BYTES)], |p| {
         if let (None, Piece::Record { bytes, .. }) = (found, p) {
             if seen < 8 {
                 seen += 1;
