@@ -12,7 +12,10 @@ use ibstore::tick::TickType;
 use ibstore::validate::{validate_file, Options};
 
 fn encoded(format: Format, records: usize) -> Vec<u8> {
-    let o = GenOptions { records, ..GenOptions::default() };
+    let o = GenOptions {
+        records,
+        ..GenOptions::default()
+    };
     let mut out = Vec::new();
     for t in file_ticks(&o, 0, TickType::BidAsk, o.start) {
         format.encode(&t, &mut out).expect("encode");
@@ -45,13 +48,31 @@ fn validate(c: &mut Criterion) {
     let mut g = c.benchmark_group("validate_file");
     for format in [Format::V3Json, Format::V3Pb, Format::V2Json] {
         let buf = encoded(format, 20_000);
-        let rel = if format.is_v3() { format!("v3/{}/2025/08/01/00/711280073_bid_ask_1754006400.{}", format.family_dir(), format.extension()) } else { format!("v2/json/2025/08/01/00/bg_711280073_bid_ask.{}", format.extension()) };
+        let rel = if format.is_v3() {
+            format!(
+                "v3/{}/2025/08/01/00/711280073_bid_ask_1754006400.{}",
+                format.family_dir(),
+                format.extension()
+            )
+        } else {
+            format!(
+                "v2/json/2025/08/01/00/bg_711280073_bid_ask.{}",
+                format.extension()
+            )
+        };
         let abs = dir.path().join(&rel);
         std::fs::create_dir_all(abs.parent().expect("parent")).expect("mkdir");
         std::fs::write(&abs, &buf).expect("write");
-        let file = classify(&abs, rel, Extension::from_path(&abs).expect("ext"), buf.len() as u64);
+        let file = classify(
+            &abs,
+            rel,
+            Extension::from_path(&abs).expect("ext"),
+            buf.len() as u64,
+        );
         g.throughput(Throughput::Bytes(buf.len() as u64));
-        g.bench_function(format.name(), |b| b.iter(|| validate_file(&abs, file.clone(), &Options::default()).records));
+        g.bench_function(format.name(), |b| {
+            b.iter(|| validate_file(&abs, file.clone(), &Options::default()).records)
+        });
     }
     g.finish();
 }

@@ -181,3 +181,147 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// The validator's fast "clean record" predicate says clean exactly when
+    /// the detailed checks find nothing.
+    #[test]
+    fn clean_predicate_matches_the_detailed_checks(
+        ts_off in -2_000_000_000i64..5_000_000_000, st_off in -100_000_000i64..5_000_000_000, cid in -1i64..3, tt in 0usize..4, name_cid in 0i64..3, name_tt in 0usize..4,
+        vals in prop::collection::vec(prop::option::of(prop::sample::select(vec![1.5, 0.0, -1.0, f64::NAN, f64::INFINITY, 2.0])), 7),
+        v3 in any::<bool>(), per_second in any::<bool>(), note in any::<bool>(),
+    ) {
+        use ibstore::format::{Note, Notes};
+        use ibstore::validate::record::{check, is_clean, At};
+        let base = HOUR * 1_000_000;
+        let t = Tick { ts: base + ts_off, st: base + ts_off + st_off, cid, tt: TickType::ALL[tt], rid: 1, p: vals[0], s: vals[1], bp: vals[2], bs: vals[3], ap: vals[4], as_: vals[5], mp: vals[6], ..Tick::default() };
+        let name_t = if per_second { HOUR + 5 } else { HOUR };
+        let (rel, format) = if v3 {
+            (format!("v3/json/2025/08/01/01/{name_cid}_{}_{name_t}.jsonl", TickType::ALL[name_tt]), Format::V3Json)
+        } else {
+            (format!("v2/json/2025/08/01/01/bg_{name_cid}_{}.jsonl", TickType::ALL[name_tt]), Format::V2Json)
+        };
+        let abs = Path::new("/s").join(&rel);
+        let file = classify(&abs, rel, Extension::from_path(&abs).unwrap(), 1);
+        let mut notes = Notes::default();
+        if note {
+            notes.add(Note::FloatInteger);
+        }
+        let mut found = Vec::new();
+        check(&t, notes, &file, format.is_v3(), At { file: "f", offset: 0, index: 1 }, &mut |f| found.push(f));
+        prop_assert_eq!(is_clean(&t, notes, &file, format.is_v3()), found.is_empty(), "{:?}", found);
+    }
+}
+
+#[test]
+fn clean_predicate_accepts_clean_records_and_rejects_each_defect() {
+    use ibstore::format::Notes;
+    use ibstore::validate::record::{check, is_clean, At};
+    let rel = format!("v3/json/2025/08/01/01/7_last_{HOUR}.jsonl");
+    let abs = Path::new("/s").join(&rel);
+    let file = classify(&abs, rel, Extension::from_path(&abs).unwrap(), 1);
+    let good = Tick {
+        ts: (HOUR + 60) * 1_000_000,
+        st: (HOUR + 60) * 1_000_000 + 5,
+        cid: 7,
+        tt: TickType::Last,
+        rid: 1,
+        p: Some(1.5),
+        s: Some(2.0),
+        ..Tick::default()
+    };
+    let findings = |t: &Tick| {
+        let mut v = Vec::new();
+        check(
+            t,
+            Notes::default(),
+            &file,
+            true,
+            At {
+                file: "f",
+                offset: 0,
+                index: 1,
+            },
+            &mut |f| v.push(f.kind),
+        );
+        v
+    };
+    assert!(is_clean(&good, Notes::default(), &file, true));
+    assert!(findings(&good).is_empty());
+    use ibstore::report::Kind::*;
+    let cases = [
+        (
+            Tick {
+                p: Some(-1.0),
+                ..good
+            },
+            InvalidValue,
+        ),
+        (
+            Tick {
+                s: Some(f64::NAN),
+                ..good
+            },
+            InvalidValue,
+        ),
+        (
+            Tick {
+                bp: Some(1.0),
+                ..good
+            },
+            ForeignField,
+        ),
+        (
+            Tick {
+                p: None,
+                s: None,
+                ..good
+            },
+            EmptyRecord,
+        ),
+        (Tick { cid: 8, ..good }, MisplacedRecord),
+        (
+            Tick {
+                tt: TickType::AllLast,
+                ..good
+            },
+            MisplacedRecord,
+        ),
+        (
+            Tick {
+                ts: (HOUR + 3600) * 1_000_000,
+                st: (HOUR + 3600) * 1_000_000,
+                ..good
+            },
+            MisplacedRecord,
+        ),
+        (
+            Tick {
+                st: good.ts - 61_000_000,
+                ..good
+            },
+            StBeforeTs,
+        ),
+        (
+            Tick {
+                st: good.ts + 3_700_000_000,
+                ..good
+            },
+            StAfterTs,
+        ),
+        (
+            Tick {
+                ts: 1_754_010_000,
+                st: 1_754_010_000,
+                ..good
+            },
+            InvalidValue,
+        ),
+    ];
+    for (t, kind) in cases {
+        assert!(!is_clean(&t, Notes::default(), &file, true), "{kind:?}");
+        assert!(findings(&t).contains(&kind), "{kind:?}: {:?}", findings(&t));
+    }
+}

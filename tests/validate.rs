@@ -573,11 +573,25 @@ fn completions_and_man_page() {
 
 #[test]
 fn the_readme_documents_every_finding_kind() {
-    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
     for k in ibstore::report::Kind::ALL {
         let row = format!("| `{}` | {}", k.name(), k.severity().name());
-        assert!(readme.contains(&row), "README lacks the row for {}", k.name());
-        let agg = readme.lines().find(|l| l.starts_with(&format!("| `{}` |", k.name()))).unwrap();
-        assert_eq!(agg.contains("| yes |"), k.aggregated(), "README aggregation mark for {}", k.name());
+        assert!(
+            readme.contains(&row),
+            "README lacks the row for {}",
+            k.name()
+        );
+        let agg = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", k.name())))
+            .unwrap();
+        assert_eq!(
+            agg.contains("| yes |"),
+            k.aggregated(),
+            "README aggregation mark for {}",
+            k.name()
+        );
     }
 }

@@ -9,20 +9,62 @@ use crate::proto::ib_stream::v3::TickMessage;
 use crate::tick::{Tick, TickType};
 use prost::Message as _;
 
-/// Reads a base-128 varint.
+/// Reads a base-128 varint (one-byte values, such as every tag, inline).
+#[inline(always)]
 pub(crate) fn varint(b: &[u8], pos: &mut usize) -> Result<u64, RecordError> {
+    match b.get(*pos) {
+        Some(&c) if c < 0x80 => {
+            *pos += 1;
+            Ok(u64::from(c))
+        }
+        _ => varint_long(b, pos),
+    }
+}
+
+/// Multi-byte varints: up to 8 bytes (56 bits, enough for µs times) from one
+/// 64-bit load, compacting the 7-bit groups; longer ones byte by byte.
+#[inline]
+fn varint_long(b: &[u8], pos: &mut usize) -> Result<u64, RecordError> {
+    if let Some(chunk) = b
+        .get(*pos..*pos + 8)
+        .and_then(|c| <[u8; 8]>::try_from(c).ok())
+    {
+        let w = u64::from_le_bytes(chunk);
+        let stops = !w & 0x8080_8080_8080_8080;
+        if stops != 0 {
+            let len = (stops.trailing_zeros() + 1) / 8;
+            let keep = if len == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (len * 8)) - 1
+            };
+            let x = w & keep & 0x7f7f_7f7f_7f7f_7f7f;
+            let x = ((x & 0x7f00_7f00_7f00_7f00) >> 1) | (x & 0x007f_007f_007f_007f);
+            let x = ((x & 0x3fff_0000_3fff_0000) >> 2) | (x & 0x0000_3fff_0000_3fff);
+            let x = ((x & 0x0fff_ffff_0000_0000) >> 4) | (x & 0x0000_0000_0fff_ffff);
+            *pos += len as usize;
+            return Ok(x);
+        }
+    }
+    varint_bytes(b, pos)
+}
+
+#[inline(never)]
+fn varint_bytes(b: &[u8], pos: &mut usize) -> Result<u64, RecordError> {
     let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let Some(&c) = b.get(*pos) else {
-            return Err(RecordError::Wire("varint runs past the end of the record"));
-        };
+    let mut shift = 0u32;
+    while let Some(&c) = b.get(*pos) {
         *pos += 1;
         v |= u64::from(c & 0x7f) << shift;
         if c < 0x80 {
             return Ok(v);
         }
+        shift += 7;
+        if shift >= 70 {
+            return Err(RecordError::Wire("varint longer than 10 bytes"));
+        }
     }
-    Err(RecordError::Wire("varint longer than 10 bytes"))
+    Err(RecordError::Wire("varint runs past the end of the record"))
 }
 
 fn fixed64(b: &[u8], pos: &mut usize) -> Result<f64, RecordError> {
@@ -51,14 +93,6 @@ pub(crate) fn skip(b: &[u8], pos: &mut usize, wire: u64) -> Result<(), RecordErr
     Ok(())
 }
 
-fn expect(wire: u64, want: u64) -> Result<(), RecordError> {
-    if wire == want {
-        Ok(())
-    } else {
-        Err(RecordError::Wire("known field with the wrong wire type"))
-    }
-}
-
 /// Decodes one TickMessage body.
 pub fn decode(b: &[u8]) -> Result<Decoded, RecordError> {
     let mut t = Tick::default();
@@ -66,56 +100,57 @@ pub fn decode(b: &[u8]) -> Result<Decoded, RecordError> {
     let mut tt: &[u8] = b"";
     let mut pos = 0;
     while pos < b.len() {
-        let key = varint(b, &mut pos)?;
-        let (field, wire) = (key >> 3, key & 7);
-        match field {
-            1..=5 | 20..=22 if wire == 0 || field == 4 => match field {
-                1 => t.ts = varint(b, &mut pos)? as i64,
-                2 => t.st = varint(b, &mut pos)? as i64,
-                3 => t.cid = i64::from(varint(b, &mut pos)? as i32),
-                4 => {
-                    expect(wire, 2)?;
-                    let n = varint(b, &mut pos)? as usize;
-                    tt = b
-                        .get(pos..pos.saturating_add(n))
-                        .ok_or(RecordError::Wire("string runs past the end of the record"))?;
-                    pos += n;
-                }
-                5 => t.rid = i64::from(varint(b, &mut pos)? as i32),
-                20 => t.bpl = Some(varint(b, &mut pos)? != 0),
-                21 => t.aph = Some(varint(b, &mut pos)? != 0),
-                _ => t.upt = Some(varint(b, &mut pos)? != 0),
-            },
-            10..=16 => {
-                expect(wire, 1)?;
+        // The whole tag (field << 3 | wire type) picks the field; a known
+        // field number with another wire type is an error, not skipped.
+        match varint(b, &mut pos)? {
+            0x08 => t.ts = varint(b, &mut pos)? as i64,
+            0x10 => t.st = varint(b, &mut pos)? as i64,
+            0x18 => t.cid = i64::from(varint(b, &mut pos)? as i32),
+            0x22 => {
+                let n = varint(b, &mut pos)? as usize;
+                tt = b
+                    .get(pos..pos.saturating_add(n))
+                    .ok_or(RecordError::Wire("string runs past the end of the record"))?;
+                pos += n;
+            }
+            0x28 => t.rid = i64::from(varint(b, &mut pos)? as i32),
+            key @ (0x51 | 0x59 | 0x61 | 0x69 | 0x71 | 0x79 | 0x81) => {
                 let v = Some(fixed64(b, &mut pos)?);
-                match field {
-                    10 => t.p = v,
-                    11 => t.s = v,
-                    12 => t.bp = v,
-                    13 => t.bs = v,
-                    14 => t.ap = v,
-                    15 => t.as_ = v,
+                match key {
+                    0x51 => t.p = v,
+                    0x59 => t.s = v,
+                    0x61 => t.bp = v,
+                    0x69 => t.bs = v,
+                    0x71 => t.ap = v,
+                    0x79 => t.as_ = v,
                     _ => t.mp = v,
                 }
             }
-            0 => return Err(RecordError::Wire("field number 0")),
-            1..=5 | 20..=22 => {
-                return Err(RecordError::Wire("known field with the wrong wire type"))
-            }
-            _ => {
-                notes.add(Note::UnknownKey);
-                skip(b, &mut pos, wire)?;
-            }
+            0xa0 => t.bpl = Some(varint(b, &mut pos)? != 0),
+            0xa8 => t.aph = Some(varint(b, &mut pos)? != 0),
+            0xb0 => t.upt = Some(varint(b, &mut pos)? != 0),
+            key => match key >> 3 {
+                0 => return Err(RecordError::Wire("field number 0")),
+                1..=5 | 10..=16 | 20..=22 => {
+                    return Err(RecordError::Wire("known field with the wrong wire type"))
+                }
+                _ => {
+                    notes.add(Note::UnknownKey);
+                    skip(b, &mut pos, key & 7)?;
+                }
+            },
         }
-    }
-    if std::str::from_utf8(tt).is_err() {
-        return Err(RecordError::Wire("tt is not UTF-8"));
     }
     if tt.is_empty() {
         return Err(RecordError::MissingField("tt"));
     }
-    t.tt = super::v3_json::tick_type_bytes(tt, &mut notes)?;
+    t.tt = match TickType::from_storage_name(tt) {
+        Some(x) => x,
+        None if std::str::from_utf8(tt).is_err() => {
+            return Err(RecordError::Wire("tt is not UTF-8"))
+        }
+        None => super::v3_json::tick_type_bytes(tt, &mut notes)?,
+    };
     Ok(Decoded { tick: t, notes })
 }
 
@@ -182,6 +217,36 @@ mod tests {
             (Some(23260.0), Some(4.0), Some(23260.5), Some(2.0))
         );
         assert_eq!(encode(&d.tick).unwrap(), body);
+    }
+
+    #[test]
+    fn varints_of_every_length() {
+        for v in [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            1 << 20,
+            1_754_010_291_910_988,
+            (1 << 56) - 1,
+            1 << 56,
+            u64::MAX,
+        ] {
+            let mut buf = Vec::new();
+            prost::encoding::encode_varint(v, &mut buf);
+            let n = buf.len();
+            buf.extend_from_slice(&[0x99; 9]); // trailing bytes must not be read
+            let mut pos = 0;
+            assert_eq!(varint(&buf, &mut pos).unwrap(), v, "{v}");
+            assert_eq!(pos, n, "{v}");
+            let mut pos = 0;
+            assert_eq!(
+                varint(&buf[..n], &mut pos).unwrap(),
+                v,
+                "{v} at the very end"
+            );
+        }
     }
 
     #[test]

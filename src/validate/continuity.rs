@@ -28,14 +28,31 @@ pub struct Continuity {
 
 impl Continuity {
     /// Feeds one record.
-    pub fn push(&mut self, t: &Tick, offset: u64, index: u64, max_gap_us: i64, file: &str, out: &mut impl FnMut(Finding)) {
+    pub fn push(
+        &mut self,
+        t: &Tick,
+        offset: u64,
+        index: u64,
+        max_gap_us: i64,
+        file: &str,
+        out: &mut impl FnMut(Finding),
+    ) {
         let key = t.dedup_key();
         self.keys.push((key, offset, index));
         self.min_ts = Some(self.min_ts.map_or(t.ts, |m| m.min(t.ts)));
         match self.max_ts {
             Some(m) if t.ts < m => {
                 self.sorted = false;
-                out(Finding::new(Kind::OutOfOrder, file, format!("ts {} is earlier than a record before it ({})", time::display_us(t.ts), time::display_us(m))).at(offset, Some(index)));
+                out(Finding::new(
+                    Kind::OutOfOrder,
+                    file,
+                    format!(
+                        "ts {} is earlier than a record before it ({})",
+                        time::display_us(t.ts),
+                        time::display_us(m)
+                    ),
+                )
+                .at(offset, Some(index)));
             }
             Some(m) if t.ts == m => {
                 if self.run.contains(&key) {
@@ -47,7 +64,17 @@ impl Continuity {
             Some(m) => {
                 if t.ts - m > max_gap_us {
                     self.gaps += 1;
-                    out(Finding::new(Kind::Gap, file, format!("no records for {} s, from {} to {}", (t.ts - m) / US, time::display_us(m), time::display_us(t.ts))).at(offset, Some(index)));
+                    out(Finding::new(
+                        Kind::Gap,
+                        file,
+                        format!(
+                            "no records for {} s, from {} to {}",
+                            (t.ts - m) / US,
+                            time::display_us(m),
+                            time::display_us(t.ts)
+                        ),
+                    )
+                    .at(offset, Some(index)));
                 }
                 self.max_ts = Some(t.ts);
                 self.run.clear();
@@ -85,7 +112,12 @@ impl Continuity {
             (count, first)
         };
         if let Some((offset, index)) = first {
-            let mut f = Finding::new(Kind::Duplicate, file, "record repeats an earlier record exactly (st ignored)").at(offset, Some(index));
+            let mut f = Finding::new(
+                Kind::Duplicate,
+                file,
+                "record repeats an earlier record exactly (st ignored)",
+            )
+            .at(offset, Some(index));
             f.count = count;
             out(f);
         }
@@ -100,8 +132,14 @@ mod tests {
         let mut c = Continuity::default();
         let mut out = Vec::new();
         for (i, &(ts, p)) in ts_and_price.iter().enumerate() {
-            let t = Tick { ts: ts * US, p: Some(p), ..Tick::default() };
-            c.push(&t, i as u64 * 10, i as u64 + 1, 300 * US, "f", &mut |f| out.push(f));
+            let t = Tick {
+                ts: ts * US,
+                p: Some(p),
+                ..Tick::default()
+            };
+            c.push(&t, i as u64 * 10, i as u64 + 1, 300 * US, "f", &mut |f| {
+                out.push(f)
+            });
         }
         c.finish("f", &mut |f| out.push(f));
         out
@@ -112,7 +150,10 @@ mod tests {
         // Sorted: the second (5, 1.0) repeats the first; (5, 2.0) does not.
         let f = run(&[(1, 1.0), (5, 1.0), (5, 2.0), (5, 1.0), (9, 1.0)]);
         assert_eq!(f.len(), 1);
-        assert_eq!((f[0].kind, f[0].offset, f[0].count), (Kind::Duplicate, Some(30), 1));
+        assert_eq!(
+            (f[0].kind, f[0].offset, f[0].count),
+            (Kind::Duplicate, Some(30), 1)
+        );
         // A converter re-run appends the file again: out of order, 3 duplicates.
         let f = run(&[(1, 1.0), (2, 1.0), (3, 1.0), (1, 1.0), (2, 1.0), (3, 1.0)]);
         let d: Vec<_> = f.iter().filter(|f| f.kind == Kind::Duplicate).collect();
@@ -125,6 +166,10 @@ mod tests {
         let f = run(&[(0, 1.0), (100, 1.0), (50, 2.0), (500, 1.0)]);
         let g: Vec<_> = f.iter().filter(|f| f.kind == Kind::Gap).collect();
         assert_eq!((g.len(), g[0].offset, g[0].record), (1, Some(30), Some(4)));
-        assert!(g[0].message.starts_with("no records for 400 s"), "{}", g[0].message);
+        assert!(
+            g[0].message.starts_with("no records for 400 s"),
+            "{}",
+            g[0].message
+        );
     }
 }

@@ -38,7 +38,83 @@ impl At<'_> {
 }
 
 /// Runs every record-level check, pushing findings into `out`.
+#[inline]
 pub fn check(
+    t: &Tick,
+    notes: Notes,
+    file: &DataFile,
+    v3_content: bool,
+    at: At<'_>,
+    out: &mut impl FnMut(Finding),
+) {
+    if is_clean(t, notes, file, v3_content) {
+        return;
+    }
+    check_all(t, notes, file, v3_content, at, out);
+}
+
+/// Whether a record passes every check below without a finding: a branch-light
+/// predicate for the common case, so only unusual records pay for the
+/// detailed checks. A property test keeps it in step with them.
+#[inline]
+pub fn is_clean(t: &Tick, notes: Notes, file: &DataFile, v3_content: bool) -> bool {
+    let times = (MIN_TIME_US..MAX_TIME_US).contains(&t.ts)
+        && (MIN_TIME_US..MAX_TIME_US).contains(&t.st)
+        && t.ts - t.st <= MAX_TS_AHEAD_US
+        && t.st - t.ts <= MAX_ST_LAG_US;
+    let price = |v: Option<f64>| v.is_none_or(|v| v.is_finite() && v > 0.0);
+    let size = |v: Option<f64>| v.is_none_or(|v| v.is_finite() && v >= 0.0);
+    let values = match t.tt {
+        TickType::BidAsk => {
+            (t.bp.is_some() || t.bs.is_some() || t.ap.is_some() || t.as_.is_some())
+                && price(t.bp)
+                && price(t.ap)
+                && size(t.bs)
+                && size(t.as_)
+                && t.p.is_none()
+                && t.s.is_none()
+                && t.mp.is_none()
+        }
+        TickType::Last | TickType::AllLast => {
+            (t.p.is_some() || t.s.is_some())
+                && price(t.p)
+                && size(t.s)
+                && t.bp.is_none()
+                && t.bs.is_none()
+                && t.ap.is_none()
+                && t.as_.is_none()
+                && t.mp.is_none()
+        }
+        TickType::MidPoint => {
+            t.mp.is_some()
+                && price(t.mp)
+                && t.p.is_none()
+                && t.s.is_none()
+                && t.bp.is_none()
+                && t.bs.is_none()
+                && t.ap.is_none()
+                && t.as_.is_none()
+        }
+    };
+    let name = match file.name.contract() {
+        Some((cid, tt)) => cid == t.cid && tt.is_none_or(|tt| tt == t.tt),
+        None => true,
+    };
+    let place = match (file.hour, &file.name) {
+        (None, _) => true,
+        (Some(_), FileName::V3 { t: name_t, .. }) if v3_content => {
+            let sec = t.ts.div_euclid(US);
+            (name_t % HOUR == 0 && (*name_t..name_t + HOUR).contains(&sec)) || sec == *name_t
+        }
+        (Some(hour), _) if !v3_content && matches!(file.layout, Layout::LegacyV2 | Layout::V2) => {
+            (hour * US..(hour + HOUR) * US).contains(&t.st)
+        }
+        (Some(_), _) => true,
+    };
+    times && t.cid > 0 && values && notes == Notes::default() && name && place
+}
+
+fn check_all(
     t: &Tick,
     notes: Notes,
     file: &DataFile,
@@ -67,25 +143,6 @@ fn values(t: &Tick, at: At<'_>, out: &mut impl FnMut(Finding)) {
             format!("contract id {} is negative", t.cid),
         ));
     }
-    for f in Field::ALL {
-        let Some(v) = t.get(f) else { continue };
-        let bad = if f.is_price() {
-            !(v.is_finite() && v > 0.0)
-        } else {
-            !(v.is_finite() && v >= 0.0)
-        };
-        if bad {
-            let want = if f.is_price() {
-                "a finite price > 0"
-            } else {
-                "a finite size ≥ 0"
-            };
-            out(at.f(
-                Kind::InvalidValue,
-                format!("{} = {v} is not {want}", f.key()),
-            ));
-        }
-    }
     if t.ts - t.st > MAX_TS_AHEAD_US {
         out(at.f(
             Kind::StBeforeTs,
@@ -105,22 +162,46 @@ fn values(t: &Tick, at: At<'_>, out: &mut impl FnMut(Finding)) {
     }
 }
 
+/// One pass over the present values: domain, and the tick type's field set.
 fn payload(t: &Tick, at: At<'_>, out: &mut impl FnMut(Finding)) {
     let mut own = 0;
-    for f in Field::ALL {
-        if t.get(f).is_some() {
-            if t.tt.owns(f) {
-                own += 1;
+    for (f, v) in [
+        (Field::P, t.p),
+        (Field::S, t.s),
+        (Field::Bp, t.bp),
+        (Field::Bs, t.bs),
+        (Field::Ap, t.ap),
+        (Field::As, t.as_),
+        (Field::Mp, t.mp),
+    ] {
+        let Some(v) = v else { continue };
+        let ok = if f.is_price() {
+            v.is_finite() && v > 0.0
+        } else {
+            v.is_finite() && v >= 0.0
+        };
+        if !ok {
+            let want = if f.is_price() {
+                "a finite price > 0"
             } else {
-                out(at.f(
-                    Kind::ForeignField,
-                    format!(
-                        "{} record carries `{}`, a field of another tick type",
-                        t.tt,
-                        f.key()
-                    ),
-                ));
-            }
+                "a finite size ≥ 0"
+            };
+            out(at.f(
+                Kind::InvalidValue,
+                format!("{} = {v} is not {want}", f.key()),
+            ));
+        }
+        if t.tt.owns(f) {
+            own += 1;
+        } else {
+            out(at.f(
+                Kind::ForeignField,
+                format!(
+                    "{} record carries `{}`, a field of another tick type",
+                    t.tt,
+                    f.key()
+                ),
+            ));
         }
     }
     if own == 0 {
