@@ -121,7 +121,7 @@ fn every_damage_kind_in_every_format_is_found_at_its_offset() {
                     .next()
                     .unwrap();
                 let stream = if format.starts_with("v3") {
-                    stem.rsplitn(2, '_').nth(1).unwrap().to_owned()
+                    stem.rsplit_once('_').unwrap().0.to_owned()
                 } else {
                     stem.to_owned()
                 };
