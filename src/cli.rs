@@ -28,6 +28,9 @@ enum Command {
     Validate(ValidateArgs),
     /// Write a deterministic synthetic store, optionally with injected damage.
     Gen(GenArgs),
+    /// Check or show the recorder's environment files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print a shell completion script.
     Completions {
         /// Shell to generate for.
@@ -35,6 +38,37 @@ enum Command {
     },
     /// Print the man page (roff).
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check env files: syntax, types and ranges, tracked contracts, and the
+    /// port / client id / storage separation between environments.
+    Check(ConfigCheckArgs),
+    /// Show the effective configuration of one env file, each value with its source.
+    Show(ConfigShowArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigCheckArgs {
+    /// Env files (default: every config/*.env below the current folder).
+    files: Vec<PathBuf>,
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    strict: bool,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigShowArgs {
+    /// The env file.
+    #[arg(long)]
+    env: PathBuf,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -130,6 +164,8 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(a) => run_validate(a),
         Command::Gen(a) => run_gen(a),
+        Command::Config(ConfigCommand::Check(a)) => run_config_check(a),
+        Command::Config(ConfigCommand::Show(a)) => run_config_show(a),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ibstore", &mut io::stdout());
             Ok(0)
@@ -295,4 +331,68 @@ fn run_gen(a: GenArgs) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+fn run_config_check(a: ConfigCheckArgs) -> Result<u8> {
+    let files = if a.files.is_empty() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir("config")
+            .context("no files given and no config/ folder here")?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "env"))
+            .collect();
+        v.sort();
+        if v.is_empty() {
+            bail!("no files given and no config/*.env here");
+        }
+        v
+    } else {
+        a.files
+    };
+    let rep = ibstore::config::check::check_files(&files);
+    let tally = ibstore::report::Tally::of(&rep.findings);
+    let summary = Summary {
+        files: files.len() as u64,
+        records: rep.settings,
+        bytes: rep.bytes,
+        streams: 0,
+        tally,
+        exit_code: tally.exit_code(a.strict),
+    };
+    let path = files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Renderer::new(io::stdout().lock(), style(a.json)).report(
+        "config check",
+        &path,
+        &rep.findings,
+        &[],
+        &summary,
+    )?;
+    Ok(summary.exit_code)
+}
+
+fn run_config_show(a: ConfigShowArgs) -> Result<u8> {
+    let bytes = std::fs::read(&a.env).with_context(|| format!("{}", a.env.display()))?;
+    let parsed = ibstore::config::envfile::parse(&bytes);
+    let env = |k: &str| std::env::var(k).ok();
+    let settings = ibstore::config::show::effective(&parsed, &env);
+    let rep = ibstore::config::check::check_files(std::slice::from_ref(&a.env));
+    let tally = ibstore::report::Tally::of(&rep.findings);
+    let summary = Summary {
+        files: 1,
+        records: settings.len() as u64,
+        bytes: bytes.len() as u64,
+        streams: 0,
+        tally,
+        exit_code: tally.exit_code(false),
+    };
+    Renderer::new(io::stdout().lock(), style(a.json)).settings(
+        &a.env.display().to_string(),
+        &settings,
+        &rep.findings,
+        &summary,
+    )?;
+    Ok(summary.exit_code)
 }

@@ -18,6 +18,7 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod config;
 pub mod error;
 pub mod format;
 pub mod gen;

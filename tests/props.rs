@@ -325,3 +325,53 @@ fn clean_predicate_accepts_clean_records_and_rejects_each_defect() {
         assert!(findings(&t).contains(&kind), "{kind:?}: {:?}", findings(&t));
     }
 }
+
+fn tracked_entry() -> impl Strategy<Value = ibstore::config::tracked::Entry> {
+    (
+        1u64..1_000_000_000,
+        "[A-Z][A-Z0-9.]{0,6}",
+        prop::sample::subsequence(TickType::ALL.to_vec(), 1..=4),
+        1u32..100,
+    )
+        .prop_map(|(contract_id, symbol, tick_types, buffer_hours)| {
+            ibstore::config::tracked::Entry {
+                contract_id,
+                symbol,
+                tick_types,
+                buffer_hours,
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Valid tracked-contract lists round-trip exactly; a mutated one is
+    /// rejected or flagged with a position inside the value.
+    #[test]
+    fn tracked_contracts_round_trip_and_mutations_are_located(entries in prop::collection::vec(tracked_entry(), 1..5), cut in any::<prop::sample::Index>(), junk in prop::sample::select(vec!["x", ":", ";", "", "-1", "lsat"])) {
+        use ibstore::config::tracked::parse;
+        let mut entries = entries;
+        entries.dedup_by_key(|e| e.contract_id);
+        let mut seen = std::collections::HashSet::new();
+        entries.retain(|e| seen.insert(e.contract_id));
+        let text = entries.iter().map(|e| e.to_text()).collect::<Vec<_>>().join(",");
+        let (back, problems) = parse(&text, 10);
+        prop_assert!(problems.is_empty(), "{:?}", problems);
+        prop_assert_eq!(&back, &entries);
+        // Replace one field with junk: something must be reported, inside the value.
+        let fields: Vec<(usize, usize)> = text.match_indices(|c: char| c == ':' || c == ',' || c == ';').map(|(i, _)| i).scan(0, |s, i| { let r = (*s, i); *s = i + 1; Some(r) }).collect();
+        let (a, b) = fields[cut.index(fields.len())];
+        let mutated = format!("{}{}{}", &text[..a], junk, &text[b..]);
+        let (_, problems) = parse(&mutated, 10);
+        if mutated != text && !matches!(junk, "") {
+            let changed_symbol = text[..a].ends_with(|c: char| c == ':') && text[..a].matches(':').count() % 3 == 1 && junk != ":" && junk != "";
+            if !changed_symbol {
+                prop_assert!(!problems.is_empty(), "{mutated:?} passed");
+            }
+        }
+        for p in &problems {
+            prop_assert!(p.pos <= mutated.len(), "{:?} outside {:?}", p, mutated);
+        }
+    }
+}

@@ -142,6 +142,32 @@ kinds! {
     IdsFromData = "ids_from_data", Info, true;
     /// Empty or whitespace-only lines.
     BlankLine = "blank_line", Info, true;
+    /// config: a line that is not `KEY=VALUE`, a binary file, an overlong line.
+    EnvSyntax = "env_syntax", Error, false;
+    /// config: a variable set twice in one file (the last value wins).
+    DuplicateKey = "duplicate_key", Warning, false;
+    /// config: a value of the wrong type or out of range.
+    InvalidSetting = "invalid_setting", Error, false;
+    /// config: a variable no loader reads (with the closest known name).
+    UnknownSetting = "unknown_setting", Warning, false;
+    /// config: a variable set in the recorder's files but read by no code.
+    UnusedSetting = "unused_setting", Info, false;
+    /// config: a value the recorder's two loaders read differently.
+    LoaderDisagreement = "loader_disagreement", Warning, false;
+    /// config: `IB_STREAM_TRACKED_CONTRACTS` outside its grammar.
+    InvalidTrackedContracts = "invalid_tracked_contracts", Error, false;
+    /// config: an HTTP port outside its environment's range.
+    PortOutOfRange = "port_out_of_range", Error, false;
+    /// config: two environments on one HTTP port.
+    SharedPort = "shared_port", Error, false;
+    /// config: two environments with one TWS client id (main or background).
+    SharedClientId = "shared_client_id", Error, false;
+    /// config: two environments writing one storage path.
+    SharedStoragePath = "shared_storage_path", Error, false;
+    /// config: a non-production environment writing to production storage.
+    WritesProductionStorage = "writes_production_storage", Error, false;
+    /// config: neither the file name nor the port says which environment a file is.
+    UnknownEnvironment = "unknown_environment", Info, false;
 }
 
 impl fmt::Display for Kind {

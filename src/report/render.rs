@@ -7,6 +7,7 @@
 //! (per-stream summary, validate only), `summary` (totals and exit code).
 
 use super::{Finding, Severity, Tally};
+use crate::config::show::{Setting, Source};
 use crate::validate::StreamSummary;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -56,6 +57,7 @@ enum Line<'a> {
     },
     Finding(&'a Finding),
     Stream(&'a StreamSummary),
+    Setting(&'a Setting),
     Summary(&'a Summary),
 }
 
@@ -107,11 +109,19 @@ impl<W: Write> Renderer<W> {
             Style::Text { color } => {
                 writeln!(self.w, "ibstore {command}: {path}")?;
                 let t = summary.tally;
-                writeln!(
-                    self.w,
-                    "{} data files, {} records, {} bytes, {} streams",
-                    summary.files, summary.records, summary.bytes, summary.streams
-                )?;
+                if command.starts_with("config") {
+                    writeln!(
+                        self.w,
+                        "{} env files, {} settings, {} bytes",
+                        summary.files, summary.records, summary.bytes
+                    )?;
+                } else {
+                    writeln!(
+                        self.w,
+                        "{} data files, {} records, {} bytes, {} streams",
+                        summary.files, summary.records, summary.bytes, summary.streams
+                    )?;
+                }
                 writeln!(
                     self.w,
                     "{} errors, {} warnings, {} info",
@@ -122,6 +132,60 @@ impl<W: Write> Renderer<W> {
                     for s in streams {
                         self.stream_text(s)?;
                     }
+                }
+                if !findings.is_empty() {
+                    writeln!(self.w, "\nfindings:")?;
+                    for f in findings {
+                        self.finding_text(f, color)?;
+                    }
+                }
+            }
+        }
+        self.w.flush()
+    }
+
+    /// Renders `config show`: the effective settings, then any findings.
+    pub fn settings(
+        &mut self,
+        path: &str,
+        settings: &[Setting],
+        findings: &[Finding],
+        summary: &Summary,
+    ) -> io::Result<()> {
+        match self.style {
+            Style::Json => {
+                self.json(&Line::Begin {
+                    schema: SCHEMA_VERSION,
+                    tool: "ibstore",
+                    version: env!("CARGO_PKG_VERSION"),
+                    command: "config show",
+                    path,
+                })?;
+                for f in findings {
+                    self.json(&Line::Finding(f))?;
+                }
+                for s in settings {
+                    self.json(&Line::Setting(s))?;
+                }
+                self.json(&Line::Summary(summary))?;
+            }
+            Style::Text { color } => {
+                writeln!(
+                    self.w,
+                    "# effective configuration of {path} (process environment > file > defaults)"
+                )?;
+                for s in settings {
+                    let from = match (s.source, s.line) {
+                        (Source::File, Some(l)) => format!("{path}:{l}"),
+                        (Source::Process, _) => "process environment".into(),
+                        (Source::Default, _) | (Source::File, None) => "default".into(),
+                    };
+                    let unknown = if s.known {
+                        ""
+                    } else {
+                        ", not read by the recorder"
+                    };
+                    writeln!(self.w, "{}={}  # {from}{unknown}", s.name, s.value)?;
                 }
                 if !findings.is_empty() {
                     writeln!(self.w, "\nfindings:")?;

@@ -1,0 +1,399 @@
+//! `config check`: every variable of every file against its type and range,
+//! then the rules that keep environments apart (spec §13.6, the seed's
+//! port, client-id and storage conventions).
+
+use super::envfile::{self, Assignment, EnvFile};
+use super::tracked::{self, Level};
+use super::vars::{self, Type};
+use crate::report::{Finding, Kind, Severity};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Background streams connect with the main client id + this (spec §13.6).
+pub const BACKGROUND_OFFSET: i64 = 1000;
+/// Storage root of production when no production file says otherwise.
+pub const PRODUCTION_STORAGE: &str = "storage";
+
+/// The environments of the seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Environment {
+    /// Ports 8000–8099.
+    Production,
+    /// Ports 8100–8199.
+    Development,
+    /// Ports 8200–8299.
+    Staging,
+    /// Tests.
+    Testing,
+    /// Not inferrable.
+    Unknown,
+}
+
+impl Environment {
+    /// Lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Production => "production",
+            Self::Development => "development",
+            Self::Staging => "staging",
+            Self::Testing => "testing",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// The HTTP port range of the environment.
+    pub fn ports(self) -> Option<(i64, i64)> {
+        match self {
+            Self::Production => Some((8000, 8099)),
+            Self::Development => Some((8100, 8199)),
+            Self::Staging => Some((8200, 8299)),
+            Self::Testing | Self::Unknown => None,
+        }
+    }
+
+    fn from_name(stem: &str) -> Self {
+        let s = stem.to_ascii_lowercase();
+        if s.contains("prod") {
+            Self::Production
+        } else if s.contains("stag") {
+            Self::Staging
+        } else if s.contains("dev") {
+            Self::Development
+        } else if s.contains("test") {
+            Self::Testing
+        } else {
+            Self::Unknown
+        }
+    }
+
+    fn from_port(p: i64) -> Self {
+        [Self::Production, Self::Development, Self::Staging]
+            .into_iter()
+            .find(|e| e.ports().is_some_and(|(a, b)| (a..=b).contains(&p)))
+            .unwrap_or(Self::Unknown)
+    }
+}
+
+/// What the cross-file rules need from one file.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// Report path.
+    pub file: String,
+    /// Environment.
+    pub env: Environment,
+    /// HTTP port and its line.
+    pub port: Option<(i64, u64)>,
+    /// Main TWS client id and its line.
+    pub client_id: Option<(i64, u64)>,
+    /// Storage root (normalised) and its line (none: the default).
+    pub storage: (String, Option<u64>),
+    /// Whether storage is enabled (legacy reading).
+    pub storage_enabled: bool,
+}
+
+/// Result of checking files.
+#[derive(Debug, Default)]
+pub struct ConfigReport {
+    /// Findings, sorted.
+    pub findings: Vec<Finding>,
+    /// One profile per readable file.
+    pub profiles: Vec<Profile>,
+    /// Variables assigned, over all files.
+    pub settings: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+fn at(file: &str, a: &Assignment, col: u64, kind: Kind, msg: String) -> Finding {
+    Finding::new(kind, file, format!("line {}, column {col}: {msg}", a.line))
+        .at(a.offset + col - 1, Some(a.line))
+}
+
+/// The value a loader sees: the default of an exact `${VAR:-default}`.
+fn effective(a: &Assignment) -> &str {
+    a.substitution
+        .as_ref()
+        .map_or(a.value.as_str(), |(_, d)| d.as_str())
+}
+
+/// Checks files one by one, then across environments.
+pub fn check_files(paths: &[PathBuf]) -> ConfigReport {
+    let mut rep = ConfigReport::default();
+    for p in paths {
+        let file = p.display().to_string();
+        match std::fs::read(p) {
+            Err(e) => rep.findings.push(Finding::new(
+                Kind::Unreadable,
+                &file,
+                format!("cannot read: {e}"),
+            )),
+            Ok(bytes) => {
+                rep.bytes += bytes.len() as u64;
+                let parsed = envfile::parse(&bytes);
+                rep.settings += parsed.assignments.len() as u64;
+                let profile = check_one(p, &file, &parsed, &mut rep.findings);
+                rep.profiles.push(profile);
+            }
+        }
+    }
+    across(&rep.profiles, &mut rep.findings);
+    rep.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    rep
+}
+
+fn check_one(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Profile {
+    for e in &f.errors {
+        out.push(Finding::new(Kind::EnvSyntax, file, e.to_string()).at(e.offset, Some(e.line)));
+    }
+    if f.crlf_lines > 0 {
+        let mut c = Finding::new(
+            Kind::Crlf,
+            file,
+            format!(
+                "{} lines end in CRLF; the recorder's loaders keep the \\r in values",
+                f.crlf_lines
+            ),
+        );
+        c.count = f.crlf_lines;
+        out.push(c);
+    }
+    let mut first: BTreeMap<&str, u64> = BTreeMap::new();
+    for a in &f.assignments {
+        if let Some(line) = first.get(a.key.as_str()) {
+            out.push(at(
+                file,
+                a,
+                1,
+                Kind::DuplicateKey,
+                format!(
+                    "{} is set again (first on line {line}); the last value wins",
+                    a.key
+                ),
+            ));
+        } else {
+            first.insert(&a.key, a.line);
+        }
+    }
+    let max_tracked = f
+        .get("IB_STREAM_MAX_TRACKED")
+        .and_then(|a| effective(a).trim().parse().ok())
+        .unwrap_or(10usize);
+    for a in f
+        .assignments
+        .iter()
+        .filter(|a| f.get(&a.key).is_some_and(|last| last.line == a.line))
+    {
+        check_value(file, a, max_tracked, out);
+    }
+    profile(path, file, f, out)
+}
+
+fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Finding>) {
+    let Some(var) = vars::find(&a.key) else {
+        let hint = vars::closest(&a.key).map_or(String::new(), |n| format!("; did you mean {n}?"));
+        out.push(at(
+            file,
+            a,
+            1,
+            Kind::UnknownSetting,
+            format!("{} is not read by the recorder{hint}", a.key),
+        ));
+        return;
+    };
+    if var.unused {
+        out.push(at(
+            file,
+            a,
+            1,
+            Kind::UnusedSetting,
+            format!(
+                "{} appears in the recorder's env files but no code reads it",
+                a.key
+            ),
+        ));
+        return;
+    }
+    let v = effective(a).trim();
+    let col = a.value_column;
+    let bad = |msg: String| {
+        at(
+            file,
+            a,
+            col,
+            Kind::InvalidSetting,
+            format!("{} = {v:?}: {msg}", a.key),
+        )
+    };
+    match var.ty {
+        Type::Int(lo, hi) => match v.parse::<i64>() {
+            Ok(n) if (lo..=hi).contains(&n) => {}
+            Ok(_) if hi == i64::MAX => out.push(bad(format!("must be at least {lo}"))),
+            Ok(_) => out.push(bad(format!("must be {lo}..{hi}"))),
+            Err(_) => out.push(bad("is not a whole number".into())),
+        },
+        Type::Float => {
+            if !v.parse::<f64>().is_ok_and(|x| x.is_finite() && x > 0.0) {
+                out.push(bad("is not a number above 0".into()));
+            }
+        }
+        Type::Bool => match vars::parse_bool(v) {
+            (_, None) => out.push(bad("is not a boolean (true/false)".into())),
+            (legacy, Some(p)) if legacy != p => out.push(at(file, a, col, Kind::LoaderDisagreement, format!("{} = {v:?}: the legacy loader reads {legacy}, the HEAD server (config-v2) reads {p}; write {p}", a.key))),
+            _ => {}
+        },
+        Type::Str => {}
+        Type::Path => {
+            if v.is_empty() {
+                out.push(bad("is empty".into()));
+            }
+        }
+        Type::Ports => {
+            let list = v.trim_start_matches('[').trim_end_matches(']');
+            if list.split(',').any(|p| !p.trim().parse::<i64>().is_ok_and(|n| (1..=65_535).contains(&n))) {
+                out.push(bad("must be TWS ports 1..65535 separated by commas".into()));
+            }
+        }
+        Type::OneOf(set) => {
+            if !set.iter().any(|s| s.eq_ignore_ascii_case(v)) {
+                out.push(bad(format!("must be one of {}", set.join(", "))));
+            }
+        }
+        Type::Tracked => {
+            let (_, problems) = tracked::parse(effective(a), max_tracked);
+            for p in problems {
+                let kind = if p.level == Level::Error { Kind::InvalidTrackedContracts } else { Kind::LoaderDisagreement };
+                out.push(at(file, a, col + p.pos as u64, kind, p.message));
+            }
+        }
+    }
+}
+
+fn normalise(p: &str) -> String {
+    let p = p.trim();
+    let p = p.strip_prefix("./").unwrap_or(p);
+    let t = p.trim_end_matches('/');
+    if t.is_empty() {
+        p.to_owned()
+    } else {
+        t.to_owned()
+    }
+}
+
+fn profile(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Profile {
+    let int = |k: &str| {
+        f.get(k)
+            .and_then(|a| effective(a).trim().parse::<i64>().ok().map(|n| (n, a.line)))
+    };
+    let port = int("PORT").or_else(|| int("IB_STREAM_PORT"));
+    let client_id = int("IB_STREAM_CLIENT_ID").or_else(|| int("IB_CLIENT_ID"));
+    let storage = f
+        .get("IB_STREAM_STORAGE_PATH")
+        .map_or((PRODUCTION_STORAGE.to_owned(), None), |a| {
+            (normalise(effective(a)), Some(a.line))
+        });
+    let storage_enabled = f
+        .get("IB_STREAM_ENABLE_STORAGE")
+        .is_none_or(|a| vars::parse_bool(effective(a)).0);
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let mut env = Environment::from_name(stem);
+    if env == Environment::Unknown {
+        env = port.map_or(Environment::Unknown, |(p, _)| Environment::from_port(p));
+        if env == Environment::Unknown {
+            out.push(Finding::new(Kind::UnknownEnvironment, file, "neither the file name nor PORT says which environment this is; it is compared with every other file"));
+        }
+    }
+    Profile {
+        file: file.to_owned(),
+        env,
+        port,
+        client_id,
+        storage,
+        storage_enabled,
+    }
+}
+
+fn line_at(file: &str, line: Option<u64>) -> String {
+    line.map_or_else(|| format!("{file} (default)"), |l| format!("{file}:{l}"))
+}
+
+fn finding(kind: Kind, p: &Profile, line: Option<u64>, msg: String) -> Finding {
+    let mut f = Finding::new(kind, &p.file, msg);
+    f.record = line;
+    f
+}
+
+fn across(ps: &[Profile], out: &mut Vec<Finding>) {
+    for p in ps {
+        if let (Some((lo, hi)), Some((port, line))) = (p.env.ports(), p.port) {
+            if !(lo..=hi).contains(&port) {
+                out.push(finding(
+                    Kind::PortOutOfRange,
+                    p,
+                    Some(line),
+                    format!(
+                        "PORT {port} is outside the {} range {lo}–{hi}",
+                        p.env.name()
+                    ),
+                ));
+            }
+        }
+    }
+    let prod_storage = ps
+        .iter()
+        .find(|p| p.env == Environment::Production)
+        .map_or(PRODUCTION_STORAGE.to_owned(), |p| p.storage.0.clone());
+    for p in ps.iter().filter(|p| {
+        p.env != Environment::Production && p.storage_enabled && p.storage.0 == prod_storage
+    }) {
+        out.push(finding(Kind::WritesProductionStorage, p, p.storage.1, format!("{} environment writes to the production storage {prod_storage:?}; set IB_STREAM_ENABLE_STORAGE=false for read-only use, or give it its own path", p.env.name())));
+    }
+    for (i, a) in ps.iter().enumerate() {
+        for b in &ps[i + 1..] {
+            if a.env == b.env && a.env != Environment::Unknown {
+                continue; // alternatives for one environment (templates)
+            }
+            if let (Some((pa, _)), Some((pb, lb))) = (a.port, b.port) {
+                if pa == pb {
+                    out.push(finding(
+                        Kind::SharedPort,
+                        b,
+                        Some(lb),
+                        format!(
+                            "PORT {pb} is also used by {} ({})",
+                            line_at(&a.file, a.port.map(|x| x.1)),
+                            a.env.name()
+                        ),
+                    ));
+                }
+            }
+            if let (Some((ca, la)), Some((cb, lb))) = (a.client_id, b.client_id) {
+                let ids = |c: i64| [(c, "main"), (c + BACKGROUND_OFFSET, "background")];
+                for (x, xn) in ids(cb) {
+                    for (y, yn) in ids(ca) {
+                        if x == y {
+                            out.push(finding(Kind::SharedClientId, b, Some(lb), format!("TWS client id {x} ({xn}) is also the {yn} client id of {} ({})", line_at(&a.file, Some(la)), a.env.name())).severity(Severity::Error));
+                        }
+                    }
+                }
+            }
+            let involves_prod =
+                a.env == Environment::Production || b.env == Environment::Production;
+            if a.storage.0 == b.storage.0
+                && a.storage_enabled
+                && b.storage_enabled
+                && !involves_prod
+            {
+                out.push(finding(
+                    Kind::SharedStoragePath,
+                    b,
+                    b.storage.1,
+                    format!(
+                        "storage {:?} is also written by {}",
+                        b.storage.0,
+                        line_at(&a.file, a.storage.1)
+                    ),
+                ));
+            }
+        }
+    }
+}

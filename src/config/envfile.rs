@@ -1,0 +1,280 @@
+//! Parser for the recorder's environment files (spec §13.4): `KEY=VALUE`
+//! lines, `#` comments, blank lines, an optional `export `, one pair of
+//! surrounding quotes stripped, and a value that is exactly
+//! `${VAR:-default}` substituted. Problems carry line and column.
+
+use std::fmt;
+
+/// Longest line accepted.
+pub const MAX_LINE: usize = 64 << 10;
+
+/// One `KEY=VALUE` assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// Variable name.
+    pub key: String,
+    /// Value after quote stripping.
+    pub value: String,
+    /// `${VAR:-default}`: the variable and its default.
+    pub substitution: Option<(String, String)>,
+    /// 1-based line.
+    pub line: u64,
+    /// Byte offset of the line in the file.
+    pub offset: u64,
+    /// 1-based column where the value starts.
+    pub value_column: u64,
+}
+
+/// A syntax problem, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column.
+    pub column: u64,
+    /// Byte offset in the file.
+    pub offset: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+/// A parsed file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvFile {
+    /// Assignments in file order (duplicates kept; the last one wins).
+    pub assignments: Vec<Assignment>,
+    /// Syntax problems (the lines are skipped).
+    pub errors: Vec<SyntaxError>,
+    /// Lines ending in CRLF.
+    pub crlf_lines: u64,
+}
+
+impl EnvFile {
+    /// The effective value of a key (the last assignment wins).
+    pub fn get(&self, key: &str) -> Option<&Assignment> {
+        self.assignments.iter().rev().find(|a| a.key == key)
+    }
+}
+
+fn valid_key(k: &str) -> bool {
+    let mut b = k.bytes();
+    b.next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// Parses file bytes. Binary content (a NUL byte or invalid UTF-8) is one
+/// error for the whole file.
+pub fn parse(bytes: &[u8]) -> EnvFile {
+    let mut out = EnvFile::default();
+    if let Some(i) = memchr::memchr(0, bytes) {
+        out.errors.push(err_at(
+            bytes,
+            i,
+            "the file is binary (a NUL byte), not an environment file".into(),
+        ));
+        return out;
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            out.errors.push(err_at(
+                bytes,
+                e.valid_up_to(),
+                "the file is not UTF-8 text".into(),
+            ));
+            return out;
+        }
+    };
+    let mut offset = 0usize;
+    for (i, raw) in text.split_inclusive('\n').enumerate() {
+        let line_no = i as u64 + 1;
+        let start = offset;
+        offset += raw.len();
+        let mut line = raw.strip_suffix('\n').unwrap_or(raw);
+        if let Some(l) = line.strip_suffix('\r') {
+            out.crlf_lines += 1;
+            line = l;
+        }
+        if line.len() > MAX_LINE {
+            out.errors.push(SyntaxError {
+                line: line_no,
+                column: 1,
+                offset: start as u64,
+                message: format!("line is {} bytes long (limit {MAX_LINE})", line.len()),
+            });
+            continue;
+        }
+        match parse_line(line) {
+            Ok(None) => {}
+            Ok(Some((key, value, substitution, vcol))) => out.assignments.push(Assignment {
+                key,
+                value,
+                substitution,
+                line: line_no,
+                offset: start as u64,
+                value_column: vcol as u64 + 1,
+            }),
+            Err((col, message)) => out.errors.push(SyntaxError {
+                line: line_no,
+                column: col as u64 + 1,
+                offset: (start + col) as u64,
+                message,
+            }),
+        }
+    }
+    out
+}
+
+fn err_at(bytes: &[u8], at: usize, message: String) -> SyntaxError {
+    let before = &bytes[..at];
+    let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let col = at
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+    SyntaxError {
+        line,
+        column: col as u64 + 1,
+        offset: at as u64,
+        message,
+    }
+}
+
+type Parsed = (String, String, Option<(String, String)>, usize);
+
+/// One line: `Ok(None)` for blank and comment lines; errors give a 0-based column.
+fn parse_line(line: &str) -> Result<Option<Parsed>, (usize, String)> {
+    let trimmed = line.trim_start();
+    let lead = line.len() - trimmed.len();
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return Ok(None);
+    }
+    let (body, lead) = match trimmed.strip_prefix("export ") {
+        Some(rest) => (
+            rest.trim_start(),
+            lead + (trimmed.len() - rest.trim_start().len()),
+        ),
+        None => (trimmed, lead),
+    };
+    let Some(eq) = body.find('=') else {
+        return Err((
+            lead,
+            format!(
+                "expected KEY=VALUE, found {:?}",
+                body.chars().take(40).collect::<String>()
+            ),
+        ));
+    };
+    let key = body[..eq].trim_end();
+    if !valid_key(key) {
+        return Err((
+            lead,
+            format!(
+                "{key:?} is not a variable name (letters, digits and _, not starting with a digit)"
+            ),
+        ));
+    }
+    let vstart = lead + eq + 1;
+    let raw = &line[vstart..];
+    let (value, vcol) = unquote(raw, vstart)?;
+    let substitution = value
+        .strip_prefix("${")
+        .and_then(|v| v.strip_suffix('}'))
+        .and_then(|inner| inner.split_once(":-"))
+        .filter(|(var, _)| valid_key(var))
+        .map(|(v, d)| (v.to_owned(), d.to_owned()));
+    Ok(Some((key.to_owned(), value, substitution, vcol)))
+}
+
+/// Strips one pair of surrounding quotes; an unquoted value loses trailing
+/// whitespace and a ` #` comment.
+fn unquote(raw: &str, col: usize) -> Result<(String, usize), (usize, String)> {
+    let t = raw.trim_start();
+    let col = col + (raw.len() - t.len());
+    match t.chars().next() {
+        Some(q @ ('"' | '\'')) => {
+            let rest = &t[1..];
+            let Some(end) = rest.find(q) else {
+                return Err((col, format!("unterminated {q} quote")));
+            };
+            let after = rest[end + 1..].trim();
+            if !after.is_empty() && !after.starts_with('#') {
+                return Err((
+                    col + end + 2,
+                    format!("unexpected text after the closing quote: {after:?}"),
+                ));
+            }
+            Ok((rest[..end].to_owned(), col + 1))
+        }
+        _ => {
+            let v = match t.find(" #") {
+                Some(i) => &t[..i],
+                None => t,
+            };
+            Ok((v.trim_end().to_owned(), col))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_of_every_shape() {
+        let f = parse(b"# comment\n\nPORT=8001\nexport A = \"x y\" # c\nB='q'\r\nC=${IB_STREAM_PORT:-8003}\nD=v # note\n");
+        assert!(f.errors.is_empty(), "{:?}", f.errors);
+        let kv: Vec<(&str, &str, u64)> = f
+            .assignments
+            .iter()
+            .map(|a| (a.key.as_str(), a.value.as_str(), a.line))
+            .collect();
+        assert_eq!(
+            kv,
+            [
+                ("PORT", "8001", 3),
+                ("A", "x y", 4),
+                ("B", "q", 5),
+                ("C", "${IB_STREAM_PORT:-8003}", 6),
+                ("D", "v", 7)
+            ]
+        );
+        assert_eq!(
+            f.get("C").unwrap().substitution,
+            Some(("IB_STREAM_PORT".into(), "8003".into()))
+        );
+        assert_eq!(f.crlf_lines, 1);
+        assert_eq!(f.get("PORT").unwrap().value_column, 6);
+    }
+
+    #[test]
+    fn errors_have_line_and_column() {
+        let f = parse(b"OK=1\n  bad line\n1X=2\nQ=\"open\n");
+        let e: Vec<String> = f.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(e, [
+            "line 2, column 3: expected KEY=VALUE, found \"bad line\"",
+            "line 3, column 1: \"1X\" is not a variable name (letters, digits and _, not starting with a digit)",
+            "line 4, column 3: unterminated \" quote",
+        ]);
+        let bin = parse(b"A=1\nB=\x00\x01");
+        assert_eq!(
+            bin.errors[0].to_string(),
+            "line 2, column 3: the file is binary (a NUL byte), not an environment file"
+        );
+        let long = parse(format!("A={}\n", "x".repeat(MAX_LINE)).as_bytes());
+        assert_eq!(long.errors.len(), 1);
+        assert_eq!(long.errors[0].line, 1);
+    }
+}

@@ -1,0 +1,331 @@
+//! `ibstore config` end to end: the seed's files pass; every rule has a test
+//! with its exact message and line.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use tempfile::tempdir;
+
+fn check(files: &[PathBuf], extra: &[&str]) -> Report {
+    let out = ibstore()
+        .args(["config", "check", "--json"])
+        .args(extra)
+        .args(files)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        code == 0 || code == 1,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines.last().unwrap()["exit_code"], code);
+    Report { code, lines }
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+const PROD: &str = "PORT=8001\nIB_STREAM_CLIENT_ID=2\nIB_STREAM_STORAGE_PATH=storage\nIB_STREAM_ENABLE_STORAGE=true\nIB_STREAM_TRACKED_CONTRACTS=711280073:MNQ:bid_ask;last:1\n";
+const DEV: &str = "PORT=8101\nIB_STREAM_CLIENT_ID=12\nIB_STREAM_STORAGE_PATH=storage-dev\nIB_STREAM_ENABLE_STORAGE=true\nIB_STREAM_TRACKED_CONTRACTS=\n";
+
+/// The only finding of a run, with its kind, line and message.
+fn only(r: &Report) -> (String, Option<u64>, String) {
+    let f = r.findings();
+    assert_eq!(f.len(), 1, "{f:?}");
+    (
+        f[0]["kind"].as_str().unwrap().to_owned(),
+        f[0]["record"].as_u64(),
+        f[0]["message"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn the_seed_files_and_templates_pass() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/config");
+    let mut files: Vec<PathBuf> = [
+        "production.env",
+        "development.env",
+        "staging.env",
+        "templates/development-recording.env",
+        "templates/development-api-only.env",
+    ]
+    .iter()
+    .map(|f| root.join(f))
+    .collect();
+    let r = check(&files, &["--strict"]);
+    assert_eq!((r.code, r.findings().len()), (0, 0), "{:?}", r.findings());
+    assert_eq!(
+        (
+            r.summary()["files"].as_u64(),
+            r.summary()["records"].as_u64()
+        ),
+        (Some(5), Some(25))
+    );
+    // With no files, config check reads config/*.env below the current folder.
+    let out = ibstore()
+        .args(["config", "check"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 env files, 15 settings"));
+    files.truncate(3);
+}
+
+#[test]
+fn syntax_duplicates_types_and_names() {
+    let d = tempdir().unwrap();
+    let cases: [(&str, &str, &str, u64, &str); 9] = [
+        ("development.env", "PORT=8101\nnot an assignment\n", "env_syntax", 2, "line 2, column 1: expected KEY=VALUE, found \"not an assignment\""),
+        ("development.env", "PORT=8101\nPORT=8102\n", "duplicate_key", 2, "line 2, column 1: PORT is set again (first on line 1); the last value wins"),
+        ("development.env", "PORT=81o1\n", "invalid_setting", 1, "line 1, column 6: PORT = \"81o1\": is not a whole number"),
+        ("development.env", "PORT=8101\nIB_STREAM_CLIENT_ID=40000\n", "invalid_setting", 2, "line 2, column 21: IB_STREAM_CLIENT_ID = \"40000\": must be 0..32767"),
+        ("development.env", "PORT=8101\nIB_STREAM_ENABLE_STORAGE=maybe\n", "invalid_setting", 2, "line 2, column 26: IB_STREAM_ENABLE_STORAGE = \"maybe\": is not a boolean (true/false)"),
+        ("development.env", "PORT=8101\nIB_STREAM_CLIENTID=12\n", "unknown_setting", 2, "line 2, column 1: IB_STREAM_CLIENTID is not read by the recorder; did you mean IB_STREAM_CLIENT_ID?"),
+        ("development.env", "PORT=8101\nIB_STREAM_SERVER_TYPE=stream\n", "unused_setting", 2, "line 2, column 1: IB_STREAM_SERVER_TYPE appears in the recorder's env files but no code reads it"),
+        ("development.env", "PORT=8101\nIB_STREAM_ENABLE_STORAGE=1\n", "loader_disagreement", 2, "line 2, column 26: IB_STREAM_ENABLE_STORAGE = \"1\": the legacy loader reads false, the HEAD server (config-v2) reads true; write true"),
+        ("development.env", "PORT=8101\nIB_STREAM_TRACKED_CONTRACTS=711280073:MNQ:bid_ask;lsat:1\n", "invalid_tracked_contracts", 2, "line 2, column 51: unknown tick type \"lsat\"; known: bid_ask, last, all_last, mid_point"),
+    ];
+    for (name, body, kind, line, msg) in cases {
+        // Its own storage path, after the lines under test: not production's.
+        let f = write(
+            d.path(),
+            name,
+            &format!("{body}IB_STREAM_STORAGE_PATH=storage-dev\n"),
+        );
+        let r = check(&[f], &[]);
+        assert_eq!(
+            only(&r),
+            (kind.to_owned(), Some(line), msg.to_owned()),
+            "{body:?}"
+        );
+        let sev = r.findings()[0]["severity"].as_str().unwrap().to_owned();
+        assert_eq!(r.code, i32::from(sev == "error"), "{kind}");
+    }
+}
+
+#[test]
+fn short_tracked_entries_are_flagged_for_the_head_server() {
+    let d = tempdir().unwrap();
+    let f = write(d.path(), "staging.env", "PORT=8201\nIB_STREAM_TRACKED_CONTRACTS=711280073:MNQ\nIB_STREAM_STORAGE_PATH=storage-staging\n");
+    let r = check(&[f], &[]);
+    let (kind, line, msg) = only(&r);
+    assert_eq!((kind.as_str(), line), ("loader_disagreement", Some(2)));
+    assert_eq!(msg, "line 2, column 29: entry \"711280073:MNQ\" has 2 parts: the legacy loader accepts it, but the HEAD server (config-v2) silently ignores entries with fewer than 4 (write 711280073:MNQ:bid_ask;last:1)");
+    assert_eq!(r.code, 0);
+}
+
+#[test]
+fn environments_are_kept_apart() {
+    let d = tempdir().unwrap();
+    let prod = write(d.path(), "production.env", PROD);
+    // Development on a production port.
+    let dev = write(d.path(), "development.env", &DEV.replace("8101", "8001"));
+    let r = check(&[prod.clone(), dev], &[]);
+    let kinds: Vec<(&str, Option<u64>)> = r
+        .findings()
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap(), f["record"].as_u64()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("port_out_of_range", Some(1)), ("shared_port", Some(1))]
+    );
+    assert_eq!(
+        r.kind("port_out_of_range")[0]["message"],
+        "PORT 8001 is outside the development range 8100–8199"
+    );
+    assert_eq!(
+        r.kind("shared_port")[0]["message"],
+        format!(
+            "PORT 8001 is also used by {}:1 (production)",
+            prod.display()
+        )
+    );
+
+    // Staging's main client id is development's background id (12 + 1000).
+    let d = tempdir().unwrap();
+    let dev = write(d.path(), "development.env", DEV);
+    let stg = write(
+        d.path(),
+        "staging.env",
+        "PORT=8201\nIB_STREAM_CLIENT_ID=1012\nIB_STREAM_STORAGE_PATH=storage-staging\n",
+    );
+    let r = check(&[dev.clone(), stg], &[]);
+    let (kind, line, msg) = only(&r);
+    assert_eq!((kind.as_str(), line), ("shared_client_id", Some(2)));
+    assert_eq!(
+        msg,
+        format!(
+            "TWS client id 1012 (main) is also the background client id of {}:2 (development)",
+            dev.display()
+        )
+    );
+
+    // Two non-production environments writing one folder.
+    let d = tempdir().unwrap();
+    let dev = write(d.path(), "development.env", DEV);
+    let stg = write(
+        d.path(),
+        "staging.env",
+        "PORT=8201\nIB_STREAM_CLIENT_ID=22\nIB_STREAM_STORAGE_PATH=./storage-dev/\n",
+    );
+    let r = check(&[dev.clone(), stg], &[]);
+    assert_eq!(
+        only(&r),
+        (
+            "shared_storage_path".into(),
+            Some(3),
+            format!(
+                "storage \"storage-dev\" is also written by {}:3",
+                dev.display()
+            )
+        )
+    );
+    assert_eq!(r.code, 1);
+}
+
+#[test]
+fn production_storage_only_read_only_from_other_environments() {
+    let d = tempdir().unwrap();
+    let prod = write(d.path(), "production.env", PROD);
+    let migration = "PORT=8101\nIB_STREAM_CLIENT_ID=12\nIB_STREAM_STORAGE_PATH=storage\nIB_STREAM_ENABLE_STORAGE=false\n";
+    let dev = write(d.path(), "development.env", migration);
+    let r = check(&[prod.clone(), dev.clone()], &["--strict"]);
+    assert_eq!(
+        (r.code, r.findings().len()),
+        (0, 0),
+        "the seed's read-only migration mode: {:?}",
+        r.findings()
+    );
+    let dev = write(
+        d.path(),
+        "development.env",
+        &migration.replace("=false", "=true"),
+    );
+    let r = check(&[prod, dev], &[]);
+    assert_eq!(only(&r), ("writes_production_storage".into(), Some(3), "development environment writes to the production storage \"storage\"; set IB_STREAM_ENABLE_STORAGE=false for read-only use, or give it its own path".into()));
+    // Without a production file the production default `storage` still counts.
+    let d = tempdir().unwrap();
+    let dev = write(
+        d.path(),
+        "development.env",
+        "PORT=8101\nIB_STREAM_CLIENT_ID=12\n",
+    );
+    let r = check(&[dev], &[]);
+    assert_eq!(only(&r).0, "writes_production_storage");
+    assert_eq!(only(&r).1, None, "the default storage path has no line");
+}
+
+#[test]
+fn bad_files_get_clear_errors() {
+    let d = tempdir().unwrap();
+    let bin = d.path().join("production.env");
+    std::fs::write(&bin, b"PORT=8001\n\x00\x01\x02binary").unwrap();
+    let r = check(&[bin], &[]);
+    assert_eq!(
+        only(&r),
+        (
+            "env_syntax".into(),
+            Some(2),
+            "line 2, column 1: the file is binary (a NUL byte), not an environment file".into()
+        )
+    );
+    let long = write(
+        d.path(),
+        "staging.env",
+        &format!(
+            "PORT=8201\nIB_STREAM_LOG_FORMAT={}\nIB_STREAM_STORAGE_PATH=storage-staging\n",
+            "x".repeat(70_000)
+        ),
+    );
+    let r = check(&[long], &[]);
+    assert_eq!(
+        only(&r).2,
+        "line 2, column 1: line is 70021 bytes long (limit 65536)"
+    );
+    let crlf = write(
+        d.path(),
+        "development.env",
+        "PORT=8101\r\nIB_STREAM_CLIENT_ID=12\r\nIB_STREAM_STORAGE_PATH=storage-dev\r\n",
+    );
+    let r = check(&[crlf], &[]);
+    assert_eq!(
+        (only(&r).0.as_str(), r.findings()[0]["count"].as_u64()),
+        ("crlf", Some(3))
+    );
+    let missing = d.path().join("nope.env");
+    let r = check(&[missing.clone()], &[]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.kind("unreadable")[0]["file"],
+        missing.display().to_string()
+    );
+    let unknown = write(
+        d.path(),
+        "box.env",
+        "IB_STREAM_CLIENT_ID=50\nIB_STREAM_STORAGE_PATH=box\n",
+    );
+    let r = check(&[unknown], &[]);
+    assert_eq!(only(&r).0, "unknown_environment");
+}
+
+#[test]
+fn show_labels_every_value_with_its_source() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/config/development.env");
+    let out = ibstore()
+        .args(["config", "show", "--json", "--env"])
+        .arg(&root)
+        .env("IB_STREAM_CLIENT_ID", "77")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let get = |n: &str| {
+        lines
+            .iter()
+            .find(|l| l["type"] == "setting" && l["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        get("IB_STREAM_CLIENT_ID"),
+        serde_json::json!({"type": "setting", "name": "IB_STREAM_CLIENT_ID", "value": "77", "source": "process", "line": null, "known": true})
+    );
+    assert_eq!(
+        get("PORT"),
+        serde_json::json!({"type": "setting", "name": "PORT", "value": "8101", "source": "file", "line": 2, "known": true})
+    );
+    assert_eq!(get("IB_STREAM_BUFFER_SIZE")["source"], "default");
+    let text = ibstore()
+        .args(["config", "show", "--env"])
+        .arg(&root)
+        .env_remove("IB_STREAM_CLIENT_ID")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains(&format!("IB_STREAM_CLIENT_ID=12  # {}:3\n", root.display())),
+        "{text}"
+    );
+}
