@@ -360,12 +360,12 @@ proptest! {
         prop_assert!(problems.is_empty(), "{:?}", problems);
         prop_assert_eq!(&back, &entries);
         // Replace one field with junk: something must be reported, inside the value.
-        let fields: Vec<(usize, usize)> = text.match_indices(|c: char| c == ':' || c == ',' || c == ';').map(|(i, _)| i).scan(0, |s, i| { let r = (*s, i); *s = i + 1; Some(r) }).collect();
+        let fields: Vec<(usize, usize)> = text.match_indices([':', ',', ';']).map(|(i, _)| i).scan(0, |s, i| { let r = (*s, i); *s = i + 1; Some(r) }).collect();
         let (a, b) = fields[cut.index(fields.len())];
         let mutated = format!("{}{}{}", &text[..a], junk, &text[b..]);
         let (_, problems) = parse(&mutated, 10);
         if mutated != text && !matches!(junk, "") {
-            let changed_symbol = text[..a].ends_with(|c: char| c == ':') && text[..a].matches(':').count() % 3 == 1 && junk != ":" && junk != "";
+            let changed_symbol = text[..a].ends_with(':') && text[..a].matches(':').count() % 3 == 1 && junk != ":" && junk != "";
             if !changed_symbol {
                 prop_assert!(!problems.is_empty(), "{mutated:?} passed");
             }

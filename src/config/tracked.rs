@@ -159,13 +159,15 @@ fn parse_entry(entry: &str, at: usize, problems: &mut Vec<Problem>) -> Option<En
                         message: format!("tick type {t} is listed twice"),
                     }),
                     Some(tt) => tick_types.push(tt),
-                    None => return err(
-                        problems,
-                        p,
-                        format!(
+                    None => {
+                        return err(
+                            problems,
+                            p,
+                            format!(
                             "unknown tick type {t:?}; known: bid_ask, last, all_last, mid_point"
                         ),
-                    ),
+                        )
+                    }
                 }
                 if t.len() != name.len() {
                     problems.push(Problem { pos: p, level: Level::Disagreement, message: format!("tick type {name:?} has spaces: the legacy loader trims them, the HEAD server (config-v2) does not") });
