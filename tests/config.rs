@@ -53,7 +53,7 @@ fn only(r: &Report) -> (String, Option<u64>, String) {
 #[test]
 fn the_seed_files_and_templates_pass() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/config");
-    let mut files: Vec<PathBuf> = [
+    let files: Vec<PathBuf> = [
         "production.env",
         "development.env",
         "staging.env",

@@ -365,7 +365,7 @@ proptest! {
         let mutated = format!("{}{}{}", &text[..a], junk, &text[b..]);
         let (_, problems) = parse(&mutated, 10);
         if mutated != text && !matches!(junk, "") {
-            let changed_symbol = text[..a].ends_with(':') && text[..a].matches(':').count() % 3 == 1 && junk != ":" && junk != "";
+            let changed_symbol = text[..a].ends_with(':') && text[..a].matches(':').count() % 3 == 1 && junk != ":" && !junk.is_empty();
             if !changed_symbol {
                 prop_assert!(!problems.is_empty(), "{mutated:?} passed");
             }
