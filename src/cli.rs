@@ -28,6 +28,8 @@ enum Command {
     Validate(ValidateArgs),
     /// Write a deterministic synthetic store, optionally with injected damage.
     Gen(GenArgs),
+    /// Repair crash damage: dry run by default, --apply to carry it out, --undo RUN to revert.
+    Repair(RepairArgs),
     /// Check or show the recorder's environment files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -38,6 +40,33 @@ enum Command {
     },
     /// Print the man page (roff).
     Man,
+}
+
+#[derive(Debug, clap::Args)]
+struct RepairArgs {
+    /// Store root.
+    #[arg(long, short = 'p')]
+    path: PathBuf,
+    /// Carry the plan out (without it, only show it).
+    #[arg(long, conflicts_with = "undo")]
+    apply: bool,
+    /// Restore every file a run changed, byte for byte.
+    #[arg(long, value_name = "RUN")]
+    undo: Option<String>,
+    /// Also repair the newest hour of each stream (the recorder may be writing it).
+    #[arg(long)]
+    include_active: bool,
+    /// Rewrite good data too: stable sort of each file by ts.
+    #[arg(long)]
+    sort: bool,
+    /// Rewrite good data too: remove exact duplicates (later copies are quarantined).
+    #[arg(long)]
+    dedup: bool,
+    /// Rewrite good data too: CRLF line ends to LF.
+    #[arg(long)]
+    normalize_eol: bool,
+    #[command(flatten)]
+    common: Common,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +118,9 @@ struct ValidateArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     strict: bool,
+    /// Repair what can be repaired (same as `ibstore repair --apply`).
+    #[arg(long)]
+    repair: bool,
     /// Report silences longer than this many seconds inside a file.
     #[arg(long, value_name = "SECONDS", default_value_t = validate::DEFAULT_MAX_GAP_S)]
     max_gap: i64,
@@ -162,7 +194,18 @@ struct GenArgs {
 /// Runs the command; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
+        Command::Validate(a) if a.repair => run_repair(RepairArgs {
+            path: a.path,
+            apply: true,
+            undo: None,
+            include_active: false,
+            sort: false,
+            dedup: false,
+            normalize_eol: false,
+            common: a.common,
+        }),
         Command::Validate(a) => run_validate(a),
+        Command::Repair(a) => run_repair(a),
         Command::Gen(a) => run_gen(a),
         Command::Config(ConfigCommand::Check(a)) => run_config_check(a),
         Command::Config(ConfigCommand::Show(a)) => run_config_show(a),
@@ -219,6 +262,7 @@ fn run_validate(a: ValidateArgs) -> Result<u8> {
     }
     let opts = Options {
         max_gap_us: a.max_gap.saturating_mul(ibstore::time::US),
+        ..Options::default()
     };
     let pb = progress_bar(true);
     let on_file = |n: u64| {
@@ -239,6 +283,7 @@ fn run_validate(a: ValidateArgs) -> Result<u8> {
         streams: report.streams.len() as u64,
         tally,
         exit_code: tally.exit_code(a.strict),
+        run: None,
     };
     let path = report.root.display().to_string();
     Renderer::new(io::stdout().lock(), style(a.common.json)).report(
@@ -357,6 +402,7 @@ fn run_config_check(a: ConfigCheckArgs) -> Result<u8> {
         streams: 0,
         tally,
         exit_code: tally.exit_code(a.strict),
+        run: None,
     };
     let path = files
         .iter()
@@ -387,6 +433,7 @@ fn run_config_show(a: ConfigShowArgs) -> Result<u8> {
         streams: 0,
         tally,
         exit_code: tally.exit_code(false),
+        run: None,
     };
     Renderer::new(io::stdout().lock(), style(a.json)).settings(
         &a.env.display().to_string(),
@@ -395,4 +442,153 @@ fn run_config_show(a: ConfigShowArgs) -> Result<u8> {
         &summary,
     )?;
     Ok(summary.exit_code)
+}
+
+fn run_repair(a: RepairArgs) -> Result<u8> {
+    use ibstore::repair::{apply, lock::Lock, plan, undo, RepairOptions};
+    use ibstore::report::render::RepairLine;
+    if !a.path.is_dir() {
+        bail!("{}: repair needs the store root folder", a.path.display());
+    }
+    let root = a
+        .path
+        .canonicalize()
+        .with_context(|| a.path.display().to_string())?;
+    let path = root.display().to_string();
+    let mut findings = Vec::new();
+    if let Some(run) = &a.undo {
+        let dirs = apply::RunDirs::new(&root, run);
+        let (_lock, stale) = Lock::take(&dirs.state, &format!("undo {run}"))?;
+        if let Some(s) = stale {
+            findings.push(ibstore::report::Finding::new(
+                ibstore::report::Kind::StaleLock,
+                ".ibstore/lock",
+                format!("took over a lock left by a process that is gone ({s})"),
+            ));
+        }
+        let restored = undo::undo(&root, run, &mut findings)?;
+        let lines: Vec<RepairLine> = restored
+            .iter()
+            .map(|f| RepairLine {
+                file: f.clone(),
+                action: "restore",
+                status: "restored",
+                reason: None,
+                bytes_kept: 0,
+                bytes_quarantined: 0,
+                records_kept: 0,
+                records_lost: 0,
+                cuts: vec![],
+            })
+            .collect();
+        let tally = ibstore::report::Tally::of(&findings);
+        let summary = Summary {
+            files: restored.len() as u64,
+            records: 0,
+            bytes: 0,
+            streams: 0,
+            tally,
+            exit_code: tally.exit_code(false),
+            run: Some(run.clone()),
+        };
+        Renderer::new(io::stdout().lock(), style(a.common.json)).repair(
+            "repair --undo",
+            &path,
+            &lines,
+            &findings,
+            &summary,
+        )?;
+        return Ok(summary.exit_code);
+    }
+    let opts = RepairOptions {
+        include_active: a.include_active,
+        sort: a.sort,
+        dedup: a.dedup,
+        normalize_eol: a.normalize_eol,
+    };
+    let store = pool(a.common.jobs)?.install(|| plan::plan_store(&root, &opts))?;
+    let mut run = None;
+    let mut outcomes = std::collections::BTreeMap::new();
+    if a.apply && (!store.files.is_empty() || !store.stale_temps.is_empty()) {
+        let id = ibstore::repair::new_run_id();
+        let dirs = apply::RunDirs::new(&root, &id);
+        dirs.create()?;
+        let (_lock, stale) = Lock::take(&dirs.state, &id)?;
+        if let Some(s) = stale {
+            findings.push(ibstore::report::Finding::new(
+                ibstore::report::Kind::StaleLock,
+                ".ibstore/lock",
+                format!("took over a lock left by a process that is gone ({s})"),
+            ));
+        }
+        outcomes = apply::apply(&store, &id, &dirs, &mut findings)?
+            .into_iter()
+            .collect();
+        run = Some(id);
+    }
+    let lines: Vec<RepairLine> = store
+        .files
+        .iter()
+        .map(|f| {
+            let (action, reason) = match &f.action {
+                plan::Action::Rewrite => ("rewrite", None),
+                plan::Action::Delete => ("delete", None),
+                plan::Action::Skip(r) => ("skip", Some(r.clone())),
+            };
+            let status = match (a.apply, outcomes.get(&f.rel)) {
+                (false, _) if action == "skip" => "skipped",
+                (false, _) => "planned",
+                (true, Some(apply::Outcome::Rewritten | apply::Outcome::Deleted)) => "done",
+                (true, _) => "skipped",
+            };
+            RepairLine {
+                file: f.rel.clone(),
+                action,
+                status,
+                reason,
+                bytes_kept: f.bytes_kept,
+                bytes_quarantined: f.bytes_quarantined,
+                records_kept: f.records_kept,
+                records_lost: f.records_lost,
+                cuts: f.cuts.clone(),
+            }
+        })
+        .collect();
+    if !a.apply {
+        for f in store
+            .files
+            .iter()
+            .filter(|f| matches!(f.action, plan::Action::Skip(_)))
+        {
+            if let plan::Action::Skip(r) = &f.action {
+                findings.push(ibstore::report::Finding::new(
+                    ibstore::report::Kind::RepairSkipped,
+                    &f.rel,
+                    format!("would not be repaired: {r}"),
+                ));
+            }
+        }
+    }
+    let tally = ibstore::report::Tally::of(&findings);
+    // Exit 1, as validate does on errors, while damage remains: a dry run
+    // with work to do, a skipped file, or a failed step.
+    let pending = !a.apply && lines.iter().any(|l| l.status == "planned");
+    let code = u8::from(pending || tally.errors > 0 || lines.iter().any(|l| l.status == "skipped"));
+    let command = if a.apply {
+        "repair --apply"
+    } else {
+        "repair (dry run; --apply carries it out)"
+    };
+    let summary = Summary {
+        files: store.examined,
+        records: lines.iter().map(|l| l.records_kept).sum(),
+        bytes: lines.iter().map(|l| l.bytes_kept).sum(),
+        streams: 0,
+        tally,
+        exit_code: code,
+        run,
+    };
+    Renderer::new(io::stdout().lock(), style(a.common.json))
+        .repair(command, &path, &lines, &findings, &summary)?;
+    Ok(code)
 }

@@ -21,8 +21,10 @@
 pub mod config;
 pub mod error;
 pub mod format;
+pub mod fsutil;
 pub mod gen;
 pub mod proto;
+pub mod repair;
 pub mod report;
 pub mod store;
 pub mod tick;

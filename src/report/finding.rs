@@ -168,6 +168,14 @@ kinds! {
     WritesProductionStorage = "writes_production_storage", Error, false;
     /// config: neither the file name nor the port says which environment a file is.
     UnknownEnvironment = "unknown_environment", Info, false;
+    /// repair: a damaged file left alone (active hour, changed during the run, unrepairable).
+    RepairSkipped = "repair_skipped", Warning, false;
+    /// repair: a step failed; the file is unchanged.
+    RepairFailed = "repair_failed", Error, false;
+    /// repair --undo: a file not restored (changed since the repair, quarantine damaged).
+    UndoRefused = "undo_refused", Error, false;
+    /// repair: a lock left by a process that no longer runs was taken over.
+    StaleLock = "stale_lock", Info, false;
 }
 
 impl fmt::Display for Kind {

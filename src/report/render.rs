@@ -43,6 +43,32 @@ pub struct Summary {
     pub tally: Tally,
     /// The process exit code this report leads to.
     pub exit_code: u8,
+    /// repair: the run id (when changes were applied).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+}
+
+/// One file of a repair report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepairLine {
+    /// Path relative to the store root.
+    pub file: String,
+    /// `rewrite`, `delete` or `skip`.
+    pub action: &'static str,
+    /// `planned` (dry run), `done`, `skipped`, `restored`.
+    pub status: &'static str,
+    /// Why, for skips.
+    pub reason: Option<String>,
+    /// Bytes kept (decompressed).
+    pub bytes_kept: u64,
+    /// Bytes moved to the quarantine (decompressed).
+    pub bytes_quarantined: u64,
+    /// Records kept.
+    pub records_kept: u64,
+    /// Records (or partial records) taken out.
+    pub records_lost: u64,
+    /// The byte ranges cut.
+    pub cuts: Vec<crate::repair::plan::Cut>,
 }
 
 #[derive(Serialize)]
@@ -58,6 +84,7 @@ enum Line<'a> {
     Finding(&'a Finding),
     Stream(&'a StreamSummary),
     Setting(&'a Setting),
+    Repair(&'a RepairLine),
     Summary(&'a Summary),
 }
 
@@ -132,6 +159,78 @@ impl<W: Write> Renderer<W> {
                     for s in streams {
                         self.stream_text(s)?;
                     }
+                }
+                if !findings.is_empty() {
+                    writeln!(self.w, "\nfindings:")?;
+                    for f in findings {
+                        self.finding_text(f, color)?;
+                    }
+                }
+            }
+        }
+        self.w.flush()
+    }
+
+    /// Renders a repair plan or run: per-file lines, then findings.
+    pub fn repair(
+        &mut self,
+        command: &str,
+        path: &str,
+        lines: &[RepairLine],
+        findings: &[Finding],
+        summary: &Summary,
+    ) -> io::Result<()> {
+        match self.style {
+            Style::Json => {
+                self.json(&Line::Begin {
+                    schema: SCHEMA_VERSION,
+                    tool: "ibstore",
+                    version: env!("CARGO_PKG_VERSION"),
+                    command,
+                    path,
+                })?;
+                for l in lines {
+                    self.json(&Line::Repair(l))?;
+                }
+                for f in findings {
+                    self.json(&Line::Finding(f))?;
+                }
+                self.json(&Line::Summary(summary))?;
+            }
+            Style::Text { color } => {
+                writeln!(self.w, "ibstore {command}: {path}")?;
+                let q: u64 = lines
+                    .iter()
+                    .filter(|l| l.status != "skipped")
+                    .map(|l| l.bytes_quarantined)
+                    .sum();
+                let lost: u64 = lines
+                    .iter()
+                    .filter(|l| l.status != "skipped")
+                    .map(|l| l.records_lost)
+                    .sum();
+                writeln!(self.w, "{} data files examined, {} to change, {q} bytes to quarantine, {lost} records taken out", summary.files, lines.iter().filter(|l| l.action != "skip").count())?;
+                if let (Some(run), false) = (&summary.run, command.contains("undo")) {
+                    writeln!(
+                        self.w,
+                        "run {run}: undo with `ibstore repair --undo {run} --path {path}`"
+                    )?;
+                }
+                for l in lines {
+                    if l.action == "restore" {
+                        writeln!(self.w, "restored {}", l.file)?;
+                        continue;
+                    }
+                    let cuts: Vec<String> = l
+                        .cuts
+                        .iter()
+                        .map(|c| format!("@{}+{} {}", c.offset, c.len, c.kind))
+                        .collect();
+                    let why = l
+                        .reason
+                        .as_deref()
+                        .map_or(String::new(), |r| format!(" ({r})"));
+                    writeln!(self.w, "{:<7} {:<8} {}: keep {} bytes ({} records), quarantine {} bytes ({} records){why}{}{}", l.action, l.status, l.file, l.bytes_kept, l.records_kept, l.bytes_quarantined, l.records_lost, if cuts.is_empty() { "" } else { ": " }, cuts.join(", "))?;
                 }
                 if !findings.is_empty() {
                     writeln!(self.w, "\nfindings:")?;

@@ -51,7 +51,7 @@ pub fn validate_file(abs: &Path, file: DataFile, opts: &Options) -> FileReport {
         findings: Vec::new(),
     };
     let rel = rep.file.rel.clone();
-    let mut sink = Sink::default();
+    let mut sink = Sink::with_cap(opts.max_per_kind);
     if rep.file.size == 0 {
         file_checks(
             &rep.file,

@@ -28,12 +28,15 @@ pub const DEFAULT_MAX_GAP_S: i64 = 300;
 pub struct Options {
     /// Silence inside a file longer than this (µs) is a `gap`.
     pub max_gap_us: i64,
+    /// Occurrences of one finding kind listed per file (repair lists all).
+    pub max_per_kind: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             max_gap_us: DEFAULT_MAX_GAP_S * crate::time::US,
+            max_per_kind: sink::MAX_PER_KIND,
         }
     }
 }

@@ -1,22 +1,39 @@
 //! Collects one file's findings with bounded memory: aggregated kinds keep a
-//! count and their first location; the others keep the first
-//! [`MAX_PER_KIND`] occurrences and a count of the rest.
+//! count and their first location; the others keep the first `cap`
+//! occurrences ([`MAX_PER_KIND`] by default) and a count of the rest.
 
 use crate::report::{Finding, Kind};
 use std::collections::BTreeMap;
 
-/// Occurrences of one non-aggregated kind kept per file.
+/// Occurrences of one non-aggregated kind kept per file by default.
 pub const MAX_PER_KIND: u64 = 20;
 
 /// Per-file finding collector.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sink {
+    cap: u64,
     kept: Vec<Finding>,
     seen: BTreeMap<Kind, u64>,
     agg: BTreeMap<Kind, Finding>,
 }
 
+impl Default for Sink {
+    fn default() -> Self {
+        Self::with_cap(MAX_PER_KIND)
+    }
+}
+
 impl Sink {
+    /// A sink keeping `cap` occurrences of each non-aggregated kind.
+    pub fn with_cap(cap: u64) -> Self {
+        Self {
+            cap,
+            kept: Vec::new(),
+            seen: BTreeMap::new(),
+            agg: BTreeMap::new(),
+        }
+    }
+
     /// Adds one occurrence.
     pub fn push(&mut self, f: Finding) {
         if f.kind.aggregated() {
@@ -28,12 +45,12 @@ impl Sink {
         }
         let n = self.seen.entry(f.kind).or_insert(0);
         *n += 1;
-        if *n <= MAX_PER_KIND {
+        if *n <= self.cap {
             self.kept.push(f);
         }
     }
 
-    /// Whether an error has been recorded.
+    /// Whether a finding of `kind` has been recorded.
     pub fn has(&self, kind: Kind) -> bool {
         self.seen.contains_key(&kind) || self.agg.contains_key(&kind)
     }
@@ -41,17 +58,14 @@ impl Sink {
     /// The findings, with one summary finding per capped kind.
     pub fn finish(mut self, file: &str) -> Vec<Finding> {
         for (kind, n) in &self.seen {
-            if *n > MAX_PER_KIND {
+            if *n > self.cap {
+                let more = n - self.cap;
                 let mut f = Finding::new(
                     *kind,
                     file,
-                    format!(
-                        "{} more {} findings in this file are not listed",
-                        n - MAX_PER_KIND,
-                        kind
-                    ),
+                    format!("{more} more {kind} findings in this file are not listed"),
                 );
-                f.count = n - MAX_PER_KIND;
+                f.count = more;
                 self.kept.push(f);
             }
         }

@@ -1,0 +1,308 @@
+//! Carrying out a plan. For each file: copy every byte to be cut into the
+//! quarantine and fsync it, journal it, write the new content to a temp file
+//! and fsync it, check the original did not change meanwhile, journal the
+//! intent, rename, fsync the folder, journal completion. A crash at any
+//! point leaves the old or the new file, and the quarantine holds every cut
+//! byte before the file changes.
+
+use super::journal::{self, Step};
+use super::plan::{Action, FilePlan, StorePlan};
+use crate::error::{Error, Result};
+use crate::format::reader::FileBytes;
+use crate::format::Compression;
+use crate::fsutil::{self, crc32};
+use crate::report::{Finding, Kind};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static STEPS: AtomicU64 = AtomicU64::new(0);
+
+/// A step boundary. Debug builds (the ones tests drive) abort the process at
+/// the N-th boundary when `IBSTORE_CRASH_AT=N`, to prove crash safety.
+pub fn crash_point() {
+    let n = STEPS.fetch_add(1, Ordering::SeqCst) + 1;
+    if cfg!(debug_assertions)
+        && std::env::var("IBSTORE_CRASH_AT")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            == Some(n)
+    {
+        std::process::abort();
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Rewritten.
+    Rewritten,
+    /// Removed.
+    Deleted,
+    /// Left alone (a finding says why).
+    Skipped,
+}
+
+/// Where a run keeps its state.
+#[derive(Debug)]
+pub struct RunDirs {
+    /// `.ibstore`.
+    pub state: PathBuf,
+    /// The journal file.
+    pub journal: PathBuf,
+    /// `quarantine/<run>`.
+    pub quarantine: PathBuf,
+}
+
+impl RunDirs {
+    /// Paths for `run` under `root`.
+    pub fn new(root: &Path, run: &str) -> Self {
+        let state = root.join(crate::store::discover::STATE_DIR);
+        Self {
+            journal: state.join("journal").join(format!("{run}.jsonl")),
+            quarantine: state.join("quarantine").join(run),
+            state,
+        }
+    }
+
+    /// Creates the folders (before anything in the store changes).
+    pub fn create(&self) -> Result<()> {
+        for d in [self.state.join("journal"), self.quarantine.clone()] {
+            std::fs::create_dir_all(&d).map_err(|source| Error::Io {
+                path: d.clone(),
+                what: "create folder",
+                source,
+            })?;
+        }
+        fsutil::fsync_dir(&self.state)
+    }
+}
+
+fn changed(plan: &FilePlan) -> bool {
+    let m = std::fs::metadata(&plan.abs).ok();
+    m.as_ref().map(|m| m.len()) != Some(plan.size)
+        || m.and_then(|m| m.modified().ok()) != plan.mtime
+}
+
+/// Applies a plan; findings report skips and failures.
+pub fn apply(
+    plan: &StorePlan,
+    run: &str,
+    dirs: &RunDirs,
+    out: &mut Vec<Finding>,
+) -> Result<Vec<(String, Outcome)>> {
+    let j = &dirs.journal;
+    journal::append(
+        j,
+        &Step::Begin {
+            run: run.to_owned(),
+            root: plan.root.display().to_string(),
+        },
+    )?;
+    crash_point();
+    for t in &plan.stale_temps {
+        journal::append(j, &Step::RemovedTemp { file: t.clone() })?;
+        fsutil::remove_durable(&plan.root.join(t))?;
+        crash_point();
+    }
+    let mut results = Vec::new();
+    for f in &plan.files {
+        let outcome = match &f.action {
+            Action::Skip(reason) => skip(j, f, reason, out)?,
+            Action::Delete if changed(f) => skip(j, f, "changed since it was examined", out)?,
+            Action::Delete => {
+                // A compressed file of nothing still has bytes on disk: keep them.
+                if f.size > 0 {
+                    let disk = std::fs::read(&f.abs).map_err(|source| Error::Io {
+                        path: f.abs.clone(),
+                        what: "read",
+                        source,
+                    })?;
+                    let rel = original_path(dirs, f);
+                    fsutil::create_durable(&dirs.state.join(&rel), &disk)?;
+                    crash_point();
+                    journal::append(
+                        j,
+                        &Step::Original {
+                            file: f.rel.clone(),
+                            path: rel,
+                        },
+                    )?;
+                    crash_point();
+                }
+                journal::append(
+                    j,
+                    &Step::Delete {
+                        file: f.rel.clone(),
+                    },
+                )?;
+                crash_point();
+                fsutil::remove_durable(&f.abs)?;
+                crash_point();
+                journal::append(
+                    j,
+                    &Step::Done {
+                        file: f.rel.clone(),
+                    },
+                )?;
+                crash_point();
+                Outcome::Deleted
+            }
+            Action::Rewrite => match rewrite(f, dirs) {
+                Ok(Some(reason)) => skip(j, f, &reason, out)?,
+                Ok(None) => Outcome::Rewritten,
+                Err(e) => {
+                    out.push(Finding::new(
+                        Kind::RepairFailed,
+                        &f.rel,
+                        format!("not repaired, file unchanged: {e}"),
+                    ));
+                    Outcome::Skipped
+                }
+            },
+        };
+        results.push((f.rel.clone(), outcome));
+    }
+    journal::append(j, &Step::End)?;
+    crash_point();
+    Ok(results)
+}
+
+/// Quarantine path (relative to `.ibstore`) of a file's whole original.
+fn original_path(dirs: &RunDirs, f: &FilePlan) -> String {
+    format!(
+        "quarantine/{}/{}.original",
+        dirs.quarantine
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(""),
+        f.rel
+    )
+}
+
+fn skip(j: &Path, f: &FilePlan, reason: &str, out: &mut Vec<Finding>) -> Result<Outcome> {
+    journal::append(
+        j,
+        &Step::Skipped {
+            file: f.rel.clone(),
+            reason: reason.to_owned(),
+        },
+    )?;
+    out.push(Finding::new(
+        Kind::RepairSkipped,
+        &f.rel,
+        format!("not repaired: {reason}"),
+    ));
+    Ok(Outcome::Skipped)
+}
+
+/// Rewrites one file; `Ok(Some(reason))` when it must be skipped.
+fn rewrite(f: &FilePlan, dirs: &RunDirs) -> Result<Option<String>> {
+    let j = &dirs.journal;
+    let disk = std::fs::read(&f.abs).map_err(|source| Error::Io {
+        path: f.abs.clone(),
+        what: "read",
+        source,
+    })?;
+    if disk.len() as u64 != f.size || changed(f) {
+        return Ok(Some("changed since it was examined".into()));
+    }
+    let compression = if f.compressed {
+        Compression::Zstd
+    } else {
+        Compression::None
+    };
+    let bytes = FileBytes::open(&f.abs, compression)
+        .map_err(|e| Error::Usage(format!("{}: {e}", f.abs.display())))?;
+    let buf = bytes.bytes();
+    for c in &f.cuts {
+        let piece = &buf[c.offset as usize..(c.offset + c.len) as usize];
+        let rel = format!(
+            "quarantine/{}/{}.{}",
+            dirs.quarantine
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or(""),
+            f.rel,
+            c.offset
+        );
+        fsutil::create_durable(&dirs.state.join(&rel), piece)?;
+        crash_point();
+        journal::append(
+            j,
+            &Step::Quarantine {
+                file: f.rel.clone(),
+                offset: c.offset,
+                len: c.len,
+                crc32: crc32(piece),
+                path: rel,
+            },
+        )?;
+        crash_point();
+    }
+    if f.whole_copy() {
+        let rel = original_path(dirs, f);
+        fsutil::create_durable(&dirs.state.join(&rel), &disk)?;
+        crash_point();
+        journal::append(
+            j,
+            &Step::Original {
+                file: f.rel.clone(),
+                path: rel,
+            },
+        )?;
+        crash_point();
+    }
+    let new = f.output(buf);
+    let new_disk = if f.compressed {
+        zstd::encode_all(new.as_slice(), 3).map_err(|source| Error::Io {
+            path: f.abs.clone(),
+            what: "compress",
+            source,
+        })?
+    } else {
+        new
+    };
+    drop(bytes);
+    let tmp = fsutil::write_temp(&f.abs, &new_disk)?;
+    crash_point();
+    test_hook_append(&f.abs);
+    if changed(f) {
+        fsutil::remove_durable(&tmp)?;
+        return Ok(Some(
+            "appended to while being repaired; left as it is".into(),
+        ));
+    }
+    let step = Step::Rewrite {
+        file: f.rel.clone(),
+        orig_size: disk.len() as u64,
+        orig_crc32: crc32(&disk),
+        new_size: new_disk.len() as u64,
+        new_crc32: crc32(&new_disk),
+        cuts: f.cuts.iter().map(|c| (c.offset, c.len)).collect(),
+        append_newline: f.append_newline,
+        whole_copy: f.whole_copy(),
+    };
+    journal::append(j, &step)?;
+    crash_point();
+    fsutil::commit(&tmp, &f.abs)?;
+    crash_point();
+    journal::append(
+        j,
+        &Step::Done {
+            file: f.rel.clone(),
+        },
+    )?;
+    crash_point();
+    Ok(None)
+}
+
+/// Debug builds only: `IBSTORE_TEST_APPEND=1` appends a line to the file
+/// being repaired just before the final check, as a live recorder would.
+fn test_hook_append(path: &Path) {
+    if cfg!(debug_assertions) && std::env::var_os("IBSTORE_TEST_APPEND").is_some() {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(path) {
+            let _ = f.write_all(b"{\"appended\":true}\n");
+        }
+    }
+}

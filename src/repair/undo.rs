@@ -1,0 +1,216 @@
+//! `repair --undo RUN`: restores every file a run changed, byte for byte,
+//! from the repaired file plus the quarantined pieces (or the whole original
+//! kept for compressed or reordered files), checking every CRC on the way.
+
+use super::journal::{self, Step};
+use crate::error::{Error, Result};
+use crate::fsutil::{self, crc32};
+use crate::report::{Finding, Kind};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Runs with a journal under `state`.
+pub fn runs(state: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(state.join("journal"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".jsonl")
+                .map(str::to_owned)
+        })
+        .filter(|n| !n.ends_with(".undo"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[derive(Default)]
+struct FileSteps {
+    pieces: Vec<(u64, u64, u32, String)>,
+    original: Option<String>,
+    rewrite: Option<Step>,
+    deleted: bool,
+}
+
+/// Restores the files of `run`. Returns the restored paths; refusals are findings.
+pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Vec<String>> {
+    let state = root.join(crate::store::discover::STATE_DIR);
+    let path = state.join("journal").join(format!("{run}.jsonl"));
+    if !fsutil::is_contained(run) || run.contains('/') || !path.is_file() {
+        let known = runs(&state);
+        return Err(Error::Usage(format!(
+            "no repair run {run:?} in {} (known runs: {})",
+            state.display(),
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    let j = journal::read(&path)?;
+    let mut files: BTreeMap<String, FileSteps> = BTreeMap::new();
+    for s in &j.steps {
+        match s {
+            Step::Quarantine {
+                file,
+                offset,
+                len,
+                crc32,
+                path,
+            } => files.entry(file.clone()).or_default().pieces.push((
+                *offset,
+                *len,
+                *crc32,
+                path.clone(),
+            )),
+            Step::Original { file, path } => {
+                files.entry(file.clone()).or_default().original = Some(path.clone())
+            }
+            Step::Rewrite { file, .. } => {
+                files.entry(file.clone()).or_default().rewrite = Some(s.clone())
+            }
+            Step::Delete { file } => files.entry(file.clone()).or_default().deleted = true,
+            _ => {}
+        }
+    }
+    let undo_journal = state.join("journal").join(format!("{run}.undo.jsonl"));
+    journal::append(
+        &undo_journal,
+        &Step::Begin {
+            run: format!("undo {run}"),
+            root: root.display().to_string(),
+        },
+    )?;
+    let mut restored = Vec::new();
+    for (file, steps) in files.iter().rev() {
+        if !fsutil::is_contained(file) {
+            out.push(Finding::new(
+                Kind::UndoRefused,
+                file,
+                "the journal names a path outside the store; ignored",
+            ));
+            continue;
+        }
+        let abs = root.join(file);
+        let result = if let Some(rw) = &steps.rewrite {
+            restore(&state, &abs, rw, steps)
+        } else if steps.deleted && !abs.exists() {
+            let bytes = match &steps.original {
+                Some(p) => std::fs::read(state.join(p)).map_err(|source| Error::Io {
+                    path: state.join(p),
+                    what: "read quarantine",
+                    source,
+                }),
+                None => Ok(Vec::new()),
+            };
+            bytes
+                .and_then(|b| fsutil::create_durable(&abs, &b))
+                .map(|()| true)
+        } else {
+            Ok(false)
+        };
+        match result {
+            Ok(true) => {
+                journal::append(&undo_journal, &Step::Done { file: file.clone() })?;
+                restored.push(file.clone());
+            }
+            Ok(false) => {}
+            Err(e) => out.push(Finding::new(Kind::UndoRefused, file, e.to_string())),
+        }
+    }
+    journal::append(&undo_journal, &Step::End)?;
+    Ok(restored)
+}
+
+fn refuse(msg: String) -> Error {
+    Error::Usage(msg)
+}
+
+/// Restores one rewritten file; `Ok(false)` when it is already the original.
+fn restore(state: &Path, abs: &Path, rw: &Step, steps: &FileSteps) -> Result<bool> {
+    let Step::Rewrite {
+        orig_crc32,
+        new_crc32,
+        cuts,
+        append_newline,
+        whole_copy,
+        ..
+    } = rw
+    else {
+        return Ok(false);
+    };
+    let current = std::fs::read(abs).map_err(|source| Error::Io {
+        path: abs.to_owned(),
+        what: "read",
+        source,
+    })?;
+    let crc = crc32(&current);
+    if crc == *orig_crc32 {
+        return Ok(false);
+    }
+    if crc != *new_crc32 {
+        return Err(refuse("the file changed after the repair (appended to or edited); not restored, to lose nothing".into()));
+    }
+    let original = if *whole_copy {
+        let p = steps
+            .original
+            .as_ref()
+            .ok_or_else(|| refuse("the journal has no copy of the original".into()))?;
+        std::fs::read(state.join(p)).map_err(|source| Error::Io {
+            path: state.join(p),
+            what: "read quarantine",
+            source,
+        })?
+    } else {
+        rebuild(state, &current, cuts, *append_newline, &steps.pieces)?
+    };
+    if crc32(&original) != *orig_crc32 {
+        return Err(refuse("the rebuilt original does not match the journal's CRC; quarantine damaged, not restored".into()));
+    }
+    fsutil::write_atomic(abs, &original)?;
+    Ok(true)
+}
+
+/// Interleaves the repaired bytes with the quarantined pieces.
+fn rebuild(
+    state: &Path,
+    current: &[u8],
+    cuts: &[(u64, u64)],
+    append_newline: bool,
+    pieces: &[(u64, u64, u32, String)],
+) -> Result<Vec<u8>> {
+    let mut kept = current;
+    if append_newline && kept.last() == Some(&b'\n') {
+        kept = &kept[..kept.len() - 1];
+    }
+    let mut out =
+        Vec::with_capacity(current.len() + cuts.iter().map(|c| c.1 as usize).sum::<usize>());
+    let mut pos = 0usize;
+    for &(offset, len) in cuts {
+        let take = offset as usize - out.len();
+        let next = kept
+            .get(pos..pos + take)
+            .ok_or_else(|| refuse("the repaired file is shorter than the journal says".into()))?;
+        out.extend_from_slice(next);
+        pos += take;
+        let (_, _, crc, path) = pieces
+            .iter()
+            .find(|p| p.0 == offset && p.1 == len)
+            .ok_or_else(|| refuse(format!("no quarantined piece for offset {offset}")))?;
+        let bytes = std::fs::read(state.join(path)).map_err(|source| Error::Io {
+            path: state.join(path),
+            what: "read quarantine",
+            source,
+        })?;
+        if crc32(&bytes) != *crc || bytes.len() as u64 != len {
+            return Err(refuse(format!("quarantined piece {path} is damaged")));
+        }
+        out.extend_from_slice(&bytes);
+    }
+    out.extend_from_slice(&kept[pos..]);
+    Ok(out)
+}

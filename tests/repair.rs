@@ -1,0 +1,466 @@
+//! `ibstore repair` end to end: exact bytes kept and quarantined for every
+//! damage kind in every format, validate clean afterwards, undo byte for
+//! byte, a crash at every step boundary, live appends, locks, bad input.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use tempfile::tempdir;
+
+fn repair(store: &Path, args: &[&str]) -> (i32, Vec<Value>) {
+    let out = ibstore()
+        .args(["repair", "--json", "--path"])
+        .arg(store)
+        .args(args)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let lines = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (code, lines)
+}
+
+fn repair_lines(lines: &[Value]) -> Vec<&Value> {
+    lines.iter().filter(|l| l["type"] == "repair").collect()
+}
+
+fn run_id(lines: &[Value]) -> String {
+    lines.last().unwrap()["run"].as_str().unwrap().to_owned()
+}
+
+/// Every data file (not .ibstore) with its bytes.
+fn data(store: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    snapshot(store)
+        .into_iter()
+        .filter(|(p, _, _)| !p.strip_prefix(store).unwrap().starts_with(".ibstore"))
+        .map(|(p, b, _)| (p, b))
+        .collect()
+}
+
+/// Decompresses through the library's own reader.
+fn unzstd(b: &[u8]) -> Vec<u8> {
+    let dir = tempdir().unwrap();
+    let p = dir.path().join("x.jsonl.zst");
+    fs::write(&p, b).unwrap();
+    ibstore::format::reader::FileBytes::open(&p, ibstore::format::Compression::Zstd)
+        .unwrap()
+        .bytes()
+        .to_vec()
+}
+
+fn expected_cut(damage: &str, json: bool) -> Option<&'static str> {
+    Some(match damage {
+        "truncated-tail" | "partial-prefix" => "truncated_tail",
+        "trailing-nul" => "trailing_nul",
+        "garbage-line" => "invalid_json",
+        "invalid-utf8" => "invalid_utf8",
+        "bad-record" if json => "wrong_type",
+        "bad-record" => "invalid_protobuf",
+        "bad-prefix" => "bad_prefix",
+        _ => return None,
+    })
+}
+
+#[test]
+fn every_damage_kind_in_every_format_is_cut_exactly_and_undone_exactly() {
+    let json_damage = "empty,truncated-tail,trailing-nul,garbage-line,invalid-utf8,bad-record";
+    let pb_damage = "empty,truncated-tail,partial-prefix,trailing-nul,bad-record,bad-prefix";
+    for (format, damage, zstd) in [
+        ("v3-json", json_damage, false),
+        ("v2-json", json_damage, false),
+        ("v3-pb", pb_damage, false),
+        ("v2-pb", pb_damage, false),
+        ("v3-json", json_damage, true),
+        ("v3-pb", pb_damage, true),
+    ] {
+        let d = tempdir().unwrap();
+        let store = d.path().join("s");
+        let mut args = vec![
+            "--format",
+            format,
+            "--contracts",
+            "3",
+            "--tick-types",
+            "bid_ask,last,mid_point",
+            "--hours",
+            "3",
+            "--records",
+            "40",
+            "--damage",
+            damage,
+        ];
+        if zstd {
+            args.push("--zstd");
+        }
+        let injected = gen(&store, &args);
+        let before = data(&store);
+        let plain = |p: &Path| -> Vec<u8> {
+            let b = &before.iter().find(|(x, _)| x == p).unwrap().1;
+            if zstd {
+                unzstd(b)
+            } else {
+                b.clone()
+            }
+        };
+        // The dry run changes nothing and exits 1 (work to do).
+        let (code, dry) = repair(&store, &[]);
+        assert_eq!(code, 1, "{format}");
+        assert_eq!(data(&store), before);
+        assert!(!store.join(".ibstore").exists());
+        assert_eq!(repair_lines(&dry).len(), 6, "{format}: {dry:?}");
+
+        let (code, done) = repair(&store, &["--apply"]);
+        assert_eq!(code, 0, "{format} zstd={zstd}: {done:?}");
+        let run = run_id(&done);
+        let lines = repair_lines(&done);
+        let json = format.ends_with("json");
+        for inj in &injected {
+            let line = lines
+                .iter()
+                .find(|l| l["file"] == inj.file.as_str())
+                .unwrap_or_else(|| panic!("{format} {}: no repair line", inj.kind));
+            assert_eq!(line["status"], "done", "{format} {}", inj.kind);
+            let abs = store.join(&inj.file);
+            if inj.kind == "empty" {
+                assert_eq!(line["action"], "delete");
+                assert!(!abs.exists());
+                continue;
+            }
+            let kind = expected_cut(&inj.kind, json).unwrap();
+            assert_eq!(
+                line["cuts"],
+                serde_json::json!([{"offset": inj.offset, "len": inj.len, "kind": kind}]),
+                "{format} {}",
+                inj.kind
+            );
+            assert_eq!(line["bytes_quarantined"], inj.len);
+            // The file is the original minus exactly the cut bytes.
+            let orig = plain(&abs);
+            let (o, n) = (inj.offset as usize, inj.len as usize);
+            let mut want = orig[..o].to_vec();
+            want.extend_from_slice(&orig[o + n..]);
+            let now = fs::read(&abs).unwrap();
+            assert_eq!(
+                if zstd { unzstd(&now) } else { now },
+                want,
+                "{format} {}",
+                inj.kind
+            );
+            // The cut bytes are in the quarantine.
+            let q = store
+                .join(".ibstore/quarantine")
+                .join(&run)
+                .join(format!("{}.{}", inj.file, inj.offset));
+            assert_eq!(
+                fs::read(q).unwrap(),
+                &orig[o..o + n],
+                "{format} {}",
+                inj.kind
+            );
+        }
+        let v = validate(&store, &[]);
+        assert!(
+            v.errors().is_empty(),
+            "{format} zstd={zstd}: {:?}",
+            v.errors()
+        );
+        assert_eq!(v.code, 0);
+
+        let (code, undone) = repair(&store, &["--undo", &run]);
+        assert_eq!(code, 0, "{undone:?}");
+        assert_eq!(repair_lines(&undone).len(), 6);
+        assert_eq!(
+            data(&store),
+            before,
+            "{format} zstd={zstd}: undo is byte for byte"
+        );
+    }
+}
+
+#[test]
+fn a_crash_at_any_step_loses_nothing_and_a_new_run_finishes() {
+    let d = tempdir().unwrap();
+    let pristine = d.path().join("pristine");
+    let injected = gen(
+        &pristine,
+        &[
+            "--format",
+            "v3-json,v3-pb",
+            "--contracts",
+            "2",
+            "--tick-types",
+            "bid_ask,last",
+            "--hours",
+            "3",
+            "--records",
+            "20",
+            "--damage",
+            "empty,truncated-tail,garbage-line,bad-prefix",
+        ],
+    );
+    let before = data(&pristine);
+    let mut crashes = 0;
+    for k in 1.. {
+        let store = d.path().join(format!("k{k}"));
+        assert!(std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&pristine)
+            .arg(&store)
+            .status()
+            .unwrap()
+            .success());
+        let out = ibstore()
+            .args(["repair", "--apply", "--path"])
+            .arg(&store)
+            .env("IBSTORE_CRASH_AT", k.to_string())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            break; // past the last step boundary
+        }
+        assert_eq!(
+            out.status.code(),
+            None,
+            "k={k}: killed by the crash point, {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        crashes += 1;
+        // Every original byte is still in the file or in the quarantine.
+        for inj in &injected {
+            let abs = store.join(&inj.file);
+            let orig = &before
+                .iter()
+                .find(|(p, _)| p == &pristine.join(&inj.file))
+                .unwrap()
+                .1;
+            match fs::read(&abs) {
+                Ok(now) if &now == orig => {}
+                Ok(now) => {
+                    let qdir = store.join(".ibstore/quarantine");
+                    let run = fs::read_dir(&qdir).unwrap().next().unwrap().unwrap().path();
+                    let piece = fs::read(run.join(format!("{}.{}", inj.file, inj.offset))).unwrap();
+                    let mut rebuilt = now[..inj.offset as usize].to_vec();
+                    rebuilt.extend_from_slice(&piece);
+                    rebuilt.extend_from_slice(&now[inj.offset as usize..]);
+                    assert_eq!(&rebuilt, orig, "k={k} {}", inj.file);
+                }
+                Err(_) => assert!(orig.is_empty(), "k={k}: only the empty file may be gone"),
+            }
+        }
+        // A new run finishes the job.
+        let (code, lines) = repair(&store, &["--apply"]);
+        assert_eq!(code, 0, "k={k}: {lines:?}");
+        let v = validate(&store, &[]);
+        assert!(v.errors().is_empty(), "k={k}: {:?}", v.errors());
+        assert!(
+            v.kind("unknown_file").is_empty(),
+            "k={k}: no temp file is left: {:?}",
+            v.kind("unknown_file")
+        );
+    }
+    assert!(crashes >= 20, "crash points exercised: {crashes}");
+}
+
+#[test]
+fn a_file_appended_to_during_repair_is_skipped_and_intact() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    let inj = gen(&store, &["--damage", "truncated-tail"]);
+    let abs = store.join(&inj[0].file);
+    let before = fs::read(&abs).unwrap();
+    let out = ibstore()
+        .args(["repair", "--apply", "--json", "--path"])
+        .arg(&store)
+        .env("IBSTORE_TEST_APPEND", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(repair_lines(&lines)[0]["status"], "skipped");
+    let f = lines
+        .iter()
+        .find(|l| l["kind"] == "repair_skipped")
+        .unwrap();
+    assert_eq!(
+        f["message"],
+        "not repaired: appended to while being repaired; left as it is"
+    );
+    let mut want = before;
+    want.extend_from_slice(b"{\"appended\":true}\n");
+    assert_eq!(fs::read(&abs).unwrap(), want);
+    assert!(!ibstore::fsutil::temp_path(&abs).exists());
+}
+
+#[test]
+fn the_newest_hour_is_left_alone_unless_asked() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(&store, &["--contracts", "1", "--tick-types", "last"]);
+    let newest = store.join("v3/json/2025/08/01/02/711280073_last_1754013600.jsonl");
+    let mut b = fs::read(&newest).unwrap();
+    let len = b.len() as u64;
+    b.extend_from_slice(b"{\"ts\":17540");
+    fs::write(&newest, &b).unwrap();
+    let (code, lines) = repair(&store, &["--apply"]);
+    assert_eq!(code, 1);
+    let l = repair_lines(&lines);
+    assert_eq!(
+        (l[0]["action"].as_str(), l[0]["status"].as_str()),
+        (Some("skip"), Some("skipped"))
+    );
+    assert_eq!(fs::read(&newest).unwrap(), b);
+    let (code, lines) = repair(&store, &["--apply", "--include-active"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        repair_lines(&lines)[0]["cuts"],
+        serde_json::json!([{"offset": len, "len": 11, "kind": "truncated_tail"}])
+    );
+    assert_eq!(fs::read(&newest).unwrap().len() as u64, len);
+}
+
+#[test]
+fn opt_in_sort_and_dedup_rewrite_and_undo() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(
+        &store,
+        &["--format", "v3-pb", "--damage", "out-of-order,duplicate"],
+    );
+    let before = data(&store);
+    let (code, _) = repair(&store, &["--apply"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        data(&store),
+        before,
+        "warnings alone change nothing without the opt-in flags"
+    );
+    let (code, lines) = repair(&store, &["--apply", "--sort", "--dedup"]);
+    assert_eq!(code, 0, "{lines:?}");
+    let l = repair_lines(&lines);
+    assert_eq!(l.len(), 2);
+    let dup = l.iter().find(|x| x["records_lost"] == 1).unwrap();
+    assert_eq!(dup["cuts"][0]["kind"], "duplicate");
+    let v = validate(&store, &["--strict"]);
+    assert_eq!((v.code, v.findings().len()), (0, 0), "{:?}", v.findings());
+    repair(&store, &["--undo", &run_id(&lines)]);
+    assert_eq!(data(&store), before);
+}
+
+#[test]
+fn locks_name_their_holder() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(&store, &["--damage", "truncated-tail"]);
+    fs::create_dir_all(store.join(".ibstore")).unwrap();
+    fs::write(
+        store.join(".ibstore/lock"),
+        format!("pid={} run=other\n", std::process::id()),
+    )
+    .unwrap();
+    let out = ibstore()
+        .args(["repair", "--apply", "--path"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!(
+        "is held by another repair (pid={} run=other)",
+        std::process::id()
+    )));
+    fs::write(store.join(".ibstore/lock"), "pid=999999999 run=gone\n").unwrap();
+    let (code, lines) = repair(&store, &["--apply"]);
+    assert_eq!(code, 0);
+    assert!(lines.iter().any(|l| l["kind"] == "stale_lock"));
+    assert!(!store.join(".ibstore/lock").exists(), "released at the end");
+}
+
+#[test]
+fn bad_inputs_are_clear_errors_with_nothing_changed() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(&store, &["--damage", "garbage-line"]);
+    let before = data(&store);
+    // A quarantine that cannot be created.
+    fs::create_dir_all(store.join(".ibstore")).unwrap();
+    fs::write(store.join(".ibstore/quarantine"), "not a folder").unwrap();
+    let out = ibstore()
+        .args(["repair", "--apply", "--path"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(".ibstore/quarantine"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(data(&store), before);
+    fs::remove_file(store.join(".ibstore/quarantine")).unwrap();
+    // --path must be the store root folder.
+    let out = ibstore()
+        .args(["repair", "--path"])
+        .arg(&before[0].0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Unknown run id.
+    let (_, lines) = repair(&store, &["--apply"]);
+    let run = run_id(&lines);
+    let out = ibstore()
+        .args(["repair", "--undo", "20990101T000000Z-1", "--path"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("(known runs: {run})")));
+    // A torn last journal line is tolerated; the undo still restores.
+    let journal = store.join(".ibstore/journal").join(format!("{run}.jsonl"));
+    let mut j = fs::read(&journal).unwrap();
+    j.truncate(j.len() - 5);
+    fs::write(&journal, &j).unwrap();
+    let (code, _) = repair(&store, &["--undo", &run]);
+    assert_eq!(code, 0);
+    assert_eq!(data(&store), before);
+    // A journal that names a path outside the store is refused for that path.
+    let evil = store.join(".ibstore/journal/evil.jsonl");
+    fs::write(&evil, "{\"step\":\"begin\",\"run\":\"evil\",\"root\":\"x\"}\n{\"step\":\"delete\",\"file\":\"../escape.jsonl\"}\n").unwrap();
+    let (code, lines) = repair(&store, &["--undo", "evil"]);
+    assert_eq!(code, 1);
+    assert!(lines
+        .iter()
+        .any(|l| l["kind"] == "undo_refused" && l["file"] == "../escape.jsonl"));
+    assert!(!d.path().join("escape.jsonl").exists());
+    // A journal that is not one.
+    fs::write(store.join(".ibstore/journal/junk.jsonl"), "garbage\n{}\n").unwrap();
+    let out = ibstore()
+        .args(["repair", "--undo", "junk", "--path"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1 is not a journal step"));
+}
+
+#[test]
+fn validate_repair_is_repair_apply() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(&store, &["--damage", "trailing-nul"]);
+    let out = ibstore()
+        .args(["validate", "--repair", "--path"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(validate(&store, &[]).errors().is_empty());
+}
