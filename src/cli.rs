@@ -65,6 +65,10 @@ struct RepairArgs {
     /// Rewrite good data too: CRLF line ends to LF.
     #[arg(long)]
     normalize_eol: bool,
+    /// Move records of another contract, tick type or hour into the file they
+    /// belong in (created in the store's layout when missing).
+    #[arg(long)]
+    relocate: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -202,6 +206,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             sort: false,
             dedup: false,
             normalize_eol: false,
+            relocate: false,
             common: a.common,
         }),
         Command::Validate(a) => run_validate(a),
@@ -479,6 +484,7 @@ fn run_repair(a: RepairArgs) -> Result<u8> {
                 records_kept: 0,
                 records_lost: 0,
                 cuts: vec![],
+                moved: vec![],
             })
             .collect();
         let tally = ibstore::report::Tally::of(&findings);
@@ -505,6 +511,7 @@ fn run_repair(a: RepairArgs) -> Result<u8> {
         sort: a.sort,
         dedup: a.dedup,
         normalize_eol: a.normalize_eol,
+        relocate: a.relocate,
     };
     let store = pool(a.common.jobs)?.install(|| plan::plan_store(&root, &opts))?;
     let mut run = None;
@@ -551,6 +558,11 @@ fn run_repair(a: RepairArgs) -> Result<u8> {
                 records_kept: f.records_kept,
                 records_lost: f.records_lost,
                 cuts: f.cuts.clone(),
+                moved: f
+                    .moves
+                    .iter()
+                    .map(|m| (m.offset, m.target.clone()))
+                    .collect(),
             }
         })
         .collect();

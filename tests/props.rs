@@ -210,7 +210,7 @@ proptest! {
             notes.add(Note::FloatInteger);
         }
         let mut found = Vec::new();
-        check(&t, notes, &file, format.is_v3(), At { file: "f", offset: 0, index: 1 }, &mut |f| found.push(f));
+        check(&t, notes, &file, format.is_v3(), At { file: "f", offset: 0, index: 1, len: 1 }, &mut |f| found.push(f));
         prop_assert_eq!(is_clean(&t, notes, &file, format.is_v3()), found.is_empty(), "{:?}", found);
     }
 }
@@ -243,6 +243,7 @@ fn clean_predicate_accepts_clean_records_and_rejects_each_defect() {
                 file: "f",
                 offset: 0,
                 index: 1,
+                len: 1,
             },
             &mut |f| v.push(f.kind),
         );

@@ -464,3 +464,116 @@ fn validate_repair_is_repair_apply() {
     assert_eq!(out.status.code(), Some(0));
     assert!(validate(&store, &[]).errors().is_empty());
 }
+
+#[test]
+fn relocate_moves_misplaced_records_and_undo_moves_them_back() {
+    for format in ["v3-json", "v2-json", "v3-pb", "v2-pb"] {
+        let d = tempdir().unwrap();
+        let store = d.path().join("s");
+        let inj = gen(&store, &["--format", format, "--damage", "misplaced"]);
+        let before = data(&store);
+        let (code, lines) = repair(&store, &["--apply"]);
+        assert_eq!(
+            (code, repair_lines(&lines).len()),
+            (0, 0),
+            "{format}: not moved without --relocate"
+        );
+        let (code, lines) = repair(&store, &["--apply", "--relocate"]);
+        assert_eq!(code, 0, "{format}: {lines:?}");
+        let l = repair_lines(&lines);
+        assert_eq!(l.len(), 1);
+        assert_eq!(
+            l[0]["cuts"],
+            serde_json::json!([{"offset": inj[0].offset, "len": inj[0].len, "kind": "misplaced_record"}])
+        );
+        let target = l[0]["moved"][0][1].as_str().unwrap().to_owned();
+        assert!(target.contains("711280074_bid_ask"), "{format}: {target}");
+        // The target holds exactly the moved bytes; the source lost exactly them.
+        let orig = &before
+            .iter()
+            .find(|(p, _)| p == &store.join(&inj[0].file))
+            .unwrap()
+            .1;
+        let (o, n) = (inj[0].offset as usize, inj[0].len as usize);
+        assert_eq!(
+            fs::read(store.join(&target)).unwrap(),
+            &orig[o..o + n],
+            "{format}"
+        );
+        let mut rest = orig[..o].to_vec();
+        rest.extend_from_slice(&orig[o + n..]);
+        assert_eq!(fs::read(store.join(&inj[0].file)).unwrap(), rest);
+        let v = validate(&store, &["--strict"]);
+        assert_eq!(
+            (v.code, v.findings().len()),
+            (0, 0),
+            "{format}: {:?}",
+            v.findings()
+        );
+        let (code, _) = repair(&store, &["--undo", &run_id(&lines)]);
+        assert_eq!(code, 0);
+        assert_eq!(data(&store), before, "{format}");
+    }
+}
+
+#[test]
+fn relocate_moves_a_whole_misnamed_file_and_survives_crashes() {
+    let d = tempdir().unwrap();
+    let pristine = d.path().join("pristine");
+    gen(
+        &pristine,
+        &[
+            "--contracts",
+            "1",
+            "--tick-types",
+            "bid_ask",
+            "--records",
+            "15",
+        ],
+    );
+    let good = data(&pristine);
+    // The file of hour 1 ends up under another contract's name.
+    let right = pristine.join("v3/json/2025/08/01/01/711280073_bid_ask_1754010000.jsonl");
+    let wrong = pristine.join("v3/json/2025/08/01/01/999_bid_ask_1754010000.jsonl");
+    fs::rename(&right, &wrong).unwrap();
+    let mut crashes = 0;
+    for k in 1.. {
+        let store = d.path().join(format!("k{k}"));
+        assert!(std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&pristine)
+            .arg(&store)
+            .status()
+            .unwrap()
+            .success());
+        // The misnamed file is its own stream's only (so newest) hour: --include-active.
+        let out = ibstore()
+            .args([
+                "repair",
+                "--apply",
+                "--relocate",
+                "--include-active",
+                "--path",
+            ])
+            .arg(&store)
+            .env("IBSTORE_CRASH_AT", k.to_string())
+            .output()
+            .unwrap();
+        let finished = out.status.success();
+        if !finished {
+            crashes += 1;
+            let (code, lines) = repair(&store, &["--apply", "--relocate", "--include-active"]);
+            assert_eq!(code, 0, "k={k}: {lines:?}");
+        }
+        // Every record is back in the right file, exactly once, and the wrong name is gone.
+        let now: Vec<(PathBuf, Vec<u8>)> = data(&store)
+            .into_iter()
+            .map(|(p, b)| (pristine.join(p.strip_prefix(&store).unwrap()), b))
+            .collect();
+        assert_eq!(now, good, "k={k}");
+        if finished {
+            break;
+        }
+    }
+    assert!(crashes >= 8, "{crashes}");
+}

@@ -104,6 +104,19 @@ pub fn apply(
         fsutil::remove_durable(&plan.root.join(t))?;
         crash_point();
     }
+    // Relocated records go into their target first: a crash before the
+    // sources are cut leaves a copy in both places, never in neither, and a
+    // new run does not append a record its target already holds.
+    for (target, sources) in &plan.appends {
+        if let Err(e) = append_records(plan, dirs, target, sources) {
+            out.push(Finding::new(
+                Kind::RepairFailed,
+                target,
+                format!("relocated records not appended, file unchanged: {e}"),
+            ));
+            return Err(e);
+        }
+    }
     let mut results = Vec::new();
     for f in &plan.files {
         let outcome = match &f.action {
@@ -253,6 +266,7 @@ fn rewrite(f: &FilePlan, dirs: &RunDirs) -> Result<Option<String>> {
         crash_point();
     }
     let new = f.output(buf);
+    let new_is_empty = new.is_empty();
     let new_disk = if f.compressed {
         zstd::encode_all(new.as_slice(), 3).map_err(|source| Error::Io {
             path: f.abs.clone(),
@@ -293,7 +307,158 @@ fn rewrite(f: &FilePlan, dirs: &RunDirs) -> Result<Option<String>> {
         },
     )?;
     crash_point();
+    if new_is_empty && !f.moves.is_empty() {
+        // Every record moved out: the file of the wrong name goes too.
+        journal::append(
+            j,
+            &Step::Delete {
+                file: f.rel.clone(),
+            },
+        )?;
+        crash_point();
+        fsutil::remove_durable(&f.abs)?;
+        crash_point();
+    }
     Ok(None)
+}
+
+/// Appends relocated records to `target` (atomically, as a rewrite),
+/// skipping records it already holds.
+fn append_records(
+    plan: &StorePlan,
+    dirs: &RunDirs,
+    target: &str,
+    sources: &[(String, u64, u64)],
+) -> Result<()> {
+    let j = &dirs.journal;
+    let abs = plan.root.join(target);
+    let compression = if target.ends_with(".zst") {
+        Compression::Zstd
+    } else {
+        Compression::None
+    };
+    let ext = crate::format::Extension::from_path(&abs)
+        .ok_or_else(|| Error::Usage(format!("{target}: not a data file name")))?;
+    let v3 = target.split('/').any(|c| c == "v3");
+    let format = if v3 {
+        crate::format::Format::V3Json
+    } else {
+        crate::format::Format::V2Json
+    }
+    .with_json(ext.json);
+    let disk = if abs.exists() {
+        Some(std::fs::read(&abs).map_err(|source| Error::Io {
+            path: abs.clone(),
+            what: "read",
+            source,
+        })?)
+    } else {
+        None
+    };
+    let mut content = match &disk {
+        Some(_) => FileBytes::open(&abs, compression)
+            .map_err(|e| Error::Usage(format!("{}: {e}", abs.display())))?
+            .bytes()
+            .to_vec(),
+        None => Vec::new(),
+    };
+    let key = |rec: &[u8]| -> Option<u64> {
+        let body = if format.is_json() {
+            rec.strip_suffix(b"\n")
+                .map(|r| r.strip_suffix(b"\r").unwrap_or(r))
+                .unwrap_or(rec)
+        } else {
+            rec.get(4..)?
+        };
+        format.decode(body).ok().map(|d| d.tick.dedup_key())
+    };
+    let mut have: std::collections::HashSet<u64> = format
+        .decode_all(&content)
+        .into_iter()
+        .filter_map(|(_, r)| r.ok().map(|d| d.tick.dedup_key()))
+        .collect();
+    if format.is_json() && content.last().is_some_and(|&b| b != b'\n') {
+        content.push(b'\n');
+    }
+    let before = content.len();
+    for (src, offset, len) in sources {
+        let sabs = plan.root.join(src);
+        let scomp = if src.ends_with(".zst") {
+            Compression::Zstd
+        } else {
+            Compression::None
+        };
+        let sb = FileBytes::open(&sabs, scomp)
+            .map_err(|e| Error::Usage(format!("{}: {e}", sabs.display())))?;
+        let rec = sb
+            .bytes()
+            .get(*offset as usize..(offset + len) as usize)
+            .ok_or_else(|| Error::Usage(format!("{src}: changed since it was examined")))?;
+        if key(rec).is_some_and(|k| have.insert(k)) {
+            content.extend_from_slice(rec);
+            if format.is_json() && !rec.ends_with(b"\n") {
+                content.push(b'\n');
+            }
+        }
+    }
+    if content.len() == before {
+        return Ok(()); // an earlier, interrupted run already moved them
+    }
+    let new_disk = if compression == Compression::Zstd {
+        zstd::encode_all(content.as_slice(), 3).map_err(|source| Error::Io {
+            path: abs.clone(),
+            what: "compress",
+            source,
+        })?
+    } else {
+        content
+    };
+    let mut original = None;
+    if let (Some(d), Compression::Zstd) = (&disk, compression) {
+        let rel = format!(
+            "quarantine/{}/{target}.original",
+            dirs.quarantine
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+        );
+        fsutil::create_durable(&dirs.state.join(&rel), d)?;
+        crash_point();
+        original = Some(rel);
+    }
+    if let Some(dir) = abs.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_owned(),
+            what: "create folder",
+            source,
+        })?;
+    }
+    let tmp = fsutil::write_temp(&abs, &new_disk)?;
+    crash_point();
+    let orig = disk.as_deref().unwrap_or(b"");
+    journal::append(
+        j,
+        &Step::Append {
+            file: target.to_owned(),
+            orig_size: orig.len() as u64,
+            orig_crc32: crc32(orig),
+            new_size: new_disk.len() as u64,
+            new_crc32: crc32(&new_disk),
+            created: disk.is_none(),
+            original,
+        },
+    )?;
+    crash_point();
+    fsutil::commit(&tmp, &abs)?;
+    crash_point();
+    journal::append(
+        j,
+        &Step::Done {
+            file: target.to_owned(),
+        },
+    )?;
+    crash_point();
+    Ok(())
 }
 
 /// Debug builds only: `IBSTORE_TEST_APPEND=1` appends a line to the file

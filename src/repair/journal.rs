@@ -57,6 +57,23 @@ pub enum Step {
         /// The original is in the quarantine whole (reordered or compressed files).
         whole_copy: bool,
     },
+    /// Records were appended to a file (relocation), written atomically.
+    Append {
+        /// File.
+        file: String,
+        /// Size before (0 when created).
+        orig_size: u64,
+        /// CRC-32 before.
+        orig_crc32: u32,
+        /// Size after.
+        new_size: u64,
+        /// CRC-32 after.
+        new_crc32: u32,
+        /// The file did not exist before.
+        created: bool,
+        /// Where the whole previous file is kept (compressed files).
+        original: Option<String>,
+    },
     /// The replacement is in place.
     Done {
         /// File.

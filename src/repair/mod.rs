@@ -23,6 +23,8 @@ pub struct RepairOptions {
     pub dedup: bool,
     /// CRLF → LF.
     pub normalize_eol: bool,
+    /// Move misplaced records into the file of their own contract, tick type and hour.
+    pub relocate: bool,
 }
 
 /// A run id: UTC time and process id, sortable.

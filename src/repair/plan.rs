@@ -64,6 +64,17 @@ pub struct Segment {
     pub strip_cr: bool,
 }
 
+/// A misplaced record to move: its bytes in this file and the file it belongs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    /// Offset of the record (line or frame, terminator or prefix included).
+    pub offset: u64,
+    /// Its length.
+    pub len: u64,
+    /// Target path relative to the store root.
+    pub target: String,
+}
+
 /// The plan for one file.
 #[derive(Debug, Clone)]
 pub struct FilePlan {
@@ -79,6 +90,8 @@ pub struct FilePlan {
     pub cuts: Vec<Cut>,
     /// Append a newline to an unterminated last line.
     pub append_newline: bool,
+    /// Misplaced records to move (`--relocate`); their bytes are also cuts.
+    pub moves: Vec<Move>,
     /// Kept records in a new order / form (opt-in rewrites), else `None`.
     pub segments: Option<Vec<Segment>>,
     /// Size on disk when planned.
@@ -146,6 +159,8 @@ pub struct StorePlan {
     pub files: Vec<FilePlan>,
     /// Temp files of an interrupted ibstore run (relative paths).
     pub stale_temps: Vec<String>,
+    /// Files that receive relocated records: target → (source, offset, len).
+    pub appends: BTreeMap<String, Vec<(String, u64, u64)>>,
     /// Data files examined.
     pub examined: u64,
 }
@@ -185,10 +200,37 @@ pub fn plan_store(root: &std::path::Path, opts: &RepairOptions) -> crate::Result
         })
         .collect();
     files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    let mut appends: BTreeMap<String, Vec<(String, u64, u64)>> = BTreeMap::new();
+    for f in files
+        .iter_mut()
+        .filter(|f| f.action == Action::Rewrite && !f.moves.is_empty())
+    {
+        let active_target = f.moves.iter().find(|m| {
+            let abs = d.root.join(&m.target);
+            crate::format::Extension::from_path(&abs).is_some_and(|ext| {
+                let t = crate::store::layout::classify(&abs, m.target.clone(), ext, 0);
+                t.hour.is_some()
+                    && newest
+                        .get(&stream_key(&t))
+                        .is_some_and(|h| Some(*h) <= t.hour)
+            })
+        });
+        if let (Some(m), false) = (active_target, opts.include_active) {
+            f.action = Action::Skip(format!("a misplaced record belongs in {}, the newest hour of its stream (--include-active moves it)", m.target));
+            continue;
+        }
+        for m in &f.moves {
+            appends
+                .entry(m.target.clone())
+                .or_default()
+                .push((f.rel.clone(), m.offset, m.len));
+        }
+    }
     Ok(StorePlan {
         root: d.root,
         files,
         stale_temps,
+        appends,
         examined,
     })
 }
@@ -211,6 +253,7 @@ pub fn plan_file(found: Found, active: bool, opts: &RepairOptions) -> Option<Fil
         action: Action::Rewrite,
         cuts: Vec::new(),
         append_newline: false,
+        moves: Vec::new(),
         segments: None,
         size: found.file.size,
         mtime: meta.and_then(|m| m.modified().ok()),
@@ -244,6 +287,9 @@ pub fn plan_file(found: Found, active: bool, opts: &RepairOptions) -> Option<Fil
             _ => {}
         }
     }
+    if opts.relocate && plan.action == Action::Rewrite {
+        relocations(&mut plan, &found, &rep.findings, rep.format);
+    }
     plan.cuts.sort_by_key(|c| c.offset);
     if plan.action == Action::Rewrite
         && (opts.sort || opts.dedup || opts.normalize_eol)
@@ -256,7 +302,10 @@ pub fn plan_file(found: Found, active: bool, opts: &RepairOptions) -> Option<Fil
         .unwrap_or(found.file.size);
     plan.bytes_quarantined = plan.cuts.iter().map(|c| c.len).sum();
     plan.bytes_kept = total.saturating_sub(plan.bytes_quarantined);
-    let nothing = plan.cuts.is_empty() && !plan.append_newline && plan.segments.is_none();
+    let nothing = plan.cuts.is_empty()
+        && !plan.append_newline
+        && plan.segments.is_none()
+        && plan.moves.is_empty();
     if plan.action == Action::Rewrite && nothing {
         return None;
     }
@@ -264,6 +313,90 @@ pub fn plan_file(found: Found, active: bool, opts: &RepairOptions) -> Option<Fil
         plan.action = Action::Skip("newest hour of its stream; the recorder may still be writing it (--include-active repairs it)".into());
     }
     Some(plan)
+}
+
+/// Where a record belongs in the store's own layout: the v3 file of its
+/// contract, tick type and `ts` hour, or the v2 background file of its
+/// contract, tick type and envelope hour. `None` for other naming shapes.
+pub fn target_of(file: &DataFile, t: &crate::tick::Tick, v3: bool) -> Option<String> {
+    use crate::time::{hour_folder, HOUR, US};
+    let ext = file
+        .rel
+        .rsplit('/')
+        .next()?
+        .strip_prefix(file.stem.as_str())?;
+    let base = if file.base.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", file.base)
+    };
+    match (&file.name, v3) {
+        (FileName::V3 { .. }, true) => {
+            let h = t.ts.div_euclid(US) - t.ts.div_euclid(US).rem_euclid(HOUR);
+            Some(format!(
+                "{base}{}/{}_{}_{h}{ext}",
+                hour_folder(h),
+                t.cid,
+                t.tt
+            ))
+        }
+        (FileName::Background { .. }, false) => Some(format!(
+            "{base}{}/bg_{}_{}{ext}",
+            hour_folder(t.st.div_euclid(US)),
+            t.cid,
+            t.tt
+        )),
+        _ => None,
+    }
+}
+
+/// Turns `misplaced_record` findings into moves (and cuts).
+fn relocations(
+    plan: &mut FilePlan,
+    found: &Found,
+    findings: &[crate::report::Finding],
+    format: Option<crate::format::Format>,
+) {
+    let Some(format) = format else { return };
+    let Ok(bytes) = FileBytes::open(&found.abs, found.file.ext.compression) else {
+        return;
+    };
+    let buf = bytes.bytes();
+    let mut done = std::collections::BTreeSet::new();
+    for f in findings.iter().filter(|f| f.kind == Kind::MisplacedRecord) {
+        let (Some(offset), Some(len)) = (f.offset, f.len) else {
+            continue;
+        };
+        if !done.insert(offset) {
+            continue; // one record can be misplaced in two ways
+        }
+        let rec = &buf[offset as usize..(offset + len) as usize];
+        let body = if format.is_json() {
+            rec.strip_suffix(b"\n")
+                .map(|r| r.strip_suffix(b"\r").unwrap_or(r))
+                .unwrap_or(rec)
+        } else {
+            &rec[4.min(rec.len())..]
+        };
+        let Ok(d) = format.decode(body) else { continue };
+        let Some(target) = target_of(&found.file, &d.tick, format.is_v3()) else {
+            continue;
+        };
+        if target == plan.rel {
+            continue;
+        }
+        plan.cuts.push(Cut {
+            offset,
+            len,
+            kind: Kind::MisplacedRecord,
+        });
+        plan.moves.push(Move {
+            offset,
+            len,
+            target,
+        });
+    }
+    plan.records_kept -= plan.moves.len() as u64;
 }
 
 /// Opt-in rewrites of good records: stable sort by ts, exact-duplicate

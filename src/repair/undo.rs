@@ -32,6 +32,7 @@ struct FileSteps {
     pieces: Vec<(u64, u64, u32, String)>,
     original: Option<String>,
     rewrite: Option<Step>,
+    appended: Option<Step>,
     deleted: bool,
 }
 
@@ -74,6 +75,9 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Vec<String
                 files.entry(file.clone()).or_default().rewrite = Some(s.clone())
             }
             Step::Delete { file } => files.entry(file.clone()).or_default().deleted = true,
+            Step::Append { file, .. } => {
+                files.entry(file.clone()).or_default().appended = Some(s.clone())
+            }
             _ => {}
         }
     }
@@ -96,7 +100,9 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Vec<String
             continue;
         }
         let abs = root.join(file);
-        let result = if let Some(rw) = &steps.rewrite {
+        let result = if let Some(ap) = &steps.appended {
+            unappend(&state, &abs, ap)
+        } else if let Some(rw) = &steps.rewrite {
             restore(&state, &abs, rw, steps)
         } else if steps.deleted && !abs.exists() {
             let bytes = match &steps.original {
@@ -143,11 +149,15 @@ fn restore(state: &Path, abs: &Path, rw: &Step, steps: &FileSteps) -> Result<boo
     else {
         return Ok(false);
     };
-    let current = std::fs::read(abs).map_err(|source| Error::Io {
-        path: abs.to_owned(),
-        what: "read",
-        source,
-    })?;
+    let current = match std::fs::read(abs) {
+        // Every record was moved out and the file removed: it was empty.
+        Err(_) if steps.deleted && *new_crc32 == crc32(b"") => Vec::new(),
+        r => r.map_err(|source| Error::Io {
+            path: abs.to_owned(),
+            what: "read",
+            source,
+        })?,
+    };
     let crc = crc32(&current);
     if crc == *orig_crc32 {
         return Ok(false);
@@ -172,6 +182,64 @@ fn restore(state: &Path, abs: &Path, rw: &Step, steps: &FileSteps) -> Result<boo
         return Err(refuse("the rebuilt original does not match the journal's CRC; quarantine damaged, not restored".into()));
     }
     fsutil::write_atomic(abs, &original)?;
+    Ok(true)
+}
+
+/// Takes relocated records back out of a target file.
+fn unappend(state: &Path, abs: &Path, ap: &Step) -> Result<bool> {
+    let Step::Append {
+        orig_size,
+        orig_crc32,
+        new_crc32,
+        created,
+        original,
+        ..
+    } = ap
+    else {
+        return Ok(false);
+    };
+    let current = match std::fs::read(abs) {
+        Ok(c) => c,
+        Err(_) if *created => return Ok(false),
+        Err(source) => {
+            return Err(Error::Io {
+                path: abs.to_owned(),
+                what: "read",
+                source,
+            })
+        }
+    };
+    let crc = crc32(&current);
+    if crc == *orig_crc32 && !*created {
+        return Ok(false);
+    }
+    if crc != *new_crc32 {
+        return Err(refuse(
+            "the file changed after the records were moved into it; not restored, to lose nothing"
+                .into(),
+        ));
+    }
+    if *created {
+        fsutil::remove_durable(abs)?;
+        return Ok(true);
+    }
+    let before = match original {
+        Some(p) => std::fs::read(state.join(p)).map_err(|source| Error::Io {
+            path: state.join(p),
+            what: "read quarantine",
+            source,
+        })?,
+        None => current
+            .get(..*orig_size as usize)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default(),
+    };
+    if crc32(&before) != *orig_crc32 {
+        return Err(refuse(
+            "the file before the move does not match the journal's CRC; not restored".into(),
+        ));
+    }
+    fsutil::write_atomic(abs, &before)?;
     Ok(true)
 }
 

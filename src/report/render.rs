@@ -69,6 +69,8 @@ pub struct RepairLine {
     pub records_lost: u64,
     /// The byte ranges cut.
     pub cuts: Vec<crate::repair::plan::Cut>,
+    /// Where relocated records go: `(offset, target)` (`--relocate`).
+    pub moved: Vec<(u64, String)>,
 }
 
 #[derive(Serialize)]
@@ -230,6 +232,10 @@ impl<W: Write> Renderer<W> {
                         .reason
                         .as_deref()
                         .map_or(String::new(), |r| format!(" ({r})"));
+                    let why = l
+                        .moved
+                        .iter()
+                        .fold(why, |w, (o, t)| format!("{w} [record @{o} → {t}]"));
                     writeln!(self.w, "{:<7} {:<8} {}: keep {} bytes ({} records), quarantine {} bytes ({} records){why}{}{}", l.action, l.status, l.file, l.bytes_kept, l.records_kept, l.bytes_quarantined, l.records_lost, if cuts.is_empty() { "" } else { ": " }, cuts.join(", "))?;
                 }
                 if !findings.is_empty() {

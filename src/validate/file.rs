@@ -269,6 +269,7 @@ fn piece(
                 file: rel,
                 offset,
                 index,
+                len,
             };
             match format.decode(bytes) {
                 Ok(d) => {

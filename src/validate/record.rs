@@ -29,11 +29,15 @@ pub struct At<'a> {
     pub offset: u64,
     /// Line or frame number.
     pub index: u64,
+    /// Bytes the record occupies (terminator or prefix included).
+    pub len: u64,
 }
 
 impl At<'_> {
     fn f(&self, kind: Kind, msg: String) -> Finding {
-        Finding::new(kind, self.file, msg).at(self.offset, Some(self.index))
+        Finding::new(kind, self.file, msg)
+            .at(self.offset, Some(self.index))
+            .len(self.len)
     }
 }
 
