@@ -595,3 +595,237 @@ fn the_readme_documents_every_finding_kind() {
         );
     }
 }
+
+/// Writes `lines` (each given without its terminator, `\r` allowed) and
+/// returns each line's byte offset.
+fn write_lines(path: &std::path::Path, lines: &[&str], last_newline: bool) -> Vec<u64> {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut out = String::new();
+    let mut offs = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        offs.push(out.len() as u64);
+        out.push_str(l);
+        if i + 1 < lines.len() || last_newline {
+            out.push('\n');
+        }
+    }
+    std::fs::write(path, out).unwrap();
+    offs
+}
+
+#[test]
+fn every_record_and_file_level_kind_is_reported_at_its_place() {
+    let d = tempdir().unwrap();
+    let s = d.path().join("s");
+    let rec = |ts: &str, st: &str, rest: &str| {
+        format!(r#"{{"ts":{ts},"st":{st},"cid":7,"tt":"last","rid":1{rest}}}"#)
+    };
+    let v3 = "v3/json/2025/08/01/01/7_last_1754010000.jsonl";
+    let lines = [
+        rec(
+            "1754010001000000",
+            "1754010001000100",
+            r#","p":1.5,"s":2.0"#,
+        ),
+        String::new(),
+        rec(
+            "1754010002000000",
+            "1754010002000100",
+            r#","p":1.5,"s":2.0"#,
+        ) + "\r",
+        rec(
+            "1754010003000000",
+            "1754010003000100",
+            r#","p":1.5,"s":2.0,"zz":1"#,
+        ),
+        rec("1754010004000000", "1754010004000100", ""),
+        rec(
+            "1754010005000000",
+            "1754010005000100",
+            r#","p":1.5,"s":2.0,"bp":1.0"#,
+        ),
+        rec(
+            "1754010006000000",
+            "1753990000000000",
+            r#","p":1.5,"s":2.0"#,
+        ),
+        rec(
+            "1754010007000000",
+            "1754020000000000",
+            r#","p":1.5,"s":2.0"#,
+        ),
+        rec(
+            "1754010008000000.0",
+            "1754010008000100",
+            r#","p":1.5,"s":2.0"#,
+        ),
+        rec(
+            "1754010009000000",
+            "1754010009000100",
+            r#","p":1.5,"s":2.0"#,
+        )
+        .replace(r#""tt":"last""#, r#""tt":"Last""#),
+        rec(
+            "1754010010000000",
+            "1754010010000100",
+            r#","p":1.5,"s":2.0,"upt":1"#,
+        ),
+        rec(
+            "1754010011000000",
+            "1754010011000100",
+            r#","p":NaN,"s":2.0"#,
+        ),
+        rec("1754010012000000", "1754010012000100", r#","p":1.5"#).replace(r#","rid":1"#, ""),
+        rec("1754010013000000", "1754010013000100", "")
+            .replace(r#""tt":"last""#, r#""tt":"trades""#),
+        "[1,2]".to_owned(),
+        rec(
+            "1754020000000000",
+            "1754020000000100",
+            r#","p":1.5,"s":2.0"#,
+        ),
+        rec(
+            "1754010014000000",
+            "1754010014000100",
+            r#","p":1.5,"s":2.0"#,
+        ),
+    ];
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let offs = write_lines(&s.join(v3), &refs, false);
+    let mid = "v3/json/2025/08/01/01/0_mid_point_1754010000.jsonl";
+    write_lines(
+        &s.join(mid),
+        &[r#"{"ts":1754010001000000,"st":1754010001000100,"cid":0,"tt":"mid_point","rid":0}"#],
+        true,
+    );
+    let epoch = "v3/json/1970/01/01/00/7_last_0.jsonl";
+    write_lines(
+        &s.join(epoch),
+        &[r#"{"ts":1754010001,"st":1754010001,"cid":7,"tt":"last","rid":1,"p":1.5,"s":2.0}"#],
+        true,
+    );
+    let wrong_hour = "v3/json/2025/08/01/02/7_last_1754010000.jsonl";
+    write_lines(&s.join(wrong_hour), &[&lines[0]], true);
+    let bad_name = "v3/json/2025/08/01/01/notes_for_today.jsonl";
+    write_lines(&s.join(bad_name), &[&lines[0]], true);
+    let env = |ts: &str, data: &str, meta: &str| {
+        format!(
+            r#"{{"type":"tick","stream_id":"bg_7_last","timestamp":"{ts}","data":{{{data}}}{meta}}}"#
+        )
+    };
+    let live =
+        r#""type":"time_sales","tick_type":"Last","unix_time":1754010005,"price":1.5,"size":2.0"#;
+    let meta = r#","metadata":{"source":"stream_manager","request_id":"60001","contract_id":"7","tick_type":"last"}"#;
+    let v2 = "v2/json/2025/08/01/01/bg_7_last.jsonl";
+    let v2_lines = [
+        env("2025-08-01T00:59:30.5+00:00", live, meta),
+        env("2025-08-01T02:30:00+00:00", live, meta),
+        env("2025-08-01T01:10:00.25+00:00Z", live, meta),
+        env("2025-08-01T01:11:00+00:00", r#""contract_id":7,"tick_type":"last","price":1.5,"size":2.0"#, ""),
+        r#"{"type":"info","stream_id":"bg_7_last","timestamp":"2025-08-01T01:12:00+00:00","data":{}}"#.to_owned(),
+    ];
+    let v2_refs: Vec<&str> = v2_lines.iter().map(String::as_str).collect();
+    let v2_offs = write_lines(&s.join(v2), &v2_refs, true);
+    std::fs::write(
+        s.join("v3/json/2025/08/01/01/7_all_last_1754010000.jsonl.zst"),
+        b"\x28\xb5\x2f\xfd garbage",
+    )
+    .unwrap();
+    let mismatch = "v2/json/2025/08/01/01/bg_7_all_last.jsonl";
+    write_lines(
+        &s.join(mismatch),
+        &[&lines[0].replace(r#""tt":"last""#, r#""tt":"all_last""#)],
+        true,
+    );
+
+    let r = validate(&s, &["--max-gap", "100000"]);
+    let at = |kind: &str, file: &str| -> Vec<(Option<u64>, Option<u64>, String)> {
+        r.kind(kind)
+            .iter()
+            .filter(|f| f["file"] == file)
+            .map(|f| {
+                (
+                    f["offset"].as_u64(),
+                    f["record"].as_u64(),
+                    f["severity"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let check = |kind: &str, file: &str, line: usize, sev: &str| {
+        let o = if file == v3 {
+            offs[line]
+        } else {
+            v2_offs[line]
+        };
+        assert_eq!(
+            at(kind, file),
+            [(Some(o), Some(line as u64 + 1), sev.to_owned())],
+            "{kind} in {file}"
+        );
+    };
+    check("blank_line", v3, 1, "info");
+    check("crlf", v3, 2, "warning");
+    check("unknown_key", v3, 3, "warning");
+    check("empty_record", v3, 4, "warning");
+    check("foreign_field", v3, 5, "warning");
+    check("st_before_ts", v3, 6, "warning");
+    check("st_after_ts", v3, 7, "info");
+    check("float_integer", v3, 8, "info");
+    check("pascal_tick_type", v3, 9, "info");
+    check("non_bool_flag", v3, 10, "info");
+    check("invalid_value", v3, 11, "error");
+    check("missing_field", v3, 12, "error");
+    check("unknown_tick_type", v3, 13, "error");
+    check("not_tick_record", v3, 14, "error");
+    check("misplaced_record", v3, 15, "error");
+    check("out_of_order", v3, 16, "warning");
+    check("missing_newline", v3, 16, "warning");
+    check("v2_spillover", v2, 0, "warning");
+    check("misplaced_record", v2, 1, "error");
+    check("offset_z_timestamp", v2, 2, "info");
+    check("no_event_time", v2, 3, "info");
+    check("ids_from_data", v2, 3, "info");
+    check("not_tick_record", v2, 4, "warning");
+    // Lines 0-2 differ only in `st` (duplicates, counted once per repeat);
+    // line 1's envelope is 1.5 h after its IB time.
+    check("duplicate", v2, 1, "warning");
+    assert_eq!(
+        r.kind("duplicate")
+            .iter()
+            .find(|f| f["file"] == v2)
+            .unwrap()["count"],
+        2
+    );
+    check("st_after_ts", v2, 1, "info");
+    let kinds = |file: &str| -> Vec<String> {
+        let mut k: Vec<String> = r
+            .findings()
+            .iter()
+            .filter(|f| f["file"] == file)
+            .map(|f| f["kind"].as_str().unwrap().to_owned())
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(kinds(mid), ["missing_mid_value", "zero_contract_id"]);
+    assert_eq!(
+        kinds(epoch),
+        ["bad_partition", "invalid_value", "invalid_value"]
+    );
+    assert_eq!(kinds(wrong_hour), ["bad_partition"]);
+    assert_eq!(kinds(bad_name), ["bad_file_name"]);
+    assert_eq!(
+        kinds("v3/json/2025/08/01/01/7_all_last_1754010000.jsonl.zst"),
+        ["compression"]
+    );
+    assert_eq!(kinds(mismatch), ["format_mismatch"]);
+    // Nothing else in the crafted file: exactly the findings listed above.
+    assert_eq!(r.findings().iter().filter(|f| f["file"] == v3).count(), 17);
+    assert_eq!(
+        r.findings().iter().filter(|f| f["file"] == v2).count(),
+        8,
+        "{:?}",
+        kinds(v2)
+    );
+}
