@@ -191,7 +191,7 @@ struct GenArgs {
     /// Inject a fault (repeatable): empty, truncated-tail, partial-prefix,
     /// trailing-nul, garbage-line, invalid-utf8, bad-record, bad-prefix,
     /// out-of-order, duplicate, misplaced, gap, missing-hour.
-        #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',')]
     damage: Vec<String>,
     /// Print JSON Lines (`damage` lines, then a `summary`) instead of text.
     #[arg(long)]
@@ -366,17 +366,35 @@ fn run_gen(a: GenArgs) -> Result<u8> {
         },
         damage,
     };
-        let s = gen::generate(&o)?;
+    let s = gen::generate(&o)?;
     if a.json {
         for i in &s.injected {
-            println!("{}", serde_json::json!({"type": "damage", "kind": i.kind.name(), "file": i.file, "offset": i.offset, "len": i.len}));
+            println!(
+                "{}",
+                serde_json::json!({"type": "damage", "kind": i.kind.name(), "file": i.file, "offset": i.offset, "len": i.len})
+            );
         }
-        println!("{}", serde_json::json!({"type": "summary", "files": s.files, "records": s.records, "bytes": s.bytes, "path": a.out.display().to_string()}));
+        println!(
+            "{}",
+            serde_json::json!({"type": "summary", "files": s.files, "records": s.records, "bytes": s.bytes, "path": a.out.display().to_string()})
+        );
         return Ok(0);
     }
-    println!("wrote {} files, {} records, {} bytes to {}", s.files, s.records, s.bytes, a.out.display());
+    println!(
+        "wrote {} files, {} records, {} bytes to {}",
+        s.files,
+        s.records,
+        s.bytes,
+        a.out.display()
+    );
     for i in &s.injected {
-        println!("damage\t{}\t{}\toffset={}\tlen={}", i.kind.name(), i.file, i.offset, i.len);
+        println!(
+            "damage\t{}\t{}\toffset={}\tlen={}",
+            i.kind.name(),
+            i.file,
+            i.offset,
+            i.len
+        );
     }
     Ok(0)
 }

@@ -376,3 +376,47 @@ proptest! {
         }
     }
 }
+
+/// One line of a random JSONL file.
+fn jsonl_line() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        6 => (0i64..3000, 0usize..3).prop_map(|(s, tt)| format!(r#"{{"ts":{},"st":{},"cid":7,"tt":"{}","rid":1,"p":1.5,"s":2.0}}"#, (HOUR + s) * 1_000_000, (HOUR + s) * 1_000_000 + 7, ["last", "all_last", "bid_ask"][tt]).into_bytes()),
+        1 => Just(b"{\"ts\":17540,garbage".to_vec()),
+        1 => Just(b"{\"ts\":1,\"tt\":\"\xff\"}".to_vec()),
+        1 => Just(Vec::new()),
+        1 => Just(b"\0\0\0{\"ts\":1754010001000000,\"st\":1754010001000000,\"cid\":7,\"tt\":\"last\",\"rid\":1,\"p\":1.0}".to_vec()),
+        1 => Just(b"{\"ts\":1754010001000000,\"st\":1754010001000000,\"cid\":7,\"tt\":\"last\",\"rid\":1,\"p\":1.0}\r".to_vec()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A JSONL file validated in parallel parts gives exactly the report of
+    /// the same file validated whole.
+    #[test]
+    fn split_validation_equals_whole(lines in prop::collection::vec(jsonl_line(), 1..120), tail in prop::sample::select(vec![&b""[..], b"{\"ts\":1754", b"\0\0\0\0"]), split in 1u64..400) {
+        let mut bytes = Vec::new();
+        for l in &lines {
+            bytes.extend_from_slice(l);
+            bytes.push(b'\n');
+        }
+        bytes.extend_from_slice(tail);
+        let d = tempfile::tempdir().unwrap();
+        let rel = format!("v3/json/2025/08/01/01/7_last_{HOUR}.jsonl");
+        let abs = d.path().join(&rel);
+        std::fs::create_dir_all(abs.parent().unwrap()).unwrap();
+        std::fs::write(&abs, &bytes).unwrap();
+        let file = classify(&abs, rel, Extension::from_path(&abs).unwrap(), bytes.len() as u64);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        let run = |split_bytes: u64| {
+            let opts = Options { split_bytes, max_per_kind: 5, ..Options::default() };
+            let mut r = pool.install(|| validate_file(&abs, file.clone(), &opts));
+            r.findings.sort_by(|a, b| (a.offset, a.kind, &a.message).cmp(&(b.offset, b.kind, &b.message)));
+            (r.records, r.first_ts, r.last_ts, r.gaps, r.findings)
+        };
+        let whole = run(u64::MAX);
+        let parts = run(split);
+        prop_assert_eq!(&parts, &whole);
+    }
+}

@@ -562,12 +562,38 @@ fn the_shipped_fixture_store_is_clean_and_reproducible() {
 #[test]
 fn gen_reports_in_json_too() {
     let d = tempdir().unwrap();
-    let out = ibstore().args(["gen", "--json", "--damage", "trailing-nul", "--out"]).arg(d.path().join("s")).output().unwrap();
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines[0], json!({"type": "damage", "kind": "trailing-nul", "file": "v3/json/2025/08/01/01/711280073_bid_ask_1754010000.jsonl", "offset": 13511, "len": 4096}));
-    assert_eq!((lines[1]["type"].as_str(), lines[1]["files"].as_u64(), lines[1]["records"].as_u64()), (Some("summary"), Some(12), Some(1200)));
-    let out = ibstore().args(["gen", "--out"]).arg(d.path().join("s")).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "gen never writes into an existing store");
+    let out = ibstore()
+        .args(["gen", "--json", "--damage", "trailing-nul", "--out"])
+        .arg(d.path().join("s"))
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines[0],
+        json!({"type": "damage", "kind": "trailing-nul", "file": "v3/json/2025/08/01/01/711280073_bid_ask_1754010000.jsonl", "offset": 13511, "len": 4096})
+    );
+    assert_eq!(
+        (
+            lines[1]["type"].as_str(),
+            lines[1]["files"].as_u64(),
+            lines[1]["records"].as_u64()
+        ),
+        (Some("summary"), Some(12), Some(1200))
+    );
+    let out = ibstore()
+        .args(["gen", "--out"])
+        .arg(d.path().join("s"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "gen never writes into an existing store"
+    );
 }
 
 #[test]

@@ -11,12 +11,23 @@ use super::reader::{Damage, Piece};
 ///   is the shape of a power cut (zero-filled blocks) followed by new appends.
 /// * NUL bytes at the very end of the file yield one [`Damage::TrailingNul`].
 /// * A final line without `\n` is passed as a record with `terminated: false`.
-pub fn walk(buf: &[u8], mut sink: impl FnMut(Piece<'_>)) {
+pub fn walk(buf: &[u8], sink: impl FnMut(Piece<'_>)) {
+    walk_from(buf, 0, 0, sink);
+}
+
+/// [`walk`] over a part of a file that starts at byte `base` after `lines`
+/// lines: offsets and line numbers come out as in the whole file. The part
+/// must start at a line start and (unless it is the file's end) end after `\n`.
+pub fn walk_from(buf: &[u8], base: u64, lines: u64, mut sink: impl FnMut(Piece<'_>)) {
     let data_end = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    // One vectorised pass tells whether any line can hold a NUL at all.
-    let any_nul = memchr::memchr(0, &buf[..data_end]).is_some();
+    // NULs are looked for a window ahead (vectorised), not line by line and
+    // not over the whole file up front (that would fault in every page).
+    const WINDOW: usize = 1 << 20;
+    let mut clean_until = 0usize; // no NUL in ..clean_until
+    let mut nul_at: Option<usize> = None; // a NUL at or after the clean part
     let mut pos = 0usize;
-    let mut index = 0u64;
+    let mut index = lines;
+    let at = |p: usize| base + p as u64;
     while pos < data_end {
         index += 1;
         let (end, next, terminated) = match memchr::memchr(b'\n', &buf[pos..data_end]) {
@@ -29,13 +40,20 @@ pub fn walk(buf: &[u8], mut sink: impl FnMut(Piece<'_>)) {
             line = &line[..line.len() - 1];
         }
         let mut start = pos;
-        if let Some(last_nul) = if any_nul {
+        let line_end = pos + line.len();
+        if line_end > clean_until && nul_at.is_none_or(|n| n < pos) {
+            let upto = (line_end.max(pos + WINDOW)).min(data_end);
+            nul_at = memchr::memchr(0, &buf[pos..upto]).map(|i| pos + i);
+            clean_until = nul_at.unwrap_or(upto);
+        }
+        let has_nul = nul_at.is_some_and(|n| n < line_end);
+        if let Some(last_nul) = if has_nul {
             memchr::memrchr(0, line)
         } else {
             None
         } {
             sink(Piece::Damage {
-                offset: pos as u64,
+                offset: at(pos),
                 len: last_nul as u64 + 1,
                 index: Some(index),
                 kind: Damage::NulRun,
@@ -50,13 +68,13 @@ pub fn walk(buf: &[u8], mut sink: impl FnMut(Piece<'_>)) {
         let record_len = (next - start) as u64;
         if line.iter().all(u8::is_ascii_whitespace) {
             sink(Piece::Blank {
-                offset: start as u64,
+                offset: at(start),
                 len: record_len,
                 index,
             });
         } else {
             sink(Piece::Record {
-                offset: start as u64,
+                offset: at(start),
                 len: record_len,
                 index,
                 bytes: line,
@@ -68,7 +86,7 @@ pub fn walk(buf: &[u8], mut sink: impl FnMut(Piece<'_>)) {
     }
     if data_end < buf.len() {
         sink(Piece::Damage {
-            offset: data_end as u64,
+            offset: at(data_end),
             len: (buf.len() - data_end) as u64,
             index: None,
             kind: Damage::TrailingNul,

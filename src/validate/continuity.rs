@@ -9,14 +9,66 @@ use crate::report::{Finding, Kind};
 use crate::tick::Tick;
 use crate::time::{self, US};
 
+/// What continuity needs of a record.
+struct Ts {
+    ts: i64,
+}
+
+/// Where a record's place in time goes: straight into a [`Continuity`], or
+/// collected for a later in-order replay (files validated in chunks).
+pub trait Sequence {
+    /// Takes one record.
+    fn record(
+        &mut self,
+        t: &Tick,
+        offset: u64,
+        index: u64,
+        max_gap_us: i64,
+        file: &str,
+        out: &mut impl FnMut(Finding),
+    );
+}
+
+impl Sequence for Continuity {
+    fn record(
+        &mut self,
+        t: &Tick,
+        offset: u64,
+        index: u64,
+        max_gap_us: i64,
+        file: &str,
+        out: &mut impl FnMut(Finding),
+    ) {
+        self.push(t, offset, index, max_gap_us, file, out);
+    }
+}
+
+/// `(ts, dedup key, offset, index)` of each record of a chunk, in order.
+#[derive(Debug, Default)]
+pub struct Deferred(pub Vec<(i64, u64, u64, u64)>);
+
+impl Sequence for Deferred {
+    fn record(
+        &mut self,
+        t: &Tick,
+        offset: u64,
+        index: u64,
+        _: i64,
+        _: &str,
+        _: &mut impl FnMut(Finding),
+    ) {
+        self.0.push((t.ts, t.dedup_key(), offset, index));
+    }
+}
+
 /// Running state over one file's records, in file order.
 #[derive(Debug, Default)]
 pub struct Continuity {
     max_ts: Option<i64>,
     /// Earliest ts seen.
     pub min_ts: Option<i64>,
-    /// `(dedup key, offset, index)` of every record, for the unsorted case.
-    keys: Vec<(u64, u64, u64)>,
+    /// Dedup key of every record in order (8 bytes each), for the unsorted case.
+    keys: Vec<u64>,
     /// Keys of the records whose ts equals `max_ts`.
     run: Vec<u64>,
     sorted: bool,
@@ -37,8 +89,23 @@ impl Continuity {
         file: &str,
         out: &mut impl FnMut(Finding),
     ) {
-        let key = t.dedup_key();
-        self.keys.push((key, offset, index));
+        self.push_raw(t.ts, t.dedup_key(), offset, index, max_gap_us, file, out);
+    }
+
+    /// Feeds one record given by its ts and dedup key.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_raw(
+        &mut self,
+        ts: i64,
+        key: u64,
+        offset: u64,
+        index: u64,
+        max_gap_us: i64,
+        file: &str,
+        out: &mut impl FnMut(Finding),
+    ) {
+        let t = Ts { ts };
+        self.keys.push(key);
         self.min_ts = Some(self.min_ts.map_or(t.ts, |m| m.min(t.ts)));
         match self.max_ts {
             Some(m) if t.ts < m => {
@@ -93,22 +160,37 @@ impl Continuity {
         self.max_ts
     }
 
-    /// Reports exact duplicates (same everything but `st`).
-    pub fn finish(mut self, file: &str, out: &mut impl FnMut(Finding)) {
+    /// Reports exact duplicates (same everything but `st`). In an unsorted
+    /// file the first repeat is found by its ordinal among the records, and
+    /// `locate` turns that ordinal into its offset and line or frame number
+    /// (a second read, needed only then).
+    pub fn finish(
+        self,
+        file: &str,
+        locate: impl FnOnce(usize) -> Option<(u64, u64)>,
+        out: &mut impl FnMut(Finding),
+    ) {
         let (count, first) = if self.sorted || self.keys.is_empty() {
             (self.dups, self.first_dup)
         } else {
-            self.keys.sort_unstable();
-            let mut count = 0u64;
-            let mut first: Option<(u64, u64)> = None;
-            for w in self.keys.windows(2) {
-                if w[0].0 == w[1].0 {
-                    count += 1;
-                    if first.is_none_or(|(o, _)| w[1].1 < o) {
-                        first = Some((w[1].1, w[1].2));
-                    }
-                }
-            }
+            let mut sorted = self.keys.clone();
+            sorted.sort_unstable();
+            let count = sorted.windows(2).filter(|w| w[0] == w[1]).count() as u64;
+            let first = if count == 0 {
+                None
+            } else {
+                let repeated: std::collections::HashSet<u64> = sorted
+                    .windows(2)
+                    .filter(|w| w[0] == w[1])
+                    .map(|w| w[0])
+                    .collect();
+                drop(sorted);
+                let mut seen = std::collections::HashSet::new();
+                self.keys
+                    .iter()
+                    .position(|k| repeated.contains(k) && !seen.insert(*k))
+                    .and_then(locate)
+            };
             (count, first)
         };
         if let Some((offset, index)) = first {
@@ -141,7 +223,9 @@ mod tests {
                 out.push(f)
             });
         }
-        c.finish("f", &mut |f| out.push(f));
+        c.finish("f", |i| Some((i as u64 * 10, i as u64 + 1)), &mut |f| {
+            out.push(f)
+        });
         out
     }
 

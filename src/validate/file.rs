@@ -1,7 +1,7 @@
 //! Validation of one data file: a pure, single-threaded function from a
 //! classified file to its report. The parallel driver only maps it.
 
-use super::continuity::Continuity;
+use super::continuity::{Continuity, Deferred, Sequence};
 use super::record::{self, At};
 use super::sink::Sink;
 use super::Options;
@@ -13,12 +13,13 @@ use crate::report::{Finding, Kind, Severity};
 use crate::store::layout::{DataFile, Layout};
 use crate::store::naming::FileName;
 use crate::time::{self, HOUR};
+use rayon::prelude::*;
 use std::path::Path;
 
 /// Bytes at the start of a file that content sniffing looks at.
 const SNIFF_BYTES: usize = 64 << 10;
 /// Release mapped pages after this many bytes, to bound resident memory.
-const RELEASE_EVERY: u64 = 64 << 20;
+const RELEASE_EVERY: u64 = 16 << 20;
 
 /// What validating one file found.
 #[derive(Debug, Clone)]
@@ -110,7 +111,24 @@ pub fn validate_file(abs: &Path, file: DataFile, opts: &Options) -> FileReport {
     file_checks(&rep.file, format.is_v3(), &mut sink);
     let mut cont = Continuity::default();
     let mut released = 0u64;
-    {
+    let chunks = if format.is_json() && rayon::current_num_threads() > 1 {
+        chunk_bounds(buf, opts.split_bytes)
+    } else {
+        Vec::new()
+    };
+    if chunks.len() > 1 {
+        validate_chunks(
+            buf,
+            &bytes,
+            &chunks,
+            format,
+            &rep.file,
+            opts,
+            &mut cont,
+            &mut rep.records,
+            &mut sink,
+        );
+    } else {
         let mut on_piece = |p: Piece<'_>| {
             let end = piece(
                 p,
@@ -131,7 +149,31 @@ pub fn validate_file(abs: &Path, file: DataFile, opts: &Options) -> FileReport {
     rep.first_ts = cont.min_ts;
     rep.last_ts = cont.max_ts();
     rep.gaps = cont.gaps;
-    cont.finish(&rel, &mut |f| sink.push(f));
+    let locate = |ordinal: usize| -> Option<(u64, u64)> {
+        let mut n = 0usize;
+        let mut found = None;
+        format.walk(buf, |p| {
+            if let (
+                None,
+                Piece::Record {
+                    offset,
+                    index,
+                    bytes,
+                    ..
+                },
+            ) = (found, p)
+            {
+                if format.decode(bytes).is_ok() {
+                    if n == ordinal {
+                        found = Some((offset, index));
+                    }
+                    n += 1;
+                }
+            }
+        });
+        found
+    };
+    cont.finish(&rel, locate, &mut |f| sink.push(f));
     if rep.records == 0 && rep.file.layout == Layout::Unplaced && !sink.has(Kind::TruncatedTail) {
         let mut s = Sink::default();
         s.push(Finding::new(
@@ -144,6 +186,81 @@ pub fn validate_file(abs: &Path, file: DataFile, opts: &Options) -> FileReport {
     }
     rep.findings = sink.finish(&rel);
     rep
+}
+
+/// Splits a JSONL buffer into parts of about `size` bytes that end after a
+/// newline (none when the buffer is not larger than `size`).
+fn chunk_bounds(buf: &[u8], size: u64) -> Vec<(usize, usize)> {
+    let size = size.max(1) as usize;
+    if buf.len() <= size {
+        return Vec::new();
+    }
+    let mut ends = Vec::new();
+    let mut start = 0;
+    while start < buf.len() {
+        let nominal = start + size;
+        let end = if nominal >= buf.len() {
+            buf.len()
+        } else {
+            memchr::memchr(b'\n', &buf[nominal..]).map_or(buf.len(), |i| nominal + i + 1)
+        };
+        ends.push((start, end));
+        start = end;
+    }
+    ends
+}
+
+/// Decodes and checks the parts of a large JSONL file in parallel, a wave of
+/// one part per thread at a time (so memory stays bounded), then replays time
+/// continuity over the wave's records in file order.
+#[allow(clippy::too_many_arguments)]
+fn validate_chunks(
+    buf: &[u8],
+    bytes: &FileBytes,
+    chunks: &[(usize, usize)],
+    format: Format,
+    file: &DataFile,
+    opts: &Options,
+    cont: &mut Continuity,
+    records: &mut u64,
+    sink: &mut Sink,
+) {
+    let rel = file.rel.as_str();
+    let mut lines_before = 0u64;
+    for wave in chunks.chunks(rayon::current_num_threads()) {
+        let counts: Vec<u64> = wave
+            .par_iter()
+            .map(|&(s, e)| memchr::memchr_iter(b'\n', &buf[s..e]).count() as u64)
+            .collect();
+        let mut bases = Vec::with_capacity(wave.len());
+        for n in &counts {
+            bases.push(lines_before);
+            lines_before += n;
+        }
+        let parts: Vec<(Sink, Deferred, u64)> = wave
+            .par_iter()
+            .zip(bases)
+            .map(|(&(s, e), base)| {
+                let mut part_sink = Sink::with_cap(opts.max_per_kind);
+                let mut seq = Deferred::default();
+                let mut n = 0u64;
+                lines::walk_from(&buf[s..e], s as u64, base, |p| {
+                    piece(p, format, file, opts, &mut seq, &mut n, &mut part_sink);
+                });
+                bytes.release_range(s, e);
+                (part_sink, seq, n)
+            })
+            .collect();
+        for (part_sink, seq, n) in parts {
+            *records += n;
+            for (ts, key, offset, index) in seq.0 {
+                cont.push_raw(ts, key, offset, index, opts.max_gap_us, rel, &mut |f| {
+                    sink.push(f)
+                });
+            }
+            sink.absorb(part_sink);
+        }
+    }
 }
 
 fn order_of(format: Format) -> ByteOrder {
@@ -251,7 +368,7 @@ fn piece(
     format: Format,
     file: &DataFile,
     opts: &Options,
-    cont: &mut Continuity,
+    cont: &mut impl Sequence,
     records: &mut u64,
     sink: &mut Sink,
 ) -> u64 {
@@ -286,7 +403,7 @@ fn piece(
                     record::check(&d.tick, d.notes, file, format.is_v3(), at, &mut |f| {
                         sink.push(f)
                     });
-                    cont.push(&d.tick, offset, index, opts.max_gap_us, rel, &mut |f| {
+                    cont.record(&d.tick, offset, index, opts.max_gap_us, rel, &mut |f| {
                         sink.push(f)
                     });
                 }

@@ -23,6 +23,9 @@ use std::path::{Path, PathBuf};
 /// Default maximum silence inside a file before a `gap` is reported.
 pub const DEFAULT_MAX_GAP_S: i64 = 300;
 
+/// Default size above which a JSONL file is validated in parallel parts.
+pub const DEFAULT_SPLIT_BYTES: u64 = 16 << 20;
+
 /// Checked options for a validation run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -30,6 +33,9 @@ pub struct Options {
     pub max_gap_us: i64,
     /// Occurrences of one finding kind listed per file (repair lists all).
     pub max_per_kind: u64,
+    /// JSONL files larger than this are split at line boundaries and their
+    /// parts validated in parallel.
+    pub split_bytes: u64,
 }
 
 impl Default for Options {
@@ -37,6 +43,7 @@ impl Default for Options {
         Self {
             max_gap_us: DEFAULT_MAX_GAP_S * crate::time::US,
             max_per_kind: sink::MAX_PER_KIND,
+            split_bytes: DEFAULT_SPLIT_BYTES,
         }
     }
 }

@@ -50,6 +50,24 @@ impl Sink {
         }
     }
 
+    /// Takes in a later chunk's findings (chunks absorbed in file order).
+    pub fn absorb(&mut self, other: Sink) {
+        let mut kept: BTreeMap<Kind, u64> = BTreeMap::new();
+        for f in other.kept {
+            *kept.entry(f.kind).or_insert(0) += 1;
+            self.push(f);
+        }
+        for (kind, n) in other.seen {
+            *self.seen.entry(kind).or_insert(0) += n - kept.get(&kind).copied().unwrap_or(0);
+        }
+        for (kind, f) in other.agg {
+            self.agg
+                .entry(kind)
+                .and_modify(|a| a.count += f.count)
+                .or_insert(f);
+        }
+    }
+
     /// Whether a finding of `kind` has been recorded.
     pub fn has(&self, kind: Kind) -> bool {
         self.seen.contains_key(&kind) || self.agg.contains_key(&kind)
