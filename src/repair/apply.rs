@@ -130,17 +130,7 @@ pub fn apply(
                         what: "read",
                         source,
                     })?;
-                    let rel = original_path(dirs, f);
-                    fsutil::create_durable(&dirs.state.join(&rel), &disk)?;
-                    crash_point();
-                    journal::append(
-                        j,
-                        &Step::Original {
-                            file: f.rel.clone(),
-                            path: rel,
-                        },
-                    )?;
-                    crash_point();
+                    keep_original(dirs, f, &disk)?;
                 }
                 journal::append(
                     j,
@@ -178,6 +168,22 @@ pub fn apply(
     journal::append(j, &Step::End)?;
     crash_point();
     Ok(results)
+}
+
+/// Copies a file's whole original into the quarantine and journals it.
+fn keep_original(dirs: &RunDirs, f: &FilePlan, disk: &[u8]) -> Result<()> {
+    let rel = original_path(dirs, f);
+    fsutil::create_durable(&dirs.state.join(&rel), disk)?;
+    crash_point();
+    journal::append(
+        &dirs.journal,
+        &Step::Original {
+            file: f.rel.clone(),
+            path: rel,
+        },
+    )?;
+    crash_point();
+    Ok(())
 }
 
 /// Quarantine path (relative to `.ibstore`) of a file's whole original.
@@ -253,17 +259,7 @@ fn rewrite(f: &FilePlan, dirs: &RunDirs) -> Result<Option<String>> {
         crash_point();
     }
     if f.whole_copy() {
-        let rel = original_path(dirs, f);
-        fsutil::create_durable(&dirs.state.join(&rel), &disk)?;
-        crash_point();
-        journal::append(
-            j,
-            &Step::Original {
-                file: f.rel.clone(),
-                path: rel,
-            },
-        )?;
-        crash_point();
+        keep_original(dirs, f, &disk)?;
     }
     let new = f.output(buf);
     let new_is_empty = new.is_empty();

@@ -103,6 +103,27 @@ impl<W: Write> Renderer<W> {
         Self { w, style }
     }
 
+    /// One JSON Lines document: `begin`, the body lines, `summary`.
+    fn json_doc<'a>(
+        &mut self,
+        command: &str,
+        path: &str,
+        body: impl Iterator<Item = Line<'a>>,
+        summary: &Summary,
+    ) -> io::Result<()> {
+        self.json(&Line::Begin {
+            schema: SCHEMA_VERSION,
+            tool: "ibstore",
+            version: env!("CARGO_PKG_VERSION"),
+            command,
+            path,
+        })?;
+        for line in body {
+            self.json(&line)?;
+        }
+        self.json(&Line::Summary(summary))
+    }
+
     fn json(&mut self, line: &Line<'_>) -> io::Result<()> {
         serde_json::to_writer(&mut self.w, line)?;
         self.w.write_all(b"\n")
@@ -120,20 +141,11 @@ impl<W: Write> Renderer<W> {
     ) -> io::Result<()> {
         match self.style {
             Style::Json => {
-                self.json(&Line::Begin {
-                    schema: SCHEMA_VERSION,
-                    tool: "ibstore",
-                    version: env!("CARGO_PKG_VERSION"),
-                    command,
-                    path,
-                })?;
-                for f in findings {
-                    self.json(&Line::Finding(f))?;
-                }
-                for s in streams {
-                    self.json(&Line::Stream(s))?;
-                }
-                self.json(&Line::Summary(summary))?;
+                let body = findings
+                    .iter()
+                    .map(Line::Finding)
+                    .chain(streams.iter().map(Line::Stream));
+                self.json_doc(command, path, body, summary)?;
             }
             Style::Text { color } => {
                 writeln!(self.w, "ibstore {command}: {path}")?;
@@ -184,20 +196,11 @@ impl<W: Write> Renderer<W> {
     ) -> io::Result<()> {
         match self.style {
             Style::Json => {
-                self.json(&Line::Begin {
-                    schema: SCHEMA_VERSION,
-                    tool: "ibstore",
-                    version: env!("CARGO_PKG_VERSION"),
-                    command,
-                    path,
-                })?;
-                for l in lines {
-                    self.json(&Line::Repair(l))?;
-                }
-                for f in findings {
-                    self.json(&Line::Finding(f))?;
-                }
-                self.json(&Line::Summary(summary))?;
+                let body = lines
+                    .iter()
+                    .map(Line::Repair)
+                    .chain(findings.iter().map(Line::Finding));
+                self.json_doc(command, path, body, summary)?;
             }
             Style::Text { color } => {
                 writeln!(self.w, "ibstore {command}: {path}")?;
@@ -259,20 +262,11 @@ impl<W: Write> Renderer<W> {
     ) -> io::Result<()> {
         match self.style {
             Style::Json => {
-                self.json(&Line::Begin {
-                    schema: SCHEMA_VERSION,
-                    tool: "ibstore",
-                    version: env!("CARGO_PKG_VERSION"),
-                    command: "config show",
-                    path,
-                })?;
-                for f in findings {
-                    self.json(&Line::Finding(f))?;
-                }
-                for s in settings {
-                    self.json(&Line::Setting(s))?;
-                }
-                self.json(&Line::Summary(summary))?;
+                let body = findings
+                    .iter()
+                    .map(Line::Finding)
+                    .chain(settings.iter().map(Line::Setting));
+                self.json_doc("config show", path, body, summary)?;
             }
             Style::Text { color } => {
                 writeln!(

@@ -60,13 +60,10 @@ pub fn validate_file(abs: &Path, file: DataFile, opts: &Options) -> FileReport {
             &mut sink,
         );
         rep.format = rep.file.layout_format();
-        sink.push(
-            Finding::new(Kind::EmptyFile, &rel, "file is empty (0 bytes)")
-                .at(0, None)
-                .len(0),
-        );
-        rep.findings = sink.finish(&rel);
-        return rep;
+        let f = Finding::new(Kind::EmptyFile, &rel, "file is empty (0 bytes)")
+            .at(0, None)
+            .len(0);
+        return ended(rep, sink, f);
     }
     let bytes = match FileBytes::open(abs, rep.file.ext.compression) {
         Ok(b) => b,
@@ -76,29 +73,26 @@ pub fn validate_file(abs: &Path, file: DataFile, opts: &Options) -> FileReport {
             } else {
                 Kind::Compression
             };
-            sink.push(Finding::new(kind, &rel, e.to_string()));
-            rep.findings = sink.finish(&rel);
-            return rep;
+            return ended(rep, sink, Finding::new(kind, &rel, e.to_string()));
         }
     };
     let buf = bytes.bytes();
     if buf.is_empty() {
-        sink.push(
-            Finding::new(Kind::EmptyFile, &rel, "file decompresses to 0 bytes")
-                .at(0, None)
-                .len(0),
-        );
-        rep.findings = sink.finish(&rel);
-        return rep;
+        let f = Finding::new(Kind::EmptyFile, &rel, "file decompresses to 0 bytes")
+            .at(0, None)
+            .len(0);
+        return ended(rep, sink, f);
     }
     let Some(format) = choose_format(&rep.file, buf, &mut sink) else {
-        sink.push(Finding::new(
-            Kind::NotTickData,
-            &rel,
-            "file holds no IB-Stream tick records (not v2 or v3 JSON/protobuf); skipped",
-        ));
-        rep.findings = sink.finish(&rel);
-        return rep;
+        return ended(
+            rep,
+            sink,
+            Finding::new(
+                Kind::NotTickData,
+                &rel,
+                "file holds no IB-Stream tick records (not v2 or v3 JSON/protobuf); skipped",
+            ),
+        );
     };
     rep.format = Some(format);
     if format.is_v3() {
@@ -261,6 +255,13 @@ fn validate_chunks(
             sink.absorb(part_sink);
         }
     }
+}
+
+/// Ends a file's validation early with one last finding.
+fn ended(mut rep: FileReport, mut sink: Sink, last: Finding) -> FileReport {
+    sink.push(last);
+    rep.findings = sink.finish(&rep.file.rel);
+    rep
 }
 
 fn order_of(format: Format) -> ByteOrder {
