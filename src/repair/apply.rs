@@ -132,15 +132,7 @@ pub fn apply(
                     })?;
                     keep_original(dirs, f, &disk)?;
                 }
-                journal::append(
-                    j,
-                    &Step::Delete {
-                        file: f.rel.clone(),
-                    },
-                )?;
-                crash_point();
-                fsutil::remove_durable(&f.abs)?;
-                crash_point();
+                delete_journaled(j, f)?;
                 journal::append(
                     j,
                     &Step::Done {
@@ -168,6 +160,20 @@ pub fn apply(
     journal::append(j, &Step::End)?;
     crash_point();
     Ok(results)
+}
+
+/// Journals the removal of a file, then removes it durably.
+fn delete_journaled(j: &Path, f: &FilePlan) -> Result<()> {
+    journal::append(
+        j,
+        &Step::Delete {
+            file: f.rel.clone(),
+        },
+    )?;
+    crash_point();
+    fsutil::remove_durable(&f.abs)?;
+    crash_point();
+    Ok(())
 }
 
 /// Copies a file's whole original into the quarantine and journals it.
@@ -305,15 +311,7 @@ fn rewrite(f: &FilePlan, dirs: &RunDirs) -> Result<Option<String>> {
     crash_point();
     if new_is_empty && !f.moves.is_empty() {
         // Every record moved out: the file of the wrong name goes too.
-        journal::append(
-            j,
-            &Step::Delete {
-                file: f.rel.clone(),
-            },
-        )?;
-        crash_point();
-        fsutil::remove_durable(&f.abs)?;
-        crash_point();
+        delete_journaled(j, f)?;
     }
     Ok(None)
 }

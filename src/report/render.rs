@@ -174,12 +174,7 @@ impl<W: Write> Renderer<W> {
                         self.stream_text(s)?;
                     }
                 }
-                if !findings.is_empty() {
-                    writeln!(self.w, "\nfindings:")?;
-                    for f in findings {
-                        self.finding_text(f, color)?;
-                    }
-                }
+                self.findings_text(findings, color)?;
             }
         }
         self.w.flush()
@@ -241,12 +236,7 @@ impl<W: Write> Renderer<W> {
                         .fold(why, |w, (o, t)| format!("{w} [record @{o} → {t}]"));
                     writeln!(self.w, "{:<7} {:<8} {}: keep {} bytes ({} records), quarantine {} bytes ({} records){why}{}{}", l.action, l.status, l.file, l.bytes_kept, l.records_kept, l.bytes_quarantined, l.records_lost, if cuts.is_empty() { "" } else { ": " }, cuts.join(", "))?;
                 }
-                if !findings.is_empty() {
-                    writeln!(self.w, "\nfindings:")?;
-                    for f in findings {
-                        self.finding_text(f, color)?;
-                    }
-                }
+                self.findings_text(findings, color)?;
             }
         }
         self.w.flush()
@@ -286,12 +276,7 @@ impl<W: Write> Renderer<W> {
                     };
                     writeln!(self.w, "{}={}  # {from}{unknown}", s.name, s.value)?;
                 }
-                if !findings.is_empty() {
-                    writeln!(self.w, "\nfindings:")?;
-                    for f in findings {
-                        self.finding_text(f, color)?;
-                    }
-                }
+                self.findings_text(findings, color)?;
             }
         }
         self.w.flush()
@@ -316,6 +301,16 @@ impl<W: Write> Renderer<W> {
             "  {base}{} [{}]: {} files, {} records, {} bytes, {span}, {} gaps",
             s.name, s.format, s.files, s.records, s.bytes, s.gaps
         )
+    }
+
+    fn findings_text(&mut self, findings: &[Finding], color: bool) -> io::Result<()> {
+        if !findings.is_empty() {
+            writeln!(self.w, "\nfindings:")?;
+            for f in findings {
+                self.finding_text(f, color)?;
+            }
+        }
+        Ok(())
     }
 
     fn finding_text(&mut self, f: &Finding, color: bool) -> io::Result<()> {
