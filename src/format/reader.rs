@@ -195,8 +195,10 @@ impl FileBytes {
             let page = 4096;
             let (s, e) = (start.div_ceil(page) * page, end / page * page);
             if e > s {
-                // SAFETY: as in `release`: read-only shared file mapping, the
-                // pages are faulted back in with the same contents if read again.
+                // SAFETY: MADV_DONTNEED on a read-only shared file mapping only
+                // drops our page-table entries; later reads fault the same file
+                // contents back in, so slices into the range stay valid and
+                // keep their contents (the file is not modified in place).
                 let _ = unsafe {
                     m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, s, e - s)
                 };
@@ -207,17 +209,6 @@ impl FileBytes {
     /// Drops already-processed pages of a mapping from this process's
     /// resident set, so memory does not grow with file size.
     pub fn release(&self, upto: usize) {
-        if let Self::Mapped(m) = self {
-            let page = 4096;
-            let len = upto / page * page;
-            if len > 0 {
-                // SAFETY: MADV_DONTNEED on a read-only shared file mapping only
-                // drops our page-table entries; later reads fault the same file
-                // contents back in, so slices into the range stay valid and
-                // keep their contents (the file is not modified in place).
-                let _ =
-                    unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, len) };
-            }
-        }
+        self.release_range(0, upto);
     }
 }
