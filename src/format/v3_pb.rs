@@ -180,11 +180,6 @@ pub fn encode(t: &Tick) -> Result<Vec<u8>, EncodeError> {
     Ok(m.encode_to_vec())
 }
 
-/// The tick type of a TickMessage (exposed for tests of the decoder).
-pub fn tick_type_of(m: &TickMessage) -> Option<TickType> {
-    TickType::from_storage_name(m.tt.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

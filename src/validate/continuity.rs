@@ -9,11 +9,6 @@ use crate::report::{Finding, Kind};
 use crate::tick::Tick;
 use crate::time::{self, US};
 
-/// What continuity needs of a record.
-struct Ts {
-    ts: i64,
-}
-
 /// Where a record's place in time goes: straight into a [`Continuity`], or
 /// collected for a later in-order replay (files validated in chunks).
 pub trait Sequence {
@@ -104,24 +99,23 @@ impl Continuity {
         file: &str,
         out: &mut impl FnMut(Finding),
     ) {
-        let t = Ts { ts };
         self.keys.push(key);
-        self.min_ts = Some(self.min_ts.map_or(t.ts, |m| m.min(t.ts)));
+        self.min_ts = Some(self.min_ts.map_or(ts, |m| m.min(ts)));
         match self.max_ts {
-            Some(m) if t.ts < m => {
+            Some(m) if ts < m => {
                 self.sorted = false;
                 out(Finding::new(
                     Kind::OutOfOrder,
                     file,
                     format!(
                         "ts {} is earlier than a record before it ({})",
-                        time::display_us(t.ts),
+                        time::display_us(ts),
                         time::display_us(m)
                     ),
                 )
                 .at(offset, Some(index)));
             }
-            Some(m) if t.ts == m => {
+            Some(m) if ts == m => {
                 if self.run.contains(&key) {
                     self.dups += 1;
                     self.first_dup.get_or_insert((offset, index));
@@ -129,27 +123,27 @@ impl Continuity {
                 self.run.push(key);
             }
             Some(m) => {
-                if t.ts - m > max_gap_us {
+                if ts - m > max_gap_us {
                     self.gaps += 1;
                     out(Finding::new(
                         Kind::Gap,
                         file,
                         format!(
                             "no records for {} s, from {} to {}",
-                            (t.ts - m) / US,
+                            (ts - m) / US,
                             time::display_us(m),
-                            time::display_us(t.ts)
+                            time::display_us(ts)
                         ),
                     )
                     .at(offset, Some(index)));
                 }
-                self.max_ts = Some(t.ts);
+                self.max_ts = Some(ts);
                 self.run.clear();
                 self.run.push(key);
             }
             None => {
                 self.sorted = true;
-                self.max_ts = Some(t.ts);
+                self.max_ts = Some(ts);
                 self.run.push(key);
             }
         }
