@@ -577,3 +577,26 @@ fn relocate_moves_a_whole_misnamed_file_and_survives_crashes() {
     }
     assert!(crashes >= 8, "{crashes}");
 }
+
+#[test]
+fn a_store_reached_through_a_symlink_is_validated_and_repaired_in_place() {
+    // The seed switches stores with `ln -sfn storage-new storage-active`.
+    let d = tempdir().unwrap();
+    let real = d.path().join("storage-new");
+    let inj = gen(&real, &["--damage", "truncated-tail"]);
+    let link = d.path().join("storage-active");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let r = validate(&link, &[]);
+    assert_eq!(r.kind("truncated_tail")[0]["file"], inj[0].file.as_str());
+    assert!(
+        r.kind("symlink").is_empty(),
+        "the root link itself is followed"
+    );
+    let (code, _) = repair(&link, &["--apply"]);
+    assert_eq!(code, 0);
+    assert!(
+        real.join(".ibstore/journal").is_dir(),
+        "state lives in the real store folder"
+    );
+    assert!(validate(&link, &[]).errors().is_empty());
+}
