@@ -600,3 +600,27 @@ fn a_store_reached_through_a_symlink_is_validated_and_repaired_in_place() {
     );
     assert!(validate(&link, &[]).errors().is_empty());
 }
+
+#[test]
+fn a_failed_step_leaves_the_file_unchanged() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    let inj = gen(&store, &["--damage", "truncated-tail"]);
+    let abs = store.join(&inj[0].file);
+    let before = fs::read(&abs).unwrap();
+    // A folder where the temp file must go: the write fails, even as root.
+    fs::create_dir(ibstore::fsutil::temp_path(&abs)).unwrap();
+    let (code, lines) = repair(&store, &["--apply"]);
+    assert_eq!(code, 1);
+    let f = lines.iter().find(|l| l["kind"] == "repair_failed").unwrap();
+    assert_eq!(f["file"], inj[0].file.as_str());
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not repaired, file unchanged: "),
+        "{f}"
+    );
+    assert_eq!(fs::read(&abs).unwrap(), before);
+    assert_eq!(repair_lines(&lines)[0]["status"], "skipped");
+}

@@ -417,6 +417,18 @@ fn bad_inputs_get_findings_not_panics() {
     std::os::unix::fs::symlink("loop_a.jsonl", store.join("loop_b")).unwrap();
     std::os::unix::fs::symlink("/etc", store.join("outside")).unwrap();
     fs::write(store.join("notes.txt"), "hello").unwrap();
+    fs::create_dir_all(store.join("misc")).unwrap();
+    // Zero-filled blocks inside a line, then appends after a restart.
+    let nul = store.join("v3/json/2025/08/01/01/9_last_1754010000.jsonl");
+    let good9 = good
+        .iter()
+        .map(|&b| if b == b'7' { b'9' } else { b })
+        .collect::<Vec<u8>>();
+    fs::write(
+        &nul,
+        [&good9[..], b"\n{\"ts\":17\0\0\0\0", &good9, b"\n"].concat(),
+    )
+    .unwrap();
 
     let r = validate(&store, &[]);
     assert_eq!(r.code, 1);
@@ -488,6 +500,40 @@ fn bad_inputs_get_findings_not_panics() {
         "{links:?}"
     );
     assert_eq!(r.kind("unknown_file").len(), 2);
+    assert_eq!(
+        r.kind("unknown_folder")
+            .iter()
+            .map(|f| f["file"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["misc"]
+    );
+    let n = r
+        .kind("nul_run")
+        .into_iter()
+        .find(|f| f["file"] == "v3/json/2025/08/01/01/9_last_1754010000.jsonl")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            n["file"].as_str(),
+            n["offset"].as_u64(),
+            n["len"].as_u64(),
+            n["record"].as_u64()
+        ),
+        (
+            Some("v3/json/2025/08/01/01/9_last_1754010000.jsonl"),
+            Some(good9.len() as u64 + 1),
+            Some(11),
+            Some(2)
+        )
+    );
+    let s9 = r
+        .of_type("stream")
+        .into_iter()
+        .find(|s| s["name"] == "9_last")
+        .unwrap()
+        .clone();
+    assert_eq!(s9["records"], 2, "the record after the NUL run is read");
 }
 
 #[test]
