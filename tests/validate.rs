@@ -520,7 +520,12 @@ fn bad_inputs_get_findings_not_panics() {
             n["len"].as_u64(),
             n["record"].as_u64()
         ),
-        (Some("v3/json/2025/08/01/01/9_last_1754010000.jsonl"), Some(good9.len() as u64 + 1), Some(12), Some(2))
+        (
+            Some("v3/json/2025/08/01/01/9_last_1754010000.jsonl"),
+            Some(good9.len() as u64 + 1),
+            Some(12),
+            Some(2)
+        )
     );
     let s9 = r
         .of_type("stream")
