@@ -143,6 +143,24 @@ pub enum OpenError {
     TooLarge,
 }
 
+/// Decompresses a zstd stream (from a file, or bytes already read), up to
+/// [`MAX_DECOMPRESSED`] bytes.
+pub fn decompress(src: impl Read) -> Result<Vec<u8>, OpenError> {
+    let mut out = Vec::new();
+    let dec = zstd::stream::read::Decoder::new(src)?;
+    let mut limited = dec.take(MAX_DECOMPRESSED + 1);
+    if let Err(source) = limited.read_to_end(&mut out) {
+        return Err(OpenError::Zstd {
+            decoded: out.len() as u64,
+            source,
+        });
+    }
+    if out.len() as u64 > MAX_DECOMPRESSED {
+        return Err(OpenError::TooLarge);
+    }
+    Ok(out)
+}
+
 impl FileBytes {
     /// Opens `path`. Plain files are mapped read-only; `.zst` files are
     /// decompressed into memory.
@@ -162,21 +180,7 @@ impl FileBytes {
                 let map = unsafe { Mmap::map(&file)? };
                 Ok(Self::Mapped(map))
             }
-            Compression::Zstd => {
-                let mut out = Vec::new();
-                let dec = zstd::stream::read::Decoder::new(file)?;
-                let mut limited = dec.take(MAX_DECOMPRESSED + 1);
-                if let Err(source) = limited.read_to_end(&mut out) {
-                    return Err(OpenError::Zstd {
-                        decoded: out.len() as u64,
-                        source,
-                    });
-                }
-                if out.len() as u64 > MAX_DECOMPRESSED {
-                    return Err(OpenError::TooLarge);
-                }
-                Ok(Self::Owned(out))
-            }
+            Compression::Zstd => decompress(file).map(Self::Owned),
         }
     }
 

@@ -8,7 +8,7 @@
 use super::journal::{self, Step};
 use super::plan::{Action, FilePlan, StorePlan};
 use crate::error::{Error, Result};
-use crate::format::reader::FileBytes;
+use crate::format::reader::{decompress, FileBytes};
 use crate::format::Compression;
 use crate::fsutil::{self, crc32};
 use crate::report::{Finding, Kind};
@@ -231,14 +231,15 @@ fn rewrite(f: &FilePlan, dirs: &RunDirs) -> Result<Option<String>> {
     if disk.len() as u64 != f.size || changed(f) {
         return Ok(Some("changed since it was examined".into()));
     }
-    let compression = if f.compressed {
-        Compression::Zstd
+    // The bytes just read are the original: decode them, do not read again.
+    let decoded;
+    let buf: &[u8] = if f.compressed {
+        decoded = decompress(disk.as_slice())
+            .map_err(|e| Error::Usage(format!("{}: {e}", f.abs.display())))?;
+        &decoded
     } else {
-        Compression::None
+        &disk
     };
-    let bytes = FileBytes::open(&f.abs, compression)
-        .map_err(|e| Error::Usage(format!("{}: {e}", f.abs.display())))?;
-    let buf = bytes.bytes();
     for c in &f.cuts {
         let piece = &buf[c.offset as usize..(c.offset + c.len) as usize];
         let rel = format!(
@@ -278,7 +279,6 @@ fn rewrite(f: &FilePlan, dirs: &RunDirs) -> Result<Option<String>> {
     } else {
         new
     };
-    drop(bytes);
     let tmp = fsutil::write_temp(&f.abs, &new_disk)?;
     crash_point();
     test_hook_append(&f.abs);
@@ -350,10 +350,10 @@ fn append_records(
         None
     };
     let mut content = match &disk {
-        Some(_) => FileBytes::open(&abs, compression)
-            .map_err(|e| Error::Usage(format!("{}: {e}", abs.display())))?
-            .bytes()
-            .to_vec(),
+        Some(d) if compression == Compression::Zstd => {
+            decompress(d.as_slice()).map_err(|e| Error::Usage(format!("{}: {e}", abs.display())))?
+        }
+        Some(d) => d.clone(),
         None => Vec::new(),
     };
     let key = |rec: &[u8]| -> Option<u64> {

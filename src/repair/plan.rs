@@ -297,9 +297,7 @@ pub fn plan_file(found: Found, active: bool, opts: &RepairOptions) -> Option<Fil
     {
         reorder(&mut plan, &found, rep.format?, opts);
     }
-    let total = FileBytes::open(&found.abs, found.file.ext.compression)
-        .map(|b| b.bytes().len() as u64)
-        .unwrap_or(found.file.size);
+    let total = rep.decoded_bytes;
     plan.bytes_quarantined = plan.cuts.iter().map(|c| c.len).sum();
     plan.bytes_kept = total.saturating_sub(plan.bytes_quarantined);
     let nothing = plan.cuts.is_empty()

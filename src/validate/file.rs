@@ -38,6 +38,8 @@ pub struct FileReport {
     pub gaps: u64,
     /// Findings, in file order per kind.
     pub findings: Vec<Finding>,
+    /// Bytes of the (decompressed) content that was read.
+    pub decoded_bytes: u64,
 }
 
 /// Validates one file. `abs` is its path on disk.
@@ -50,6 +52,7 @@ pub fn validate_file(abs: &Path, file: DataFile, opts: &Options) -> FileReport {
         last_ts: None,
         gaps: 0,
         findings: Vec::new(),
+        decoded_bytes: 0,
     };
     let rel = rep.file.rel.clone();
     let mut sink = Sink::with_cap(opts.max_per_kind);
@@ -77,6 +80,7 @@ pub fn validate_file(abs: &Path, file: DataFile, opts: &Options) -> FileReport {
         }
     };
     let buf = bytes.bytes();
+    rep.decoded_bytes = buf.len() as u64;
     if buf.is_empty() {
         let f = Finding::new(Kind::EmptyFile, &rel, "file decompresses to 0 bytes")
             .at(0, None)

@@ -128,7 +128,7 @@ fn check_all(
 ) {
     values(t, at, out);
     payload(t, at, out);
-    oddities(t, notes, at, out);
+    oddities(notes, at, out);
     placement(t, file, v3_content, at, out);
 }
 
@@ -230,7 +230,7 @@ fn payload(t: &Tick, at: At<'_>, out: &mut impl FnMut(Finding)) {
     }
 }
 
-fn oddities(_t: &Tick, notes: Notes, at: At<'_>, out: &mut impl FnMut(Finding)) {
+fn oddities(notes: Notes, at: At<'_>, out: &mut impl FnMut(Finding)) {
     if notes == Notes::default() {
         return;
     }
