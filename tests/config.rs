@@ -16,11 +16,7 @@ fn check(files: &[PathBuf], extra: &[&str]) -> Report {
         .output()
         .unwrap();
     let code = out.status.code().unwrap();
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = json_lines(&out.stdout);
     assert!(
         code == 0 || code == 1,
         "{}",
@@ -295,11 +291,7 @@ fn show_labels_every_value_with_its_source() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = json_lines(&out.stdout);
     let get = |n: &str| {
         lines
             .iter()

@@ -18,11 +18,7 @@ fn repair(store: &Path, args: &[&str]) -> (i32, Vec<Value>) {
         .output()
         .unwrap();
     let code = out.status.code().unwrap_or(-1);
-    let lines = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&out.stdout);
     (code, lines)
 }
 
@@ -208,13 +204,7 @@ fn a_crash_at_any_step_loses_nothing_and_a_new_run_finishes() {
     let mut crashes = 0;
     for k in 1.. {
         let store = d.path().join(format!("k{k}"));
-        assert!(std::process::Command::new("cp")
-            .arg("-a")
-            .arg(&pristine)
-            .arg(&store)
-            .status()
-            .unwrap()
-            .success());
+        copy_store(&pristine, &store);
         let out = ibstore()
             .args(["repair", "--apply", "--path"])
             .arg(&store)
@@ -281,11 +271,7 @@ fn a_file_appended_to_during_repair_is_skipped_and_intact() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = json_lines(&out.stdout);
     assert_eq!(repair_lines(&lines)[0]["status"], "skipped");
     let f = lines
         .iter()
@@ -539,13 +525,7 @@ fn relocate_moves_a_whole_misnamed_file_and_survives_crashes() {
     let mut crashes = 0;
     for k in 1.. {
         let store = d.path().join(format!("k{k}"));
-        assert!(std::process::Command::new("cp")
-            .arg("-a")
-            .arg(&pristine)
-            .arg(&store)
-            .status()
-            .unwrap()
-            .success());
+        copy_store(&pristine, &store);
         // The misnamed file is its own stream's only (so newest) hour: --include-active.
         let out = ibstore()
             .args([

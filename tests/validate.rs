@@ -613,11 +613,7 @@ fn gen_reports_in_json_too() {
         .arg(d.path().join("s"))
         .output()
         .unwrap();
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = json_lines(&out.stdout);
     assert_eq!(
         lines[0],
         json!({"type": "damage", "kind": "trailing-nul", "file": "v3/json/2025/08/01/01/711280073_bid_ask_1754010000.jsonl", "offset": 13511, "len": 4096})
