@@ -5,7 +5,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use ibstore::format::Format;
 use ibstore::gen::{self, DamageKind, GenOptions, V2Layout};
-use ibstore::report::render::{Renderer, Style, Summary};
+use ibstore::report::render::{Renderer, Style, Summary, Units};
 use ibstore::tick::TickType;
 use ibstore::validate::{self, Options};
 use std::io::{self, IsTerminal as _};
@@ -292,6 +292,7 @@ fn run_validate(a: ValidateArgs) -> Result<u8> {
         tally,
         exit_code: tally.exit_code(a.strict),
         run: None,
+        units: Units::Data,
     };
     let path = report.root.display().to_string();
     Renderer::new(io::stdout().lock(), style(a.common.json)).report(
@@ -424,6 +425,7 @@ fn run_config_check(a: ConfigCheckArgs) -> Result<u8> {
         tally,
         exit_code: tally.exit_code(a.strict),
         run: None,
+        units: Units::Config,
     };
     let path = files
         .iter()
@@ -455,6 +457,7 @@ fn run_config_show(a: ConfigShowArgs) -> Result<u8> {
         tally,
         exit_code: tally.exit_code(false),
         run: None,
+        units: Units::Config,
     };
     Renderer::new(io::stdout().lock(), style(a.json)).settings(
         &a.env.display().to_string(),
@@ -512,6 +515,7 @@ fn run_repair(a: RepairArgs) -> Result<u8> {
             tally,
             exit_code: tally.exit_code(false),
             run: Some(run.clone()),
+            units: Units::Data,
         };
         Renderer::new(io::stdout().lock(), style(a.common.json)).repair(
             "repair --undo",
@@ -615,6 +619,7 @@ fn run_repair(a: RepairArgs) -> Result<u8> {
         tally,
         exit_code: code,
         run,
+        units: Units::Data,
     };
     Renderer::new(io::stdout().lock(), style(a.common.json))
         .repair(command, &path, &lines, &findings, &summary)?;

@@ -43,9 +43,22 @@ pub struct Summary {
     pub tally: Tally,
     /// The process exit code this report leads to.
     pub exit_code: u8,
+    /// What `files` and `records` count (text wording only; not in JSON).
+    #[serde(skip)]
+    pub units: Units,
     /// repair: the run id (when changes were applied).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+}
+
+/// What a summary's `files` and `records` count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Units {
+    /// Data files and tick records.
+    #[default]
+    Data,
+    /// Env files and settings.
+    Config,
 }
 
 /// One file of a repair report.
@@ -150,7 +163,7 @@ impl<W: Write> Renderer<W> {
             Style::Text { color } => {
                 writeln!(self.w, "ibstore {command}: {path}")?;
                 let t = summary.tally;
-                if command.starts_with("config") {
+                if summary.units == Units::Config {
                     writeln!(
                         self.w,
                         "{} env files, {} settings, {} bytes",
