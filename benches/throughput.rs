@@ -7,9 +7,10 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ibstore::format::{Extension, Format};
 use ibstore::gen::{file_ticks, GenOptions};
+use ibstore::scan::{scan, ScanOptions};
+use ibstore::store::discover::Found;
 use ibstore::store::layout::classify;
 use ibstore::tick::TickType;
-use ibstore::validate::{validate_file, Options};
 
 fn encoded(format: Format, records: usize) -> Vec<u8> {
     let o = GenOptions {
@@ -32,7 +33,7 @@ fn decode(c: &mut Criterion) {
             b.iter(|| {
                 let mut n = 0u64;
                 format.walk(black_box(&buf), |p| {
-                    if let ibstore::format::reader::Piece::Record { bytes, .. } = p {
+                    if let ibstore::format::piece::Piece::Record { bytes, .. } = p {
                         n += u64::from(format.decode(bytes).is_ok());
                     }
                 });
@@ -45,7 +46,7 @@ fn decode(c: &mut Criterion) {
 
 fn validate(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut g = c.benchmark_group("validate_file");
+    let mut g = c.benchmark_group("scan");
     for format in [Format::V3Json, Format::V3Pb, Format::V2Json] {
         let buf = encoded(format, 20_000);
         let rel = if format.is_v3() {
@@ -70,8 +71,12 @@ fn validate(c: &mut Criterion) {
             buf.len() as u64,
         );
         g.throughput(Throughput::Bytes(buf.len() as u64));
+        let found = Found {
+            abs: abs.clone(),
+            file,
+        };
         g.bench_function(format.name(), |b| {
-            b.iter(|| validate_file(&abs, file.clone(), &Options::default()).records)
+            b.iter(|| scan(&found, &ScanOptions::default()).records)
         });
     }
     g.finish();

@@ -1,6 +1,11 @@
 //! Every filesystem effect that changes a store goes through here, done so a
 //! crash at any instant leaves the old or the new state: write a temp file
 //! in the same folder, fsync it, rename it over the target, fsync the folder.
+//!
+//! Paths inside a store are resolved with [`resolve_in`], which walks them
+//! one component at a time from the store root and refuses a symbolic link
+//! anywhere below the root, so no write can leave the store through a link
+//! swapped in after it was scanned.
 
 use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
@@ -32,19 +37,121 @@ pub fn temp_path(target: &Path) -> PathBuf {
     target.with_file_name(name)
 }
 
+/// Resolves `rel` (a `/`-separated path relative to `root`) for writing:
+/// every folder on the way must be a real folder inside the root (created
+/// when `create` and missing), and the last component, if it exists, must
+/// not be a symbolic link or a folder.
+pub fn resolve_in(root: &Path, rel: &str, create: bool) -> Result<PathBuf> {
+    if !is_contained(rel) {
+        return Err(Error::Unsafe {
+            path: root.join(rel),
+            why: "the path leaves the store".into(),
+        });
+    }
+    let comps: Vec<&str> = rel.split('/').collect();
+    let mut p = root.to_path_buf();
+    for (i, c) in comps.iter().enumerate() {
+        p.push(c);
+        let last = i + 1 == comps.len();
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::Unsafe {
+                    path: p,
+                    why: "a symbolic link inside the store; ibstore never writes through one"
+                        .into(),
+                })
+            }
+            Ok(m) if !last && !m.is_dir() => {
+                return Err(Error::Unsafe {
+                    path: p,
+                    why: "not a folder".into(),
+                })
+            }
+            Ok(m) if last && m.is_dir() => {
+                return Err(Error::Unsafe {
+                    path: p,
+                    why: "a folder where a file belongs".into(),
+                })
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !last && create => {
+                fs::create_dir(&p).map_err(io(&p, "create folder"))?;
+                fsync_dir(p.parent().unwrap_or(root))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && last => {}
+            Err(source) => return Err(Error::path(p, source)),
+        }
+    }
+    Ok(p)
+}
+
+/// A file being written durably: bytes counted and CRC'd on the way;
+/// [`Durable::finish`] fsyncs it and its folder.
+#[derive(Debug)]
+pub struct Durable {
+    file: File,
+    path: PathBuf,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl Durable {
+    /// Creates `path` (`new`: it must not exist; else truncated).
+    pub fn create(path: &Path, new: bool) -> Result<Self> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(new)
+            .create(true)
+            .truncate(!new)
+            .open(path)
+            .map_err(io(path, "create file"))?;
+        Ok(Self {
+            file,
+            path: path.to_owned(),
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+        })
+    }
+
+    /// A temp file beside `target`.
+    pub fn temp_for(target: &Path) -> Result<Self> {
+        Self::create(&temp_path(target), false)
+    }
+
+    /// fsyncs; returns the path, size and CRC-32 of what was written.
+    pub fn finish(self) -> Result<(PathBuf, u64, u32)> {
+        self.file.sync_all().map_err(io(&self.path, "fsync file"))?;
+        fsync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
+        Ok((self.path, self.len, self.crc.finalize()))
+    }
+
+    /// Path being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Write for Durable {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// Writes `bytes` to a durable temp file beside `target` and returns its
 /// path; [`commit`] renames it into place.
 pub fn write_temp(target: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    let tmp = temp_path(target);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .map_err(io(&tmp, "create temp file"))?;
-    f.write_all(bytes).map_err(io(&tmp, "write temp file"))?;
-    f.sync_all().map_err(io(&tmp, "fsync temp file"))?;
-    Ok(tmp)
+    let mut t = Durable::temp_for(target)?;
+    t.write_all(bytes).map_err(io(target, "write temp file"))?;
+    Ok(t.finish()?.0)
 }
 
 /// Renames a temp file over its target and fsyncs the folder.
@@ -62,16 +169,9 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
 /// Creates a new file (failing if it exists), writes and fsyncs it, and
 /// fsyncs its folder.
 pub fn create_durable(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(io(path, "create file"))?;
+    let mut f = Durable::create(path, true)?;
     f.write_all(bytes).map_err(io(path, "write file"))?;
-    f.sync_all().map_err(io(path, "fsync file"))?;
-    fsync_dir(dir)
+    f.finish().map(|_| ())
 }
 
 /// Removes a file and fsyncs its folder.
@@ -124,5 +224,22 @@ mod tests {
         for bad in ["", "../x", "v3/../../x", "/etc/passwd", "./a"] {
             assert!(!is_contained(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn resolve_refuses_links_and_creates_folders() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("store");
+        fs::create_dir(&root).unwrap();
+        let out = d.path().join("outside");
+        fs::create_dir(&out).unwrap();
+        std::os::unix::fs::symlink(&out, root.join("v3")).unwrap();
+        let e = resolve_in(&root, "v3/json/a.jsonl", true).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(!out.join("json").exists());
+        let p = resolve_in(&root, "v2/json/a.jsonl", true).unwrap();
+        assert_eq!(p, root.join("v2/json/a.jsonl"));
+        assert!(root.join("v2/json").is_dir());
+        assert!(resolve_in(&root, "../x", true).is_err());
     }
 }

@@ -1,16 +1,14 @@
 //! ibstore: validation, repair and migration of IB-Stream tick stores.
 //!
 //! Every on-disk format (v2/v3 × JSONL/protobuf, optionally zstd) decodes into
-//! one canonical [`tick::Tick`] through one codec per format
-//! ([`format::Format::decode`]); every command reads through that path and
-//! reports problems as [`report::Finding`] values.
+//! one canonical [`Tick`] through one codec per format
+//! ([`Format::decode`]). Every command reads a file through one scan
+//! ([`scan::scan`]) into typed facts ([`FileScan`]) and reports problems as
+//! [`Finding`] values; commands that change a store go through [`fsutil`].
 //!
 //! ```no_run
-//! let report = ibstore::validate::validate_store(
-//!     std::path::Path::new("storage"),
-//!     &ibstore::validate::Options::default(),
-//!     &|_| {},
-//! )?;
+//! let d = ibstore::store::discover::discover(std::path::Path::new("storage"))?;
+//! let report = ibstore::validate::run(d, &ibstore::ScanOptions::default(), &())?;
 //! println!("{} records, {} errors", report.records(), report.tally().errors);
 //! # Ok::<(), ibstore::Error>(())
 //! ```
@@ -23,12 +21,20 @@ pub mod error;
 pub mod format;
 pub mod fsutil;
 pub mod gen;
+pub mod progress;
+#[doc(hidden)]
 pub mod proto;
 pub mod repair;
 pub mod report;
+pub mod scan;
 pub mod store;
 pub mod tick;
 pub mod time;
 pub mod validate;
 
 pub use error::{Error, Result};
+pub use format::{Compression, Format};
+pub use progress::Progress;
+pub use report::{Finding, Kind, Severity};
+pub use scan::{FileScan, ScanOptions};
+pub use tick::{Tick, TickType};

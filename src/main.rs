@@ -1,7 +1,9 @@
-//! The `ibstore` binary: parse, run, map the outcome to an exit code
-//! (0 clean, 1 findings, 2 could not run). Exits 0 quietly on a broken pipe.
+//! The `ibstore` binary: parse, run one command, map the outcome to an exit
+//! code (0 clean, 1 findings, 2 could not run). Exits 0 quietly on a broken
+//! pipe.
 
 mod cli;
+mod cmd;
 
 use clap::Parser as _;
 use std::process::ExitCode;
@@ -19,7 +21,18 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("ibstore: error: {e:#}");
+            // Each cause once: library errors already name their cause.
+            let mut msg = String::new();
+            for c in e.chain() {
+                let t = c.to_string();
+                if !msg.contains(&t) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&t);
+                }
+            }
+            eprintln!("ibstore: error: {}", ibstore::report::escape(&msg));
             ExitCode::from(2)
         }
     }

@@ -188,11 +188,18 @@ impl Tick {
         }
     }
 
-    /// A 64-bit fingerprint of everything but `st` (which differs between
-    /// conversion runs, spec §11): two ticks with equal keys are duplicates.
-    pub fn dedup_key(&self) -> u64 {
+    /// A 64-bit hash of every field (`with_st`), or of every field but `st`.
+    /// Equal records have equal keys; equal keys are only candidates, to be
+    /// confirmed with [`Tick::same`] before anything is removed.
+    pub fn key(&self, with_st: bool) -> u64 {
+        if cfg!(debug_assertions) && test_collisions() {
+            return 0;
+        }
         let mut h = Fnv::default();
         h.word(self.ts as u64);
+        if with_st {
+            h.word(self.st as u64);
+        }
         h.word(self.cid as u64);
         h.word(self.tt as u64);
         h.word(self.rid as u64);
@@ -204,6 +211,26 @@ impl Tick {
         }
         h.0
     }
+
+    /// Whether two records are equal in every field (`with_st`) or in every
+    /// field but `st`; prices compare bit for bit (a NaN equals itself).
+    pub fn same(&self, other: &Tick, with_st: bool) -> bool {
+        let bits = |v: Option<f64>| v.map(f64::to_bits);
+        (self.ts, self.cid, self.tt, self.rid) == (other.ts, other.cid, other.tt, other.rid)
+            && (!with_st || self.st == other.st)
+            && Field::ALL
+                .iter()
+                .all(|&f| bits(self.get(f)) == bits(other.get(f)))
+            && (self.bpl, self.aph, self.upt, self.past_limit)
+                == (other.bpl, other.aph, other.upt, other.past_limit)
+    }
+}
+
+/// Debug builds only: `IBSTORE_TEST_COLLIDE=1` gives every record the same
+/// key, to prove that no decision rests on a hash alone.
+fn test_collisions() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("IBSTORE_TEST_COLLIDE").is_some())
 }
 
 /// A word-at-a-time mixing hash (fast, no allocation, deterministic).
@@ -237,7 +264,7 @@ mod tests {
     }
 
     #[test]
-    fn dedup_key_ignores_st_only() {
+    fn keys_and_equality_with_and_without_st() {
         let a = Tick {
             ts: 5,
             st: 6,
@@ -250,7 +277,14 @@ mod tests {
             bp: Some(1.25),
             ..a
         };
-        assert_eq!(a.dedup_key(), b.dedup_key());
-        assert_ne!(a.dedup_key(), c.dedup_key());
+        assert_eq!(a.key(false), b.key(false));
+        assert_ne!(a.key(true), b.key(true));
+        assert_ne!(a.key(false), c.key(false));
+        assert!(a.same(&b, false) && !a.same(&b, true) && !a.same(&c, false));
+        let nan = Tick {
+            p: Some(f64::NAN),
+            ..a
+        };
+        assert!(nan.same(&nan, true));
     }
 }

@@ -6,9 +6,10 @@
 use ibstore::format::{Extension, Format};
 use ibstore::proto::ib_stream::v3::TickMessage;
 use ibstore::report::Severity;
+use ibstore::scan::{FileScan as FileReport, ScanOptions as Options};
+use ibstore::store::discover::Found;
 use ibstore::store::layout::classify;
 use ibstore::tick::{Tick, TickType};
-use ibstore::validate::{validate_file, FileReport, Options};
 use proptest::prelude::*;
 use prost::Message as _;
 use std::path::Path;
@@ -35,11 +36,8 @@ fn run(dir: &Path, format: Format, bytes: &[u8]) -> FileReport {
     std::fs::create_dir_all(abs.parent().unwrap()).unwrap();
     std::fs::write(&abs, bytes).unwrap();
     let ext = Extension::from_path(&abs).unwrap();
-    validate_file(
-        &abs,
-        classify(&abs, rel, ext, bytes.len() as u64),
-        &Options::default(),
-    )
+    let file = classify(&abs, rel, ext, bytes.len() as u64);
+    ibstore::scan::scan(&Found { abs, file }, &Options::default())
 }
 
 fn assert_inside(r: &FileReport, len: usize) {
@@ -194,7 +192,7 @@ proptest! {
         v3 in any::<bool>(), per_second in any::<bool>(), note in any::<bool>(),
     ) {
         use ibstore::format::{Note, Notes};
-        use ibstore::validate::record::{check, is_clean, At};
+        use ibstore::scan::record::{check, is_clean, At};
         let base = HOUR * 1_000_000;
         let t = Tick { ts: base + ts_off, st: base + ts_off + st_off, cid, tt: TickType::ALL[tt], rid: 1, p: vals[0], s: vals[1], bp: vals[2], bs: vals[3], ap: vals[4], as_: vals[5], mp: vals[6], ..Tick::default() };
         let name_t = if per_second { HOUR + 5 } else { HOUR };
@@ -218,7 +216,7 @@ proptest! {
 #[test]
 fn clean_predicate_accepts_clean_records_and_rejects_each_defect() {
     use ibstore::format::Notes;
-    use ibstore::validate::record::{check, is_clean, At};
+    use ibstore::scan::record::{check, is_clean, At};
     let rel = format!("v3/json/2025/08/01/01/7_last_{HOUR}.jsonl");
     let abs = Path::new("/s").join(&rel);
     let file = classify(&abs, rel, Extension::from_path(&abs).unwrap(), 1);
@@ -411,9 +409,10 @@ proptest! {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
         let run = |split_bytes: u64| {
             let opts = Options { split_bytes, max_per_kind: 5, ..Options::default() };
-            let mut r = pool.install(|| validate_file(&abs, file.clone(), &opts));
+            let found = Found { abs: abs.clone(), file: file.clone() };
+            let mut r = pool.install(|| ibstore::scan::scan(&found, &opts));
             r.findings.sort_by(|a, b| (a.offset, a.kind, &a.message).cmp(&(b.offset, b.kind, &b.message)));
-            (r.records, r.first_ts, r.last_ts, r.gaps, r.findings)
+            (r.records, r.first_ts, r.last_ts, r.gaps, r.findings, r.spans, r.strays, r.duplicates, r.unterminated, r.crlf_lines, r.repeats)
         };
         let whole = run(u64::MAX);
         let parts = run(split);

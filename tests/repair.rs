@@ -44,10 +44,10 @@ fn unzstd(b: &[u8]) -> Vec<u8> {
     let dir = tempdir().unwrap();
     let p = dir.path().join("x.jsonl.zst");
     fs::write(&p, b).unwrap();
-    ibstore::format::reader::FileBytes::open(&p, ibstore::format::Compression::Zstd)
+    ibstore::format::source::Source::open(&p, ibstore::format::Compression::Zstd, false)
         .unwrap()
-        .bytes()
-        .to_vec()
+        .read_all()
+        .unwrap()
 }
 
 fn expected_cut(damage: &str, json: bool) -> Option<&'static str> {
@@ -348,26 +348,40 @@ fn locks_name_their_holder() {
     let store = d.path().join("s");
     gen(&store, &["--damage", "truncated-tail"]);
     fs::create_dir_all(store.join(".ibstore")).unwrap();
-    fs::write(
-        store.join(".ibstore/lock"),
-        format!("pid={} run=other\n", std::process::id()),
-    )
-    .unwrap();
+    // Another process holds the lock (an OS lock, not a pid file).
+    let held = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(store.join(".ibstore/lock"))
+        .unwrap();
+    held.lock().unwrap();
+    fs::write(store.join(".ibstore/lock"), "pid=4242 run=other\n").unwrap();
     let out = ibstore()
         .args(["repair", "--apply", "--path"])
         .arg(&store)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!(
-        "is held by another repair (pid={} run=other)",
-        std::process::id()
-    )));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("is held by another repair (pid=4242 run=other)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(held);
+    // A holder that died without releasing: its line is still there, the
+    // kernel released its lock, the next run takes it and says so.
     fs::write(store.join(".ibstore/lock"), "pid=999999999 run=gone\n").unwrap();
     let (code, lines) = repair(&store, &["--apply"]);
     assert_eq!(code, 0);
     assert!(lines.iter().any(|l| l["kind"] == "stale_lock"));
-    assert!(!store.join(".ibstore/lock").exists(), "released at the end");
+    assert_eq!(
+        fs::read(store.join(".ibstore/lock")).unwrap(),
+        b"",
+        "released at the end, holder line cleared"
+    );
 }
 
 #[test]
@@ -414,27 +428,44 @@ fn bad_inputs_are_clear_errors_with_nothing_changed() {
     let mut j = fs::read(&journal).unwrap();
     j.truncate(j.len() - 5);
     fs::write(&journal, &j).unwrap();
-    let (code, _) = repair(&store, &["--undo", &run]);
-    assert_eq!(code, 0);
+    // ... and says the journal was incomplete (exit 1).
+    let (code, lines) = repair(&store, &["--undo", &run]);
+    assert_eq!(code, 1);
+    assert!(lines.iter().any(|l| l["kind"] == "journal_incomplete"));
     assert_eq!(data(&store), before);
     // A journal that names a path outside the store is refused for that path.
-    let evil = store.join(".ibstore/journal/evil.jsonl");
-    fs::write(&evil, "{\"step\":\"begin\",\"run\":\"evil\",\"root\":\"x\"}\n{\"step\":\"delete\",\"file\":\"../escape.jsonl\"}\n").unwrap();
-    let (code, lines) = repair(&store, &["--undo", "evil"]);
+    let evil_run = "20990101T000000Z-7";
+    let evil = store.join(format!(".ibstore/journal/{evil_run}.jsonl"));
+    fs::write(&evil, "{\"step\":\"begin\",\"run\":\"evil\",\"root\":\"x\"}\n{\"step\":\"delete\",\"file\":\"../escape.jsonl\"}\n{\"step\":\"end\"}\n").unwrap();
+    let (code, lines) = repair(&store, &["--undo", evil_run]);
     assert_eq!(code, 1);
     assert!(lines
         .iter()
         .any(|l| l["kind"] == "undo_refused" && l["file"] == "../escape.jsonl"));
     assert!(!d.path().join("escape.jsonl").exists());
     // A journal that is not one.
-    fs::write(store.join(".ibstore/journal/junk.jsonl"), "garbage\n{}\n").unwrap();
+    let junk_run = "20990101T000000Z-8";
+    fs::write(
+        store.join(format!(".ibstore/journal/{junk_run}.jsonl")),
+        "garbage\n{}\n",
+    )
+    .unwrap();
     let out = ibstore()
-        .args(["repair", "--undo", "junk", "--path"])
+        .args(["repair", "--undo", junk_run, "--path"])
         .arg(&store)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1 is not a journal step"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("line 1 is not a journal step: it is not JSON"));
+    // Ids that are not run ids are refused before any file is read.
+    let out = ibstore()
+        .args(["repair", "--undo", "../../etc", "--path"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no repair run \"../../etc\""));
 }
 
 #[test]
@@ -602,5 +633,5 @@ fn a_failed_step_leaves_the_file_unchanged() {
         "{f}"
     );
     assert_eq!(fs::read(&abs).unwrap(), before);
-    assert_eq!(repair_lines(&lines)[0]["status"], "skipped");
+    assert_eq!(repair_lines(&lines)[0]["status"], "failed");
 }

@@ -1,7 +1,7 @@
 //! Every format's framing and decoder over arbitrary bytes: no panic, and
 //! every piece lies inside the input.
 #![no_main]
-use ibstore::format::reader::Piece;
+use ibstore::format::piece::Piece;
 use ibstore::format::{v3_fast, v3_json, Format};
 use libfuzzer_sys::fuzz_target;
 

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod envfile;
+pub mod report;
 pub mod show;
 pub mod tracked;
 pub mod vars;

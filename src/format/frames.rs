@@ -1,15 +1,22 @@
 //! Length-prefixed protobuf framing: `u32 length` + body, repeated, no header
 //! (spec §4.1, §7.1). v2 prefixes are little-endian, v3 big-endian.
 //!
-//! The walker reports torn tails (partial prefix, partial body), NUL tails,
+//! The splitter reports torn tails (partial prefix, partial body), NUL tails,
 //! and corrupt prefixes. After a corrupt prefix it resynchronises at the
 //! first offset from which a chain of valid frames runs on, so one bad
-//! prefix never hides the rest of a file.
+//! prefix never hides the rest of a file. A length of 0 (no IB-Stream
+//! message is empty) or above [`MAX_FRAME`] is a corrupt prefix.
+//!
+//! Like [`super::lines`], it is streaming: [`Frames::feed`] takes a window
+//! and says how much it consumed; a frame or a resynchronisation chain that
+//! runs past the window waits for more bytes, so the carried bytes never
+//! exceed a few frames.
 
-use super::reader::{Damage, Piece};
+use super::piece::{Damage, Piece};
 
-/// A length prefix above this is corruption, never an allocation.
-pub const MAX_FRAME: usize = 64 << 20;
+/// A length prefix above this is corruption (real frames are a few hundred
+/// bytes), never an allocation.
+pub const MAX_FRAME: usize = 1 << 20;
 /// Frames that must decode in a row for a resynchronisation point to count
 /// (fewer are enough when they run exactly to the end of the data).
 const CHAIN: usize = 4;
@@ -46,7 +53,7 @@ pub fn write_frame(order: ByteOrder, body: &[u8], out: &mut Vec<u8>) {
 /// Outcome of trying to read one frame at a position.
 enum Step {
     Frame(usize),
-    BadPrefix,
+    Bad,
     Overrun,
     ShortPrefix,
 }
@@ -56,8 +63,8 @@ fn step(buf: &[u8], pos: usize, order: ByteOrder) -> Step {
         return Step::ShortPrefix;
     }
     let n = order.read(&buf[pos..]);
-    if n > MAX_FRAME {
-        Step::BadPrefix
+    if n == 0 || n > MAX_FRAME {
+        Step::Bad
     } else if buf.len() - pos - 4 < n {
         Step::Overrun
     } else {
@@ -65,105 +72,210 @@ fn step(buf: &[u8], pos: usize, order: ByteOrder) -> Step {
     }
 }
 
-/// Whether a chain of valid frames starts at `q` (see [`CHAIN`]).
+enum Chain {
+    Valid,
+    Invalid,
+    NeedMore,
+}
+
+/// Whether a chain of valid frames starts at `q` (see [`CHAIN`]). `data_end`
+/// is where only NULs follow (the buffer's end when more bytes may come).
 fn chain_at(
     buf: &[u8],
     data_end: usize,
+    eof: bool,
     q: usize,
     order: ByteOrder,
     valid: &impl Fn(&[u8]) -> bool,
-) -> bool {
+) -> Chain {
     let mut pos = q;
     for k in 0..CHAIN {
         if pos >= data_end {
-            return k > 0;
+            return match (eof, k > 0) {
+                (false, _) => Chain::NeedMore,
+                (true, true) => Chain::Valid,
+                (true, false) => Chain::Invalid,
+            };
         }
         match step(buf, pos, order) {
             Step::Frame(n) if valid(&buf[pos + 4..pos + 4 + n]) => pos += 4 + n,
-            _ => return false,
+            Step::Frame(_) | Step::Bad => return Chain::Invalid,
+            Step::ShortPrefix | Step::Overrun if eof => return Chain::Invalid,
+            Step::ShortPrefix | Step::Overrun => return Chain::NeedMore,
         }
     }
-    true
+    Chain::Valid
 }
 
-/// Walks every frame of `buf` in order. `valid` says whether a body decodes;
-/// it is used only to find resynchronisation points after damage.
+/// A corrupt stretch being skipped while looking for the next valid chain.
+#[derive(Debug, Clone, Copy)]
+struct Resync {
+    start: u64,
+    index: u64,
+    cause: Damage,
+    /// Just past the last non-NUL byte seen since `start`.
+    nonzero_end: u64,
+}
+
+/// The streaming frame splitter's state between windows.
+#[derive(Debug)]
+pub struct Frames {
+    order: ByteOrder,
+    index: u64,
+    resync: Option<Resync>,
+}
+
+/// Walks every frame of a whole buffer in order. `valid` says whether a body
+/// decodes; it is used only to find resynchronisation points after damage.
 pub fn walk(
     buf: &[u8],
     order: ByteOrder,
     valid: impl Fn(&[u8]) -> bool,
     mut sink: impl FnMut(Piece<'_>),
 ) {
-    let data_end = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    let mut pos = 0usize;
-    let mut index = 0u64;
-    while pos < buf.len() {
-        if pos >= data_end {
-            // Under 4 zero bytes at a frame boundary are a torn big-endian
-            // prefix as likely as a NUL run; call them what a prefix needs.
-            let (kind, index) = if buf.len() - pos < 4 {
-                (Damage::PartialPrefix, Some(index + 1))
-            } else {
-                (Damage::TrailingNul, None)
+    Frames::new(order).feed(buf, 0, true, &valid, &mut sink);
+}
+
+impl Frames {
+    /// A splitter at the start of a file.
+    pub fn new(order: ByteOrder) -> Self {
+        Self {
+            order,
+            index: 0,
+            resync: None,
+        }
+    }
+
+    /// Splits `buf`, which starts at file offset `base`; returns the bytes
+    /// consumed (see [`super::lines::Lines::feed`]).
+    pub fn feed(
+        &mut self,
+        buf: &[u8],
+        base: u64,
+        eof: bool,
+        valid: &impl Fn(&[u8]) -> bool,
+        sink: &mut impl FnMut(Piece<'_>),
+    ) -> usize {
+        let data_end = if eof {
+            buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)
+        } else {
+            buf.len()
+        };
+        let at = |p: usize| base + p as u64;
+        let mut pos = 0usize;
+        loop {
+            if let Some(r) = &mut self.resync {
+                while pos < buf.len() {
+                    match chain_at(buf, data_end, eof, pos, self.order, valid) {
+                        Chain::Valid => break,
+                        Chain::NeedMore => return pos,
+                        Chain::Invalid => {
+                            if buf[pos] != 0 {
+                                r.nonzero_end = at(pos) + 1;
+                            }
+                            pos += 1;
+                        }
+                    }
+                }
+                let r = *r;
+                if pos < buf.len() {
+                    sink(Piece::Damage {
+                        offset: r.start,
+                        len: at(pos) - r.start,
+                        index: Some(r.index),
+                        kind: Damage::BadPrefix,
+                    });
+                    self.resync = None;
+                } else if eof {
+                    self.finish(r, at(buf.len()), sink);
+                    return buf.len();
+                } else {
+                    return pos;
+                }
+            }
+            if pos >= buf.len() {
+                return pos;
+            }
+            if eof && pos >= data_end {
+                // Under 4 zero bytes at a frame boundary are a torn big-endian
+                // prefix as likely as a NUL run; call them what a prefix needs.
+                let (kind, index) = if buf.len() - pos < 4 {
+                    (Damage::PartialPrefix, Some(self.index + 1))
+                } else {
+                    (Damage::TrailingNul, None)
+                };
+                sink(Piece::Damage {
+                    offset: at(pos),
+                    len: (buf.len() - pos) as u64,
+                    index,
+                    kind,
+                });
+                return buf.len();
+            }
+            let cause = match step(buf, pos, self.order) {
+                Step::Frame(n) => {
+                    self.index += 1;
+                    sink(Piece::Record {
+                        offset: at(pos),
+                        len: 4 + n as u64,
+                        index: self.index,
+                        bytes: &buf[pos + 4..pos + 4 + n],
+                        crlf: false,
+                        terminated: true,
+                    });
+                    pos += 4 + n;
+                    continue;
+                }
+                Step::ShortPrefix | Step::Overrun if !eof => return pos,
+                Step::ShortPrefix => Damage::PartialPrefix,
+                Step::Overrun => Damage::PartialBody,
+                Step::Bad => Damage::BadPrefix,
             };
+            self.index += 1;
+            self.resync = Some(Resync {
+                start: at(pos),
+                index: self.index,
+                cause,
+                nonzero_end: if buf[pos] != 0 { at(pos) + 1 } else { at(pos) },
+            });
+            pos += 1;
+        }
+    }
+
+    /// The end of the file came while looking for a resynchronisation point.
+    fn finish(&self, r: Resync, end: u64, sink: &mut impl FnMut(Piece<'_>)) {
+        if r.cause != Damage::BadPrefix {
+            // A torn frame runs to the end of the file: zero bytes after it
+            // may be its own body (doubles end in zeros), not a NUL run.
             sink(Piece::Damage {
-                offset: pos as u64,
-                len: (buf.len() - pos) as u64,
-                index,
-                kind,
+                offset: r.start,
+                len: end - r.start,
+                index: Some(r.index),
+                kind: r.cause,
             });
             return;
         }
-        index += 1;
-        let damage = match step(buf, pos, order) {
-            Step::Frame(n) => {
-                let bytes = &buf[pos + 4..pos + 4 + n];
-                sink(Piece::Record {
-                    offset: pos as u64,
-                    len: 4 + n as u64,
-                    index,
-                    bytes,
-                    crlf: false,
-                    terminated: true,
-                });
-                pos += 4 + n;
-                continue;
-            }
-            Step::ShortPrefix => Damage::PartialPrefix,
-            Step::Overrun => Damage::PartialBody,
-            Step::BadPrefix => Damage::BadPrefix,
-        };
-        let resync = (pos + 1..data_end).find(|&q| chain_at(buf, data_end, q, order, &valid));
-        match (resync, damage) {
-            (Some(q), _) => {
-                sink(Piece::Damage {
-                    offset: pos as u64,
-                    len: (q - pos) as u64,
-                    index: Some(index),
-                    kind: Damage::BadPrefix,
-                });
-                pos = q;
-            }
-            (None, Damage::BadPrefix) => {
-                sink(Piece::Damage {
-                    offset: pos as u64,
-                    len: (data_end - pos) as u64,
-                    index: Some(index),
-                    kind: Damage::Unframed,
-                });
-                pos = data_end;
-            }
-            (None, kind) => {
-                // A torn frame runs to the end of the file: zero bytes after
-                // it may be its own body (doubles end in zeros), not a NUL run.
-                sink(Piece::Damage {
-                    offset: pos as u64,
-                    len: (buf.len() - pos) as u64,
-                    index: Some(index),
-                    kind,
-                });
-                return;
-            }
+        if r.nonzero_end > r.start {
+            sink(Piece::Damage {
+                offset: r.start,
+                len: r.nonzero_end - r.start,
+                index: Some(r.index),
+                kind: Damage::Unframed,
+            });
+        }
+        let zeros = end - r.nonzero_end;
+        if zeros > 0 {
+            let (kind, index) = match (zeros < 4, r.nonzero_end == r.start) {
+                (true, true) => (Damage::PartialPrefix, Some(r.index)),
+                (true, false) => (Damage::PartialPrefix, Some(r.index + 1)),
+                (false, _) => (Damage::TrailingNul, None),
+            };
+            sink(Piece::Damage {
+                offset: r.nonzero_end,
+                len: zeros,
+                index,
+                kind,
+            });
         }
     }
 }
@@ -180,14 +292,33 @@ mod tests {
         out
     }
 
+    fn valid(b: &[u8]) -> bool {
+        b.first() == Some(&b'x')
+    }
+
     fn pieces(buf: &[u8], order: ByteOrder) -> Vec<String> {
         let mut v = Vec::new();
-        walk(
-            buf,
-            order,
-            |b| b.first() == Some(&b'x'),
-            |p| v.push(p.describe()),
-        );
+        walk(buf, order, valid, |p| v.push(p.describe()));
+        // The same in windows of every size gives the same pieces.
+        for w in 1..=buf.len() {
+            let mut s = Frames::new(order);
+            let mut got = Vec::new();
+            let mut carry = Vec::new();
+            let (mut base, mut pos) = (0u64, 0usize);
+            loop {
+                let take = w.min(buf.len() - pos);
+                carry.extend_from_slice(&buf[pos..pos + take]);
+                pos += take;
+                let eof = pos == buf.len();
+                let used = s.feed(&carry, base, eof, &valid, &mut |p| got.push(p.describe()));
+                if eof {
+                    break;
+                }
+                carry.drain(..used);
+                base += used as u64;
+            }
+            assert_eq!(got, v, "windows of {w}");
+        }
         v
     }
 
@@ -230,5 +361,27 @@ mod tests {
         assert_eq!(p.len(), 6);
         let garbage = vec![0xffu8; 40];
         assert_eq!(pieces(&garbage, ByteOrder::Little), ["unframed@0+40#1"]);
+    }
+
+    #[test]
+    fn a_nul_block_between_frames_is_one_bad_stretch() {
+        let mut buf = frames(&[b"x1"], ByteOrder::Big);
+        buf.extend_from_slice(&[0; 12]);
+        buf.extend(frames(&[b"xa", b"xb"], ByteOrder::Big));
+        assert_eq!(
+            pieces(&buf, ByteOrder::Big),
+            [
+                "record@0+6#1 x1",
+                "bad_prefix@6+12#2",
+                "record@18+6#3 xa",
+                "record@24+6#4 xb"
+            ]
+        );
+        let mut tail = vec![0xffu8; 5];
+        tail.extend_from_slice(&[0; 6]);
+        assert_eq!(
+            pieces(&tail, ByteOrder::Big),
+            ["unframed@0+5#1", "trailing_nul@5+6"]
+        );
     }
 }

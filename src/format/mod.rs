@@ -8,7 +8,8 @@
 pub mod frames;
 pub mod json;
 pub mod lines;
-pub mod reader;
+pub mod piece;
+pub mod source;
 pub mod v2_json;
 pub mod v2_pb;
 pub mod v3_fast;
@@ -99,26 +100,21 @@ impl Format {
         }
     }
 
-    /// Splits `buf` into records with this format's framing (lines, or
-    /// length prefixes in this version's byte order), calling `sink` for
-    /// every piece in file order. Bodies are not decoded, except to find a
-    /// resynchronisation point after a corrupt length prefix.
-    pub fn walk(self, buf: &[u8], sink: impl FnMut(reader::Piece<'_>)) {
+    /// A streaming splitter for this format's framing (lines, or length
+    /// prefixes in this version's byte order).
+    pub fn framer(self) -> Framer {
         match self {
-            Self::V2Json | Self::V3Json => lines::walk(buf, sink),
-            Self::V2Pb => frames::walk(
-                buf,
-                frames::ByteOrder::Little,
-                |b| self.decode(b).is_ok(),
-                sink,
-            ),
-            Self::V3Pb => frames::walk(
-                buf,
-                frames::ByteOrder::Big,
-                |b| self.decode(b).is_ok(),
-                sink,
-            ),
+            Self::V2Json | Self::V3Json => Framer::Lines(lines::Lines::default()),
+            Self::V2Pb => Framer::Frames(frames::Frames::new(frames::ByteOrder::Little), self),
+            Self::V3Pb => Framer::Frames(frames::Frames::new(frames::ByteOrder::Big), self),
         }
+    }
+
+    /// Splits a whole buffer into records with this format's framing,
+    /// calling `sink` for every piece in file order. Bodies are not decoded,
+    /// except to find a resynchronisation point after a corrupt length prefix.
+    pub fn walk(self, buf: &[u8], mut sink: impl FnMut(piece::Piece<'_>)) {
+        self.framer().feed(buf, 0, true, &mut sink);
     }
 
     /// Decodes every record of `buf`: `(offset, result)` in file order.
@@ -126,11 +122,46 @@ impl Format {
     pub fn decode_all(self, buf: &[u8]) -> Vec<(u64, Result<Decoded, RecordError>)> {
         let mut out = Vec::new();
         self.walk(buf, |p| {
-            if let reader::Piece::Record { offset, bytes, .. } = p {
+            if let piece::Piece::Record { offset, bytes, .. } = p {
                 out.push((offset, self.decode(bytes)));
             }
         });
         out
+    }
+
+    /// Sniffs the record format of a file's first bytes: JSON lines by their
+    /// keys (v3 `ts`, v2 `stream_id`/`data`), protobuf by which byte order
+    /// gives a first frame that decodes (spec §7.1). `None` when neither.
+    pub fn sniff(json: bool, head: &[u8]) -> Option<Self> {
+        if json {
+            head.split(|&b| b == b'\n')
+                .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+                .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+                .take(8)
+                .find_map(sniff_json_version)
+        } else {
+            [Self::V3Pb, Self::V2Pb].into_iter().find(|&fmt| {
+                let order = if fmt == Self::V3Pb {
+                    frames::ByteOrder::Big
+                } else {
+                    frames::ByteOrder::Little
+                };
+                let mut ok = false;
+                let mut first = true;
+                frames::walk(
+                    head,
+                    order,
+                    |_| false,
+                    |p| {
+                        if let (true, piece::Piece::Record { bytes, .. }) = (first, p) {
+                            ok = fmt.decode(bytes).is_ok();
+                        }
+                        first = false;
+                    },
+                );
+                ok
+            })
+        }
     }
 
     /// Appends one encoded record, including its framing, to `out`.
@@ -144,6 +175,34 @@ impl Format {
             Self::V3Pb => frames::write_frame(frames::ByteOrder::Big, &v3_pb::encode(tick)?, out),
         }
         Ok(())
+    }
+}
+
+/// A streaming splitter of one format's framing (see [`lines::Lines::feed`]).
+#[derive(Debug)]
+pub enum Framer {
+    /// JSON Lines.
+    Lines(lines::Lines),
+    /// Length-prefixed frames of this format.
+    Frames(frames::Frames, Format),
+}
+
+impl Framer {
+    /// Splits `buf` (at file offset `base`); returns the bytes consumed.
+    pub fn feed(
+        &mut self,
+        buf: &[u8],
+        base: u64,
+        eof: bool,
+        sink: &mut impl FnMut(piece::Piece<'_>),
+    ) -> usize {
+        match self {
+            Self::Lines(l) => l.feed(buf, base, eof, sink),
+            Self::Frames(f, format) => {
+                let format = *format;
+                f.feed(buf, base, eof, &|b| format.decode(b).is_ok(), sink)
+            }
+        }
     }
 }
 
@@ -278,9 +337,11 @@ pub enum RecordError {
     },
     /// A tick type outside the known set.
     UnknownTickType(String),
-    /// A well-formed record that is not a tick (a v2 `error`/`info` message,
-    /// or JSON that is not a tick record at all).
-    NotTick(&'static str),
+    /// A JSON line that is not an object.
+    NotObject,
+    /// A well-formed v2 message of another type than `tick` (`error`,
+    /// `info`, `complete`): the recorder's readers skip it.
+    OtherMessage,
 }
 
 impl fmt::Display for RecordError {
@@ -303,7 +364,10 @@ impl fmt::Display for RecordError {
             Self::WrongType { field, found } => write!(f, "field `{field}` holds a {found}"),
             Self::BadValue { field, why } => write!(f, "field `{field}` {why}"),
             Self::UnknownTickType(t) => write!(f, "unknown tick type {t:?}"),
-            Self::NotTick(why) => write!(f, "not a tick record: {why}"),
+            Self::NotObject => f.write_str("not a tick record: the line is not a JSON object"),
+            Self::OtherMessage => f.write_str(
+                "not a tick record: the v2 message type is not \"tick\" (the recorder's readers skip it)",
+            ),
         }
     }
 }
@@ -325,13 +389,13 @@ pub(crate) fn not_an_object(line: &[u8]) -> RecordError {
     let mut sc = json::Scanner::new(line);
     match sc.value().and_then(|_| sc.finish()) {
         Err(e) => RecordError::Json(e),
-        Ok(()) => RecordError::NotTick("the line is not a JSON object"),
+        Ok(()) => RecordError::NotObject,
     }
 }
 
-/// Sniffs the record version of a JSON line: `Some(true)` for v3 (`ts` key),
-/// `Some(false)` for a v2 envelope (`stream_id`/`data`), `None` if neither.
-pub fn sniff_json_version(line: &[u8]) -> Option<bool> {
+/// Sniffs the record version of a JSON line: v3 (`ts` key), a v2 envelope
+/// (`stream_id`/`data`), or `None` if neither.
+pub fn sniff_json_version(line: &[u8]) -> Option<Format> {
     let mut sc = json::Scanner::new(line);
     if !sc.at_object() {
         return None;
@@ -347,8 +411,8 @@ pub fn sniff_json_version(line: &[u8]) -> Option<bool> {
         s.value().map(|_| ())
     });
     match (r, v3, v2) {
-        (Ok(()), true, false) => Some(true),
-        (Ok(()), false, true) => Some(false),
+        (Ok(()), true, false) => Some(Format::V3Json),
+        (Ok(()), false, true) => Some(Format::V2Json),
         _ => None,
     }
 }

@@ -68,7 +68,7 @@ pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
     sc.finish()?;
     match p.is_tick {
         None => return Err(RecordError::MissingField("type")),
-        Some(false) => return Err(RecordError::NotTick("the v2 message type is not \"tick\"")),
+        Some(false) => return Err(RecordError::OtherMessage),
         Some(true) => {}
     }
     if !p.has_data {
@@ -89,6 +89,11 @@ fn resolve(t: &mut Tick, p: &Parts, notes: &mut Notes) -> Result<(), RecordError
         .or(p.data_kind)
         .ok_or(RecordError::MissingField("tick_type"))?;
     t.rid = p.meta_rid.unwrap_or(0);
+    // The recorder's v2 reader skips a line without a parseable envelope
+    // time (spec §11), whatever `data` holds: so does this decoder.
+    t.st = p
+        .envelope_us
+        .ok_or(RecordError::MissingField("timestamp"))?;
     t.ts = match p.unix_time {
         Some((u, _)) if u.abs() < SECONDS_LIMIT => u * time::US,
         Some((u, _)) => {
@@ -97,11 +102,9 @@ fn resolve(t: &mut Tick, p: &Parts, notes: &mut Notes) -> Result<(), RecordError
         }
         None => {
             notes.add(Note::NoEventTime);
-            p.envelope_us
-                .ok_or(RecordError::MissingField("timestamp"))?
+            t.st
         }
     };
-    t.st = p.envelope_us.unwrap_or(t.ts);
     Ok(())
 }
 
@@ -343,7 +346,7 @@ mod tests {
     fn rejections() {
         let info =
             br#"{"type":"info","stream_id":"x","timestamp":"2025-07-10T17:52:50Z","data":{}}"#;
-        assert!(matches!(decode(info), Err(RecordError::NotTick(_))));
+        assert!(matches!(decode(info), Err(RecordError::OtherMessage)));
         let no_tt = br#"{"type":"tick","stream_id":"x","timestamp":"2025-07-10T17:52:50Z","data":{"price":1}}"#;
         assert_eq!(
             decode(no_tt).unwrap_err(),
@@ -357,6 +360,19 @@ mod tests {
                 ..
             })
         ));
+        let no_ts = br#"{"type":"tick","stream_id":"x","data":{"type":"time_sales","unix_time":1752169970,"price":1.5},"metadata":{"contract_id":"7","tick_type":"last"}}"#;
+        assert_eq!(
+            decode(no_ts).unwrap_err(),
+            RecordError::MissingField("timestamp")
+        );
+        let num_ts = br#"{"type":"tick","stream_id":"x","timestamp":1752169970,"data":{"type":"time_sales","unix_time":1752169970,"price":1.5},"metadata":{"contract_id":"7","tick_type":"last"}}"#;
+        assert_eq!(
+            decode(num_ts).unwrap_err(),
+            RecordError::WrongType {
+                field: "timestamp",
+                found: "number"
+            }
+        );
     }
 
     #[test]

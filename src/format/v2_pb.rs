@@ -20,7 +20,7 @@ pub fn decode(b: &[u8]) -> Result<Decoded, RecordError> {
         return Err(if m.r#type.is_empty() {
             RecordError::MissingField("type")
         } else {
-            RecordError::NotTick("the v2 message type is not \"tick\"")
+            RecordError::OtherMessage
         });
     }
     let Some(MessageData::TickData(d)) = m.message_data else {

@@ -91,6 +91,13 @@ pub enum Step {
         /// Why.
         reason: String,
     },
+    /// A step for a file failed; the file is as it was.
+    Failed {
+        /// File.
+        file: String,
+        /// What went wrong.
+        why: String,
+    },
     /// A stale ibstore temp file of an interrupted run was removed.
     RemovedTemp {
         /// Temp file.
@@ -102,8 +109,10 @@ pub enum Step {
 
 /// Appends a step.
 pub fn append(path: &Path, step: &Step) -> Result<()> {
-    let line = serde_json::to_vec(step)
-        .map_err(|e| Error::Usage(format!("cannot encode journal step: {e}")))?;
+    let line = serde_json::to_vec(step).map_err(|e| Error::Journal {
+        path: path.to_owned(),
+        why: format!("cannot write a step: {e}"),
+    })?;
     fsutil::append_line(path, &line)
 }
 
@@ -117,6 +126,13 @@ pub struct Journal {
     pub torn_tail: bool,
 }
 
+impl Journal {
+    /// Whether the run it records got to its end step.
+    pub fn complete(&self) -> bool {
+        !self.torn_tail && matches!(self.steps.last(), Some(Step::End))
+    }
+}
+
 /// Reads a journal. A torn last line is tolerated; any other bad line is an
 /// error naming the line.
 pub fn read(path: &Path) -> Result<Journal> {
@@ -125,6 +141,10 @@ pub fn read(path: &Path) -> Result<Journal> {
         what: "read journal",
         source,
     })?;
+    let bad = |why: String| Error::Journal {
+        path: path.to_owned(),
+        why,
+    };
     let mut j = Journal::default();
     let n = bytes.split(|&b| b == b'\n').count();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -135,19 +155,22 @@ pub fn read(path: &Path) -> Result<Journal> {
             Ok(s) => j.steps.push(s),
             Err(_) if i + 1 == n => j.torn_tail = true,
             Err(e) => {
-                return Err(Error::Usage(format!(
-                    "{}: line {} is not a journal step: {e}",
-                    path.display(),
+                let what = if e.is_syntax() || e.is_eof() {
+                    "is not JSON"
+                } else {
+                    "is JSON but not a step ibstore writes"
+                };
+                return Err(bad(format!(
+                    "line {} is not a journal step: it {what}; the journal was edited or damaged, so undo will not trust it",
                     i + 1
-                )))
+                )));
             }
         }
     }
     if !matches!(j.steps.first(), Some(Step::Begin { .. })) {
-        return Err(Error::Usage(format!(
-            "{}: not an ibstore journal (no begin step)",
-            path.display()
-        )));
+        return Err(bad(
+            "not an ibstore journal: it does not start with a begin step".into(),
+        ));
     }
     Ok(j)
 }

@@ -1,72 +1,110 @@
-//! One repair at a time per store: `.ibstore/lock`, created exclusively,
-//! naming its holder, removed when the run ends.
+//! One writer at a time per store: an OS advisory lock (`flock`) on
+//! `.ibstore/lock`, held for the whole run and released by the kernel when
+//! the holder exits or dies, so a killed run never blocks the next one and
+//! two runs can never both believe they hold it. The file is never removed;
+//! while held it names its holder, for the message a second run prints.
 
 use crate::error::{Error, Result};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
-/// A held lock; released on drop.
+/// Name of the lock file in the state folder.
+pub const LOCK_FILE: &str = "lock";
+
+/// A held lock; released (and its holder line cleared) on drop.
 #[derive(Debug)]
 pub struct Lock {
+    file: File,
     path: PathBuf,
 }
 
-fn holder_alive(text: &str) -> bool {
-    let pid = text
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("pid="))
-        .and_then(|p| p.parse::<u32>().ok());
-    pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists())
-}
-
 impl Lock {
-    /// Takes the lock in `state_dir`. A lock whose process no longer runs on
-    /// this machine is stale and taken over (the caller is told).
-    pub fn take(state_dir: &Path, run: &str) -> Result<(Self, Option<String>)> {
-        let path = state_dir.join("lock");
-        let mut stale = None;
-        for _ in 0..2 {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    let _ = writeln!(f, "pid={} run={run}", std::process::id());
-                    let _ = f.sync_all();
-                    return Ok((Self { path }, stale));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = fs::read_to_string(&path).unwrap_or_default();
-                    if holder_alive(&text) {
-                        return Err(Error::Usage(format!(
-                            "{} is held by another repair ({}); wait for it to finish",
-                            path.display(),
-                            text.trim()
-                        )));
-                    }
-                    stale = Some(text.trim().to_owned());
-                    fs::remove_file(&path).map_err(|source| Error::Io {
-                        path: path.clone(),
-                        what: "remove stale lock",
-                        source,
-                    })?;
-                }
-                Err(source) => {
-                    return Err(Error::Io {
-                        path,
-                        what: "create lock",
-                        source,
-                    })
-                }
+    /// Takes the lock in `state_dir` for `holder` (a short description such
+    /// as the run id). Returns the holder line a previous run left behind
+    /// when it ended without releasing (it was killed), if any.
+    pub fn take(state_dir: &Path, holder: &str) -> Result<(Self, Option<String>)> {
+        let path = state_dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                what: "open lock",
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(Error::Locked {
+                    path,
+                    holder: text.trim().to_owned(),
+                });
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(Error::Io {
+                    path,
+                    what: "lock",
+                    source,
+                })
             }
         }
-        Err(Error::Usage(format!(
-            "{}: could not take the lock",
-            path.display()
-        )))
+        let mut before = String::new();
+        let _ = file.read_to_string(&mut before);
+        let left = Some(before.trim().to_owned()).filter(|s| !s.is_empty());
+        let line = format!(
+            "pid={} run={holder} since={}\n",
+            std::process::id(),
+            crate::time::display_us(crate::time::now_us())
+        );
+        let io = |source| Error::Io {
+            path: path.clone(),
+            what: "write lock",
+            source,
+        };
+        file.set_len(0).map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        file.write_all(line.as_bytes()).map_err(io)?;
+        Ok((Self { file, path }, left))
+    }
+
+    /// Where the lock file is.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        // Clear the holder line while still holding the lock; closing the
+        // file then releases it.
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_is_refused_and_a_dropped_lock_is_free() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, left) = Lock::take(d.path(), "one").unwrap();
+        assert_eq!(left, None);
+        let e = Lock::take(d.path(), "two").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("pid={} run=one", std::process::id())),
+            "{e}"
+        );
+        drop(a);
+        let (_b, left) = Lock::take(d.path(), "two").unwrap();
+        assert_eq!(left, None, "a released lock leaves no holder line");
     }
 }

@@ -1,49 +1,64 @@
-//! What a repair would do to each file, derived from the validator's own
-//! findings (listed without a cap): every damage or undecodable-record
-//! finding is a byte range to cut; an empty file is deleted; a last line
-//! without a newline gets one. Opt-in reorderings walk the same reader.
+//! What a repair does to each file, derived from the file's one scan
+//! ([`crate::scan::FileScan`]): every span that is not a good record is cut;
+//! an empty file is deleted; a last line without a newline gets one. The
+//! opt-in rewrites add their own decisions: confirmed duplicates cut
+//! (`--dedup`), records moved home (`--relocate`), a new record order
+//! (`--sort`, by `(ts, st)`), CRLF to LF (`--normalize-eol`). A plan is data:
+//! a dry run prints it, `--apply` carries out the same value.
 
 use super::RepairOptions;
-use crate::format::reader::{FileBytes, Piece};
-use crate::report::{Kind, Severity};
-use crate::store::discover::{discover, Found};
+use crate::format::{Compression, Format};
+use crate::report::Kind;
+use crate::scan::{FileScan, Good, ReadProblem, Visit};
 use crate::store::layout::DataFile;
 use crate::store::naming::FileName;
-use crate::validate::{validate_file, Options};
-use rayon::prelude::*;
-use std::collections::BTreeMap;
+use crate::time::hour_folder;
+use serde::Serialize;
 use std::path::PathBuf;
-use std::time::SystemTime;
-
-/// Finding kinds whose bytes a repair cuts out.
-pub const CUT_KINDS: [Kind; 12] = [
-    Kind::TruncatedTail,
-    Kind::TrailingNul,
-    Kind::NulRun,
-    Kind::BadPrefix,
-    Kind::Unframed,
-    Kind::InvalidJson,
-    Kind::InvalidUtf8,
-    Kind::InvalidProtobuf,
-    Kind::NotTickRecord,
-    Kind::MissingField,
-    Kind::WrongType,
-    Kind::UnknownTickType,
-];
 
 /// What to do with a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Rewrite without the cut ranges.
+    /// Rewrite without the cut ranges (and in a new order or form).
     Rewrite,
     /// Remove (an empty file).
     Delete,
-    /// Leave alone, with the reason.
-    Skip(String),
+    /// Leave alone.
+    Skip(SkipReason),
+}
+
+/// Why a file with damage is left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The newest hour of its stream: the recorder may still be writing it.
+    Active,
+    /// A record belongs in the newest hour of its stream.
+    ActiveTarget(String),
+    /// A relocation target that needs its own repair first.
+    TargetNeedsRepair(String),
+    /// It cannot be read to the end (corrupt zstd stream, unreadable).
+    NotRepairable(String),
+    /// It changed between the scan and the rewrite.
+    Changed,
+    /// It was appended to while the new content was written.
+    AppendedDuringRepair,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Active => f.write_str("newest hour of its stream; the recorder may still be writing it (--include-active repairs it)"),
+            Self::ActiveTarget(t) => write!(f, "a misplaced record belongs in {t}, the newest hour of its stream (--include-active moves it)"),
+            Self::TargetNeedsRepair(t) => write!(f, "a misplaced record belongs in {t}, which needs its own repair first; run repair again"),
+            Self::NotRepairable(why) => write!(f, "not repairable: {why}"),
+            Self::Changed => f.write_str("changed since it was examined"),
+            Self::AppendedDuringRepair => f.write_str("appended to while being repaired; left as it is"),
+        }
+    }
 }
 
 /// One byte range to take out, in (decompressed) file offsets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Cut {
     /// Offset.
     pub offset: u64,
@@ -51,9 +66,26 @@ pub struct Cut {
     pub len: u64,
     /// Why.
     pub kind: Kind,
+    /// Records (or partial records) in it.
+    #[serde(skip)]
+    pub records: u64,
 }
 
-/// A kept byte range in output order; `strip_cr` drops a `\r` before its final `\n`.
+/// A run of records to move: its bytes in this file and the file they
+/// belong in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    /// Offset of the first record.
+    pub offset: u64,
+    /// Bytes of the run.
+    pub len: u64,
+    /// Records in the run.
+    pub records: u64,
+    /// Target path relative to the store root.
+    pub target: String,
+}
+
+/// A kept record in output order; `strip_cr` drops a `\r` before its `\n`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
     /// Start.
@@ -64,17 +96,6 @@ pub struct Segment {
     pub strip_cr: bool,
 }
 
-/// A misplaced record to move: its bytes in this file and the file it belongs in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Move {
-    /// Offset of the record (line or frame, terminator or prefix included).
-    pub offset: u64,
-    /// Its length.
-    pub len: u64,
-    /// Target path relative to the store root.
-    pub target: String,
-}
-
 /// The plan for one file.
 #[derive(Debug, Clone)]
 pub struct FilePlan {
@@ -82,22 +103,24 @@ pub struct FilePlan {
     pub rel: String,
     /// Path on disk.
     pub abs: PathBuf,
-    /// zstd file.
-    pub compressed: bool,
+    /// Record format (none for a file without tick data).
+    pub format: Option<Format>,
+    /// Compression.
+    pub compression: Compression,
     /// Action.
     pub action: Action,
     /// Ranges to cut, by offset.
     pub cuts: Vec<Cut>,
     /// Append a newline to an unterminated last line.
     pub append_newline: bool,
-    /// Misplaced records to move (`--relocate`); their bytes are also cuts.
+    /// Records to move (`--relocate`); their bytes are also cuts.
     pub moves: Vec<Move>,
-    /// Kept records in a new order / form (opt-in rewrites), else `None`.
+    /// Kept records in a new order or form (opt-in rewrites), else `None`.
     pub segments: Option<Vec<Segment>>,
-    /// Size on disk when planned.
-    pub size: u64,
-    /// Modification time when planned.
-    pub mtime: Option<SystemTime>,
+    /// Records whose order `--sort` changes.
+    pub reordered: bool,
+    /// Same-second repeats left alone by `--dedup`.
+    pub repeats_kept: u64,
     /// Records kept.
     pub records_kept: u64,
     /// Records (or partial records) taken out.
@@ -112,212 +135,217 @@ impl FilePlan {
     /// Whether the original must be kept whole in the quarantine for undo
     /// (compressed, or reordered files cannot be rebuilt from the cuts).
     pub fn whole_copy(&self) -> bool {
-        self.compressed || self.segments.is_some()
+        self.compression == Compression::Zstd || self.segments.is_some()
     }
 
-    /// The new (decompressed) content from the original's.
-    pub fn output(&self, buf: &[u8]) -> Vec<u8> {
+    /// Whether the plan changes nothing.
+    fn is_noop(&self) -> bool {
+        self.action == Action::Rewrite
+            && self.cuts.is_empty()
+            && !self.append_newline
+            && self.segments.is_none()
+            && self.moves.is_empty()
+    }
+
+    /// The new content of a reordered file from the original's (decompressed) bytes.
+    pub fn reordered_output(&self, buf: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(buf.len());
-        match &self.segments {
-            Some(segs) => {
-                for s in segs {
-                    let b = &buf[s.start as usize..s.end as usize];
-                    if s.strip_cr && b.ends_with(b"\r\n") {
-                        out.extend_from_slice(&b[..b.len() - 2]);
-                        out.push(b'\n');
-                    } else {
-                        out.extend_from_slice(b);
-                    }
-                    // A moved unterminated last line must not glue onto the next.
-                    if self.append_newline && !b.ends_with(b"\n") {
-                        out.push(b'\n');
-                    }
-                }
+        for s in self.segments.iter().flatten() {
+            let b = &buf[s.start as usize..s.end as usize];
+            if s.strip_cr && b.ends_with(b"\r\n") {
+                out.extend_from_slice(&b[..b.len() - 2]);
+                out.push(b'\n');
+            } else {
+                out.extend_from_slice(b);
             }
-            None => {
-                let mut pos = 0usize;
-                for c in &self.cuts {
-                    out.extend_from_slice(&buf[pos..c.offset as usize]);
-                    pos = (c.offset + c.len) as usize;
-                }
-                out.extend_from_slice(&buf[pos..]);
+            // A moved unterminated last line must not glue onto the next.
+            if self.format.is_some_and(Format::is_json) && !b.ends_with(b"\n") {
+                out.push(b'\n');
             }
-        }
-        if self.append_newline && out.last().is_some_and(|&b| b != b'\n') {
-            out.push(b'\n');
         }
         out
     }
 }
 
-/// The plan for a store.
-#[derive(Debug)]
-pub struct StorePlan {
-    /// Canonical root.
-    pub root: PathBuf,
-    /// Files that need something done (or were skipped), by path.
-    pub files: Vec<FilePlan>,
-    /// Temp files of an interrupted ibstore run (relative paths).
-    pub stale_temps: Vec<String>,
-    /// Files that receive relocated records: target → (source, offset, len).
-    pub appends: BTreeMap<String, Vec<(String, u64, u64)>>,
-    /// Data files examined.
-    pub examined: u64,
+/// What `--sort` and `--normalize-eol` need of one good record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    /// Event time.
+    pub ts: i64,
+    /// System time.
+    pub st: i64,
+    /// Byte offset.
+    pub offset: u64,
+    /// Bytes, terminator included.
+    pub len: u64,
+    /// The line ends in CRLF.
+    pub crlf: bool,
 }
 
-fn stream_key(f: &DataFile) -> (String, String) {
-    let name = match f.name {
-        FileName::V3 { cid, tt, .. } => format!("{cid}_{tt}"),
-        _ => f.stem.clone(),
-    };
-    (f.base.clone(), name)
-}
+/// Every good record of a file, in file order (a scan visitor).
+#[derive(Debug, Default)]
+pub struct Order(pub Vec<Placed>);
 
-/// Plans a repair of every file under the store root.
-pub fn plan_store(root: &std::path::Path, opts: &RepairOptions) -> crate::Result<StorePlan> {
-    let d = discover(root)?;
-    let mut newest: BTreeMap<(String, String), i64> = BTreeMap::new();
-    for f in &d.files {
-        if let Some(h) = f.file.hour {
-            let e = newest.entry(stream_key(&f.file)).or_insert(h);
-            *e = (*e).max(h);
-        }
-    }
-    let stale_temps = d
-        .findings
-        .iter()
-        .filter(|f| f.kind == Kind::UnknownFile && f.file.ends_with(crate::fsutil::TEMP_SUFFIX))
-        .map(|f| f.file.clone())
-        .collect();
-    let examined = d.files.len() as u64;
-    let mut files: Vec<FilePlan> = d
-        .files
-        .into_par_iter()
-        .filter_map(|f| {
-            let active =
-                f.file.hour.is_some() && newest.get(&stream_key(&f.file)) == f.file.hour.as_ref();
-            plan_file(f, active, opts)
-        })
-        .collect();
-    files.sort_by(|a, b| a.rel.cmp(&b.rel));
-    let mut appends: BTreeMap<String, Vec<(String, u64, u64)>> = BTreeMap::new();
-    for f in files
-        .iter_mut()
-        .filter(|f| f.action == Action::Rewrite && !f.moves.is_empty())
-    {
-        let active_target = f.moves.iter().find(|m| {
-            let abs = d.root.join(&m.target);
-            crate::format::Extension::from_path(&abs).is_some_and(|ext| {
-                let t = crate::store::layout::classify(&abs, m.target.clone(), ext, 0);
-                t.hour.is_some()
-                    && newest
-                        .get(&stream_key(&t))
-                        .is_some_and(|h| Some(*h) <= t.hour)
-            })
+impl Visit for Order {
+    fn record(&mut self, r: &Good<'_>) {
+        self.0.push(Placed {
+            ts: r.tick.ts,
+            st: r.tick.st,
+            offset: r.offset,
+            len: r.len,
+            crlf: r.bytes.len() as u64 + 2 == r.len,
         });
-        if let (Some(m), false) = (active_target, opts.include_active) {
-            f.action = Action::Skip(format!("a misplaced record belongs in {}, the newest hour of its stream (--include-active moves it)", m.target));
-            continue;
-        }
-        for m in &f.moves {
-            appends
-                .entry(m.target.clone())
-                .or_default()
-                .push((f.rel.clone(), m.offset, m.len));
-        }
     }
-    Ok(StorePlan {
-        root: d.root,
-        files,
-        stale_temps,
-        appends,
-        examined,
-    })
 }
 
-/// Plans one file; `None` when there is nothing to do.
-pub fn plan_file(found: Found, active: bool, opts: &RepairOptions) -> Option<FilePlan> {
-    let meta = std::fs::metadata(&found.abs).ok();
-    let rep = validate_file(
-        &found.abs,
-        found.file.clone(),
-        &Options {
-            max_per_kind: u64::MAX,
-            ..Options::default()
-        },
-    );
+/// Plans one file from its scan; `None` when there is nothing to do.
+/// `order` holds every good record when `--sort` or `--normalize-eol` asked
+/// for it; `active` says the file is the newest hour of its stream.
+pub fn plan_file(
+    scan: &FileScan,
+    abs: PathBuf,
+    order: Option<&[Placed]>,
+    active: bool,
+    opts: &RepairOptions,
+) -> Option<FilePlan> {
     let mut plan = FilePlan {
-        rel: found.file.rel.clone(),
-        abs: found.abs.clone(),
-        compressed: found.file.compressed(),
+        rel: scan.file.rel.clone(),
+        abs,
+        format: scan.format,
+        compression: scan.file.ext.compression,
         action: Action::Rewrite,
         cuts: Vec::new(),
         append_newline: false,
         moves: Vec::new(),
         segments: None,
-        size: found.file.size,
-        mtime: meta.and_then(|m| m.modified().ok()),
-        records_kept: rep.records,
+        reordered: false,
+        repeats_kept: 0,
+        records_kept: scan.records,
         records_lost: 0,
         bytes_quarantined: 0,
         bytes_kept: 0,
     };
-    for f in &rep.findings {
-        match f.kind {
-            Kind::EmptyFile => plan.action = Action::Delete,
-            Kind::Compression | Kind::Unreadable => {
-                plan.action = Action::Skip(format!("not repairable: {}", f.message))
-            }
-            Kind::MissingNewline => plan.append_newline = true,
-            k if CUT_KINDS.contains(&k) && f.severity == Severity::Error => {
-                if let (Some(offset), Some(len)) = (f.offset, f.len) {
-                    plan.cuts.push(Cut {
-                        offset,
-                        len,
-                        kind: k,
-                    });
-                    if !matches!(
-                        k,
-                        Kind::TrailingNul | Kind::NulRun | Kind::BadPrefix | Kind::Unframed
-                    ) {
-                        plan.records_lost += 1;
-                    }
-                }
-            }
-            _ => {}
+    match &scan.read_problem {
+        Some(p @ (ReadProblem::Unreadable | ReadProblem::Compression | ReadProblem::TooLarge)) => {
+            let why = scan
+                .findings
+                .iter()
+                .find(|f| matches!(f.kind, Kind::Unreadable | Kind::Compression))
+                .map_or_else(|| format!("{p:?}"), |f| f.message.clone());
+            plan.action = Action::Skip(SkipReason::NotRepairable(why));
+            return Some(plan);
         }
+        Some(ReadProblem::Shrank) => {
+            plan.action = Action::Skip(SkipReason::Changed);
+            return Some(plan);
+        }
+        None => {}
     }
-    if opts.relocate && plan.action == Action::Rewrite {
-        relocations(&mut plan, &found, &rep.findings, rep.format);
-    }
-    plan.cuts.sort_by_key(|c| c.offset);
-    if plan.action == Action::Rewrite
-        && (opts.sort || opts.dedup || opts.normalize_eol)
-        && rep.format.is_some()
-    {
-        reorder(&mut plan, &found, rep.format?, opts);
-    }
-    let total = rep.decoded_bytes;
-    plan.bytes_quarantined = plan.cuts.iter().map(|c| c.len).sum();
-    plan.bytes_kept = total.saturating_sub(plan.bytes_quarantined);
-    let nothing = plan.cuts.is_empty()
-        && !plan.append_newline
-        && plan.segments.is_none()
-        && plan.moves.is_empty();
-    if plan.action == Action::Rewrite && nothing {
+    if scan.is_empty() {
+        plan.action = Action::Delete;
+    } else if scan.format.is_none() {
         return None;
     }
-    if active && !opts.include_active && !matches!(plan.action, Action::Skip(_)) {
-        plan.action = Action::Skip("newest hour of its stream; the recorder may still be writing it (--include-active repairs it)".into());
+    for s in &scan.spans {
+        plan.cuts.push(Cut {
+            offset: s.offset,
+            len: s.len,
+            kind: s.kind,
+            records: s.records,
+        });
+        plan.records_lost += s.records;
+    }
+    plan.append_newline = scan.unterminated.is_some();
+    if opts.relocate {
+        for r in &scan.strays {
+            let Some(target) = target_of(&scan.file, r.stray.home, scan.format?.is_v3()) else {
+                continue;
+            };
+            plan.cuts.push(Cut {
+                offset: r.offset,
+                len: r.len,
+                kind: if r.stray.spillover {
+                    Kind::V2Spillover
+                } else {
+                    Kind::MisplacedRecord
+                },
+                records: r.records,
+            });
+            plan.moves.push(Move {
+                offset: r.offset,
+                len: r.len,
+                records: r.records,
+                target,
+            });
+            plan.records_kept -= r.records;
+        }
+    }
+    if opts.dedup {
+        // A duplicate inside a run being moved goes with the run: its target
+        // keeps one copy.
+        let moved = |o: u64| {
+            plan.moves
+                .iter()
+                .any(|m| m.offset <= o && o < m.offset + m.len)
+        };
+        for d in scan.duplicates.iter().filter(|d| !moved(d.offset)) {
+            plan.cuts.push(Cut {
+                offset: d.offset,
+                len: d.len,
+                kind: Kind::Duplicate,
+                records: 1,
+            });
+            plan.records_lost += 1;
+            plan.records_kept -= 1;
+        }
+        plan.repeats_kept = scan.repeats;
+    }
+    plan.cuts.sort_by_key(|c| c.offset);
+    if let (Some(order), Action::Rewrite) = (order, &plan.action) {
+        reorder(&mut plan, order, scan.arrival_sorted, opts);
+    }
+    plan.bytes_quarantined = plan.cuts.iter().map(|c| c.len).sum();
+    plan.bytes_kept = scan.decoded_bytes.saturating_sub(plan.bytes_quarantined);
+    if plan.is_noop() {
+        return None;
+    }
+    if active && !opts.include_active {
+        plan.action = Action::Skip(SkipReason::Active);
     }
     Some(plan)
+}
+
+/// Opt-in rewrites of good records: sort by `(ts, st)` (stable), CRLF → LF.
+fn reorder(plan: &mut FilePlan, order: &[Placed], sorted: bool, opts: &RepairOptions) {
+    let sort = opts.sort && !sorted;
+    let eol = opts.normalize_eol && order.iter().any(|r| r.crlf);
+    if !sort && !eol {
+        return;
+    }
+    let cut = |o: u64| {
+        let i = plan.cuts.partition_point(|c| c.offset + c.len <= o);
+        plan.cuts.get(i).is_some_and(|c| c.offset <= o)
+    };
+    let mut kept: Vec<&Placed> = order.iter().filter(|r| !cut(r.offset)).collect();
+    if sort {
+        kept.sort_by_key(|r| (r.ts, r.st));
+        plan.reordered = true;
+    }
+    plan.segments = Some(
+        kept.into_iter()
+            .map(|r| Segment {
+                start: r.offset,
+                end: r.offset + r.len,
+                strip_cr: r.crlf && opts.normalize_eol,
+            })
+            .collect(),
+    );
 }
 
 /// Where a record belongs in the store's own layout: the v3 file of its
 /// contract, tick type and `ts` hour, or the v2 background file of its
 /// contract, tick type and envelope hour. `None` for other naming shapes.
-pub fn target_of(file: &DataFile, t: &crate::tick::Tick, v3: bool) -> Option<String> {
-    use crate::time::{hour_folder, HOUR, US};
+pub fn target_of(file: &DataFile, home: crate::scan::record::Home, v3: bool) -> Option<String> {
     let ext = file
         .rel
         .rsplit('/')
@@ -329,138 +357,19 @@ pub fn target_of(file: &DataFile, t: &crate::tick::Tick, v3: bool) -> Option<Str
         format!("{}/", file.base)
     };
     match (&file.name, v3) {
-        (FileName::V3 { .. }, true) => {
-            let h = t.ts.div_euclid(US) - t.ts.div_euclid(US).rem_euclid(HOUR);
-            Some(format!(
-                "{base}{}/{}_{}_{h}{ext}",
-                hour_folder(h),
-                t.cid,
-                t.tt
-            ))
-        }
+        (FileName::V3 { .. }, true) => Some(format!(
+            "{base}{}/{}_{}_{}{ext}",
+            hour_folder(home.hour),
+            home.cid,
+            home.tt,
+            home.hour
+        )),
         (FileName::Background { .. }, false) => Some(format!(
             "{base}{}/bg_{}_{}{ext}",
-            hour_folder(t.st.div_euclid(US)),
-            t.cid,
-            t.tt
+            hour_folder(home.hour),
+            home.cid,
+            home.tt
         )),
         _ => None,
     }
-}
-
-/// Turns `misplaced_record` findings into moves (and cuts).
-fn relocations(
-    plan: &mut FilePlan,
-    found: &Found,
-    findings: &[crate::report::Finding],
-    format: Option<crate::format::Format>,
-) {
-    let Some(format) = format else { return };
-    let Ok(bytes) = FileBytes::open(&found.abs, found.file.ext.compression) else {
-        return;
-    };
-    let buf = bytes.bytes();
-    let mut done = std::collections::BTreeSet::new();
-    for f in findings.iter().filter(|f| f.kind == Kind::MisplacedRecord) {
-        let (Some(offset), Some(len)) = (f.offset, f.len) else {
-            continue;
-        };
-        if !done.insert(offset) {
-            continue; // one record can be misplaced in two ways
-        }
-        let rec = &buf[offset as usize..(offset + len) as usize];
-        let body = if format.is_json() {
-            rec.strip_suffix(b"\n")
-                .map(|r| r.strip_suffix(b"\r").unwrap_or(r))
-                .unwrap_or(rec)
-        } else {
-            &rec[4.min(rec.len())..]
-        };
-        let Ok(d) = format.decode(body) else { continue };
-        let Some(target) = target_of(&found.file, &d.tick, format.is_v3()) else {
-            continue;
-        };
-        if target == plan.rel {
-            continue;
-        }
-        plan.cuts.push(Cut {
-            offset,
-            len,
-            kind: Kind::MisplacedRecord,
-        });
-        plan.moves.push(Move {
-            offset,
-            len,
-            target,
-        });
-    }
-    plan.records_kept -= plan.moves.len() as u64;
-}
-
-/// Opt-in rewrites of good records: stable sort by ts, exact-duplicate
-/// removal (later copies are quarantined), CRLF → LF.
-fn reorder(
-    plan: &mut FilePlan,
-    found: &Found,
-    format: crate::format::Format,
-    opts: &RepairOptions,
-) {
-    let Ok(bytes) = FileBytes::open(&found.abs, found.file.ext.compression) else {
-        return;
-    };
-    let buf = bytes.bytes();
-    let cut_at = |o: u64| {
-        plan.cuts
-            .iter()
-            .any(|c| c.offset <= o && o < c.offset + c.len)
-    };
-    let mut recs: Vec<(i64, u64, u64, bool)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut dups = Vec::new();
-    let mut changed = false;
-    format.walk(buf, |p| {
-        if let Piece::Record {
-            offset,
-            len,
-            bytes,
-            crlf,
-            ..
-        } = p
-        {
-            if cut_at(offset) {
-                return;
-            }
-            let Ok(d) = format.decode(bytes) else { return };
-            if opts.dedup && !seen.insert(d.tick.dedup_key()) {
-                dups.push(Cut {
-                    offset,
-                    len,
-                    kind: Kind::Duplicate,
-                });
-                return;
-            }
-            changed |= crlf && opts.normalize_eol;
-            recs.push((d.tick.ts, offset, offset + len, crlf && opts.normalize_eol));
-        }
-    });
-    if opts.sort && recs.windows(2).any(|w| w[1].0 < w[0].0) {
-        recs.sort_by_key(|r| r.0);
-        changed = true;
-    }
-    if dups.is_empty() && !changed {
-        return;
-    }
-    plan.records_lost += dups.len() as u64;
-    plan.records_kept = recs.len() as u64;
-    plan.cuts.extend(dups);
-    plan.cuts.sort_by_key(|c| c.offset);
-    plan.segments = Some(
-        recs.into_iter()
-            .map(|(_, start, end, strip_cr)| Segment {
-                start,
-                end,
-                strip_cr,
-            })
-            .collect(),
-    );
 }

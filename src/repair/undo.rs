@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::{self, crc32};
 use crate::report::{Finding, Kind};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Runs with a journal under `state`.
 pub fn runs(state: &Path) -> Vec<String> {
@@ -36,23 +36,53 @@ struct FileSteps {
     deleted: bool,
 }
 
-/// Restores the files of `run`. Returns the restored paths; refusals are findings.
-pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Vec<String>> {
+/// Whether `s` has the shape of a run id (`YYYYMMDDTHHMMSSZ-PID`).
+pub fn is_run_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() > 17
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'T'
+        && b[9..15].iter().all(u8::is_ascii_digit)
+        && b[15] == b'Z'
+        && b[16] == b'-'
+        && b[17..].iter().all(u8::is_ascii_digit)
+}
+
+/// What an undo did.
+#[derive(Debug, Default)]
+pub struct Undone {
+    /// Files restored, with their restored size.
+    pub restored: Vec<(String, u64)>,
+    /// Every file was already as before the run: nothing was changed.
+    pub already: bool,
+    /// The run's journal is incomplete (the run was killed, or the journal
+    /// was cut short): only what it records was undone.
+    pub incomplete: bool,
+    /// Temp files of the killed run that were removed.
+    pub temps_removed: u64,
+}
+
+/// Restores the files of `run`; refusals are findings.
+pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Undone> {
     let state = root.join(crate::store::discover::STATE_DIR);
     let path = state.join("journal").join(format!("{run}.jsonl"));
-    if !fsutil::is_contained(run) || run.contains('/') || !path.is_file() {
+    if !is_run_id(run) || !path.is_file() {
         let known = runs(&state);
-        return Err(Error::Usage(format!(
-            "no repair run {run:?} in {} (known runs: {})",
-            state.display(),
-            if known.is_empty() {
+        return Err(Error::UnknownRun {
+            run: run.to_owned(),
+            state,
+            known: if known.is_empty() {
                 "none".into()
             } else {
                 known.join(", ")
-            }
-        )));
+            },
+        });
     }
     let j = journal::read(&path)?;
+    let mut done = Undone {
+        incomplete: !j.complete(),
+        ..Undone::default()
+    };
     let mut files: BTreeMap<String, FileSteps> = BTreeMap::new();
     for s in &j.steps {
         match s {
@@ -78,6 +108,9 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Vec<String
             Step::Append { file, .. } => {
                 files.entry(file.clone()).or_default().appended = Some(s.clone())
             }
+            Step::Skipped { file, .. } | Step::Failed { file, .. } => {
+                files.entry(file.clone()).or_default();
+            }
             _ => {}
         }
     }
@@ -89,22 +122,29 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Vec<String
             root: root.display().to_string(),
         },
     )?;
-    let mut restored = Vec::new();
     for (file, steps) in files.iter().rev() {
-        if !fsutil::is_contained(file) {
-            out.push(Finding::new(
-                Kind::UndoRefused,
-                file,
-                "the journal names a path outside the store; ignored",
-            ));
-            continue;
+        let abs = match fsutil::resolve_in(root, file, true) {
+            Ok(a) => a,
+            Err(e) => {
+                out.push(Finding::new(
+                    Kind::UndoRefused,
+                    file,
+                    format!("not restored: {e}"),
+                ));
+                continue;
+            }
+        };
+        // A killed run may have left its temp file behind.
+        let tmp = fsutil::temp_path(&abs);
+        if std::fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_file()) {
+            fsutil::remove_durable(&tmp)?;
+            done.temps_removed += 1;
         }
-        let abs = root.join(file);
         let result = if let Some(ap) = &steps.appended {
             unappend(&state, &abs, ap)
         } else if let Some(rw) = &steps.rewrite {
             restore(&state, &abs, rw, steps)
-        } else if steps.deleted && !abs.exists() {
+        } else if steps.deleted && std::fs::symlink_metadata(&abs).is_err() {
             let bytes = match &steps.original {
                 Some(p) => std::fs::read(state.join(p)).map_err(|source| Error::Io {
                     path: state.join(p),
@@ -114,30 +154,41 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Vec<String
                 None => Ok(Vec::new()),
             };
             bytes
-                .and_then(|b| fsutil::create_durable(&abs, &b))
-                .map(|()| true)
+                .and_then(|b| fsutil::create_durable(&abs, &b).map(|()| b.len() as u64))
+                .map(Some)
         } else {
-            Ok(false)
+            Ok(None)
         };
         match result {
-            Ok(true) => {
+            Ok(Some(size)) => {
                 journal::append(&undo_journal, &Step::Done { file: file.clone() })?;
-                restored.push(file.clone());
+                done.restored.push((file.clone(), size));
             }
-            Ok(false) => {}
+            Ok(None) => {}
             Err(e) => out.push(Finding::new(Kind::UndoRefused, file, e.to_string())),
         }
     }
     journal::append(&undo_journal, &Step::End)?;
-    Ok(restored)
+    done.already = done.restored.is_empty() && !out.iter().any(|f| f.kind == Kind::UndoRefused);
+    if done.incomplete {
+        out.push(Finding::new(
+            Kind::JournalIncomplete,
+            &format!(".ibstore/journal/{run}.jsonl"),
+            "the journal of this run is incomplete (the run was killed, or the journal was cut short): what it records was undone; files it does not record were not touched",
+        ));
+    }
+    Ok(done)
 }
 
 fn refuse(msg: String) -> Error {
-    Error::Usage(msg)
+    Error::Unsafe {
+        path: PathBuf::new(),
+        why: msg,
+    }
 }
 
-/// Restores one rewritten file; `Ok(false)` when it is already the original.
-fn restore(state: &Path, abs: &Path, rw: &Step, steps: &FileSteps) -> Result<bool> {
+/// Restores one rewritten file; `Ok(None)` when it is already the original.
+fn restore(state: &Path, abs: &Path, rw: &Step, steps: &FileSteps) -> Result<Option<u64>> {
     let Step::Rewrite {
         orig_crc32,
         new_crc32,
@@ -147,7 +198,7 @@ fn restore(state: &Path, abs: &Path, rw: &Step, steps: &FileSteps) -> Result<boo
         ..
     } = rw
     else {
-        return Ok(false);
+        return Ok(None);
     };
     let current = match std::fs::read(abs) {
         // Every record was moved out and the file removed: it was empty.
@@ -160,7 +211,7 @@ fn restore(state: &Path, abs: &Path, rw: &Step, steps: &FileSteps) -> Result<boo
     };
     let crc = crc32(&current);
     if crc == *orig_crc32 {
-        return Ok(false);
+        return Ok(None);
     }
     if crc != *new_crc32 {
         return Err(refuse("the file changed after the repair (appended to or edited); not restored, to lose nothing".into()));
@@ -182,11 +233,12 @@ fn restore(state: &Path, abs: &Path, rw: &Step, steps: &FileSteps) -> Result<boo
         return Err(refuse("the rebuilt original does not match the journal's CRC; quarantine damaged, not restored".into()));
     }
     fsutil::write_atomic(abs, &original)?;
-    Ok(true)
+    Ok(Some(original.len() as u64))
 }
 
-/// Takes relocated records back out of a target file.
-fn unappend(state: &Path, abs: &Path, ap: &Step) -> Result<bool> {
+/// Takes relocated records back out of a target file; the size left, or
+/// `None` for a removed (created) target.
+fn unappend(state: &Path, abs: &Path, ap: &Step) -> Result<Option<u64>> {
     let Step::Append {
         orig_size,
         orig_crc32,
@@ -196,11 +248,11 @@ fn unappend(state: &Path, abs: &Path, ap: &Step) -> Result<bool> {
         ..
     } = ap
     else {
-        return Ok(false);
+        return Ok(None);
     };
     let current = match std::fs::read(abs) {
         Ok(c) => c,
-        Err(_) if *created => return Ok(false),
+        Err(_) if *created => return Ok(None),
         Err(source) => {
             return Err(Error::Io {
                 path: abs.to_owned(),
@@ -211,7 +263,7 @@ fn unappend(state: &Path, abs: &Path, ap: &Step) -> Result<bool> {
     };
     let crc = crc32(&current);
     if crc == *orig_crc32 && !*created {
-        return Ok(false);
+        return Ok(None);
     }
     if crc != *new_crc32 {
         return Err(refuse(
@@ -221,7 +273,7 @@ fn unappend(state: &Path, abs: &Path, ap: &Step) -> Result<bool> {
     }
     if *created {
         fsutil::remove_durable(abs)?;
-        return Ok(true);
+        return Ok(Some(0));
     }
     let before = match original {
         Some(p) => std::fs::read(state.join(p)).map_err(|source| Error::Io {
@@ -240,7 +292,7 @@ fn unappend(state: &Path, abs: &Path, ap: &Step) -> Result<bool> {
         ));
     }
     fsutil::write_atomic(abs, &before)?;
-    Ok(true)
+    Ok(Some(before.len() as u64))
 }
 
 /// Interleaves the repaired bytes with the quarantined pieces.

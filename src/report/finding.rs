@@ -80,8 +80,12 @@ kinds! {
     BadPrefix = "bad_prefix", Error, false;
     /// Bytes after a corrupt prefix where no valid frame resumes.
     Unframed = "unframed", Error, false;
-    /// A zstd stream that does not decompress.
+    /// A zstd stream that does not decompress (or decompresses beyond the size limit).
     Compression = "compression", Error, false;
+    /// A file that shrank while it was read (truncated by another process).
+    ChangedDuringRun = "changed_during_run", Error, false;
+    /// A line longer than any record (1 MiB); not parsed.
+    OverlongLine = "overlong_line", Error, false;
     /// A line that is not valid JSON.
     InvalidJson = "invalid_json", Error, false;
     /// A line with bytes that are not UTF-8.
@@ -112,8 +116,10 @@ kinds! {
     V2Spillover = "v2_spillover", Warning, true;
     /// Records earlier than a record before them.
     OutOfOrder = "out_of_order", Warning, true;
-    /// Exact duplicate records (st ignored).
+    /// Duplicate records: exact copies (st included), or a repeated block of records (st aside).
     Duplicate = "duplicate", Warning, true;
+    /// A record equal to its predecessor except for st: a legitimate same-second repeat.
+    RepeatedTick = "repeated_tick", Info, true;
     /// A silence longer than --max-gap inside a file.
     Gap = "gap", Warning, false;
     /// Hours with no file between a stream's first and last hour.
@@ -134,8 +140,8 @@ kinds! {
     PascalTickType = "pascal_tick_type", Info, true;
     /// v2 record without `unix_time`: event time taken from the envelope (test-script data).
     NoEventTime = "no_event_time", Info, true;
-    /// v2 envelope timestamp with the malformed `+00:00Z` suffix.
-    OffsetZTimestamp = "offset_z_timestamp", Info, true;
+    /// v2 envelope timestamp with the malformed `+00:00Z` suffix (the recorder's reader skips it).
+    OffsetZTimestamp = "offset_z_timestamp", Warning, true;
     /// A flag given as a number or null.
     NonBoolFlag = "non_bool_flag", Info, true;
     /// v2 contract id or tick type only in `data`/`tick_data`, not `metadata`.
@@ -176,6 +182,8 @@ kinds! {
     UndoRefused = "undo_refused", Error, false;
     /// repair: a lock left by a process that no longer runs was taken over.
     StaleLock = "stale_lock", Info, false;
+    /// repair --undo: the run's journal is incomplete (killed run or cut journal).
+    JournalIncomplete = "journal_incomplete", Warning, false;
 }
 
 impl fmt::Display for Kind {
@@ -210,6 +218,9 @@ pub struct Finding {
     pub count: u64,
     /// A sentence a person can act on.
     pub message: String,
+    /// Sorts after the other findings of its file (the "N more" line).
+    #[serde(skip)]
+    pub last_in_file: bool,
 }
 
 impl Finding {
@@ -224,6 +235,7 @@ impl Finding {
             len: None,
             count: 1,
             message: message.into(),
+            last_in_file: false,
         }
     }
 
@@ -247,12 +259,24 @@ impl Finding {
     }
 
     /// Sort key: severity, file, offset, kind.
-    pub fn sort_key(&self) -> (Severity, &str, u64, Kind) {
+    pub fn sort_key(&self) -> (Severity, &str, bool, u64, Kind) {
         (
             self.severity,
             &self.file,
+            self.last_in_file,
             self.offset.unwrap_or(0),
             self.kind,
         )
+    }
+
+    /// Where it is, for text: `FILE @OFFSET #RECORD` for data, `FILE:LINE`
+    /// for a line of a text file without an offset, else `FILE`.
+    pub fn location(&self) -> String {
+        match (self.offset, self.record) {
+            (Some(o), Some(r)) => format!("{} @{o} #{r}", self.file),
+            (Some(o), None) => format!("{} @{o}", self.file),
+            (None, Some(r)) => format!("{}:{r}", self.file),
+            (None, None) => self.file.clone(),
+        }
     }
 }

@@ -1,9 +1,13 @@
-//! Findings and the renderers that print them (text or JSON Lines).
+//! The bottom layer of every command's output: findings ([`Finding`],
+//! [`Kind`], [`Severity`]), their tally, and one [`Writer`] that prints a
+//! report as readable text or as JSON Lines with a stable, versioned schema
+//! (documented in the README). Each command renders its own lines through it.
 
 pub mod finding;
-pub mod render;
+mod writer;
 
 pub use finding::{Finding, Kind, Severity};
+pub use writer::{escape, Style, Summary, Units, Writer, SCHEMA_VERSION};
 
 /// Counts of findings by severity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

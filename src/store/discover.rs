@@ -24,6 +24,8 @@ pub struct Found {
 /// What discovery found.
 #[derive(Debug, Default)]
 pub struct Discovery {
+    /// Bytes of all data files (for progress).
+    pub total_bytes: u64,
     /// Canonical scan root.
     pub root: PathBuf,
     /// Data files, sorted by report path.
@@ -37,17 +39,69 @@ fn known_folder(name: &str) -> bool {
         || (matches!(name.len(), 2 | 4) && name.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Layout folders directly below a store root (spec §2).
+const LAYOUT_DIRS: [&str; 4] = ["v2", "v3", "json", "protobuf"];
+
+/// Whether `p` is a store root: a folder, not itself a layout folder, with
+/// a layout folder directly below it.
+fn is_root(p: &Path) -> bool {
+    let own = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    !LAYOUT_DIRS.contains(&own)
+        && LAYOUT_DIRS
+            .iter()
+            .any(|d| fs::symlink_metadata(p.join(d)).is_ok_and(|m| m.is_dir()))
+}
+
+/// The store root for a command that changes a store: `path` itself (a
+/// symbolic link such as `storage-active` is resolved) when it holds the
+/// layout folders `v2/`, `v3/`, `json/` or `protobuf/` directly. Anything
+/// else is refused, naming the root that was probably meant.
+pub fn store_root(path: &Path) -> Result<PathBuf> {
+    let root = fs::canonicalize(path).map_err(|e| Error::path(path, e))?;
+    let refuse = |why: String| Error::NotStoreRoot {
+        path: path.to_owned(),
+        why,
+    };
+    if !root.is_dir() {
+        return Err(refuse(
+            "a file; give the folder that holds v2/, v3/, json/ or protobuf/".into(),
+        ));
+    }
+    if is_root(&root) {
+        return Ok(root);
+    }
+    if let Some(up) = root.ancestors().skip(1).find(|a| is_root(a)) {
+        return Err(refuse(format!(
+            "it is inside the store {}; use --path {}",
+            up.display(),
+            up.display()
+        )));
+    }
+    let mut stores: Vec<String> = fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && is_root(&e.path()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    stores.sort();
+    if !stores.is_empty() {
+        return Err(refuse(format!(
+            "it holds {} stores ({}); give one of them",
+            stores.len(),
+            stores.join(", ")
+        )));
+    }
+    Err(refuse(
+        "no v2/, v3/, json/ or protobuf/ folder directly below it".into(),
+    ))
+}
+
 /// Discovers data files under `path` (a store root, any folder in it, or one
 /// file). The root itself may be a symlink (e.g. `storage-active`).
 pub fn discover(path: &Path) -> Result<Discovery> {
-    let root = fs::canonicalize(path).map_err(|source| Error::Path {
-        path: path.to_owned(),
-        source,
-    })?;
-    let meta = fs::metadata(&root).map_err(|source| Error::Path {
-        path: path.to_owned(),
-        source,
-    })?;
+    let root = fs::canonicalize(path).map_err(|e| Error::path(path, e))?;
+    let meta = fs::metadata(&root).map_err(|e| Error::path(path, e))?;
     let mut d = Discovery {
         root: root.clone(),
         ..Discovery::default()
@@ -59,10 +113,13 @@ pub fn discover(path: &Path) -> Result<Discovery> {
             .unwrap_or("")
             .to_owned();
         match Extension::from_path(&root) {
-            Some(ext) => d.files.push(Found {
-                file: classify(&root, name, ext, meta.len()),
-                abs: root,
-            }),
+            Some(ext) => {
+                d.total_bytes = meta.len();
+                d.files.push(Found {
+                    file: classify(&root, name, ext, meta.len()),
+                    abs: root,
+                })
+            }
             None => d.findings.push(Finding::new(
                 Kind::UnknownFile,
                 &name,
@@ -75,6 +132,7 @@ pub fn discover(path: &Path) -> Result<Discovery> {
     d.files = files;
     d.files.sort_by(|a, b| a.file.rel.cmp(&b.file.rel));
     d.findings = findings;
+    d.total_bytes = d.files.iter().map(|f| f.file.size).sum();
     Ok(d)
 }
 

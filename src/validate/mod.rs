@@ -1,60 +1,29 @@
 //! `validate`: schema, placement and time-continuity checks of every file of
-//! a store, in parallel across files.
-//!
-//! [`validate_file`] is pure and single-threaded; [`validate_store`] maps it
-//! over the discovered files with rayon and sorts the result, so output is
-//! deterministic whatever the thread count.
+//! a store, in parallel across files. Each file is scanned once
+//! ([`crate::scan`]); this module gathers the scans' findings, sums streams
+//! and finds missing hours across files. Output is sorted, so it is the same
+//! whatever the thread count.
 
-pub mod continuity;
-pub mod file;
-pub mod record;
-pub mod sink;
 pub mod streams;
 
-pub use file::{validate_file, FileReport};
 pub use streams::StreamSummary;
 
 use crate::error::Result;
-use crate::report::{Finding, Tally};
-use crate::store::discover::discover;
+use crate::progress::Progress;
+use crate::report::{Finding, Summary, Tally, Units, Writer};
+use crate::scan::{self, FileScan, ScanOptions};
+use crate::store::discover::Discovery;
 use rayon::prelude::*;
-use std::path::{Path, PathBuf};
-
-/// Default maximum silence inside a file before a `gap` is reported.
-pub const DEFAULT_MAX_GAP_S: i64 = 300;
-
-/// Default size above which a JSONL file is validated in parallel parts.
-pub const DEFAULT_SPLIT_BYTES: u64 = 16 << 20;
-
-/// Checked options for a validation run.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Silence inside a file longer than this (µs) is a `gap`.
-    pub max_gap_us: i64,
-    /// Occurrences of one finding kind listed per file (repair lists all).
-    pub max_per_kind: u64,
-    /// JSONL files larger than this are split at line boundaries and their
-    /// parts validated in parallel.
-    pub split_bytes: u64,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            max_gap_us: DEFAULT_MAX_GAP_S * crate::time::US,
-            max_per_kind: sink::MAX_PER_KIND,
-            split_bytes: DEFAULT_SPLIT_BYTES,
-        }
-    }
-}
+use std::io::{self, Write};
+use std::path::PathBuf;
 
 /// Everything a validation run found.
 #[derive(Debug)]
 pub struct StoreReport {
     /// Canonical root that was scanned.
     pub root: PathBuf,
-    /// Per-file reports, sorted by path.
-    pub files: Vec<FileReport>,
+    /// Per-file scans, sorted by path.
+    pub files: Vec<FileScan>,
     /// Per-stream summaries, sorted.
     pub streams: Vec<StreamSummary>,
     /// All findings (discovery, files, streams), sorted by severity, file, offset.
@@ -78,21 +47,15 @@ impl StoreReport {
     }
 }
 
-/// Validates every data file under `path`, calling `progress` with each
-/// finished file's size (from worker threads).
-pub fn validate_store(
-    path: &Path,
-    opts: &Options,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<StoreReport> {
-    let d = discover(path)?;
-    let files: Vec<FileReport> = d
+/// Validates every discovered data file, reporting progress by bytes.
+pub fn run(d: Discovery, opts: &ScanOptions, progress: &dyn Progress) -> Result<StoreReport> {
+    progress.start(d.total_bytes);
+    let files: Vec<FileScan> = d
         .files
         .into_par_iter()
         .map(|f| {
-            let size = f.file.size;
-            let r = validate_file(&f.abs, f.file, opts);
-            progress(size);
+            let r = scan::scan(&f, opts);
+            progress.advance(f.file.size);
             r
         })
         .collect();
@@ -107,4 +70,62 @@ pub fn validate_store(
         streams,
         findings,
     })
+}
+
+impl StoreReport {
+    /// Totals and the exit code (`strict`: warnings count too).
+    pub fn summary(&self, strict: bool) -> Summary {
+        let tally = self.tally();
+        Summary {
+            files: self.files.len() as u64,
+            records: self.records(),
+            bytes: self.bytes(),
+            streams: self.streams.len() as u64,
+            tally,
+            exit_code: tally.exit_code(strict),
+            units: Units::Data,
+            run: None,
+        }
+    }
+
+    /// Prints the report: `begin`, `finding` lines, `stream` lines,
+    /// `summary` (JSON); or the totals first, then streams, then findings.
+    pub fn render<W: Write>(&self, w: &mut Writer<W>, strict: bool) -> io::Result<()> {
+        let s = self.summary(strict);
+        w.begin("validate", &self.root.display().to_string())?;
+        if w.is_json() {
+            w.findings(&self.findings)?;
+            for st in &self.streams {
+                w.json("stream", st)?;
+            }
+            return w.summary(&s);
+        }
+        let t = s.tally;
+        w.text_line(&format!(
+            "{}, {}, {}, {}",
+            plural(s.files, "data file", "data files"),
+            plural(s.records, "record", "records"),
+            plural(s.bytes, "byte", "bytes"),
+            plural(s.streams, "stream", "streams")
+        ))?;
+        w.text_line(&format!(
+            "{}, {}, {} info",
+            plural(t.errors, "error", "errors"),
+            plural(t.warnings, "warning", "warnings"),
+            t.infos
+        ))?;
+        if !self.streams.is_empty() {
+            w.text_line("\nstreams:")?;
+            for st in &self.streams {
+                let line = streams::describe(st);
+                w.text_line(&format!("  {}", w.escape(&line)))?;
+            }
+        }
+        w.findings(&self.findings)
+    }
+}
+
+/// `1 record`, `2 records`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -2,9 +2,9 @@
 //! type, or one v2 stream id, in one format family folder), finds hours with
 //! no file between a stream's first and last hour, and sums per stream.
 
-use super::file::FileReport;
 use crate::format::Format;
 use crate::report::{Finding, Kind};
+use crate::scan::FileScan;
 use crate::store::naming::FileName;
 use crate::tick::TickType;
 use crate::time::{self, HOUR};
@@ -52,7 +52,7 @@ impl Serialize for TickType {
     }
 }
 
-fn stream_name(r: &FileReport) -> String {
+fn stream_name(r: &FileScan) -> String {
     match r.file.name {
         FileName::V3 { cid, tt, .. } => format!("{cid}_{tt}"),
         _ => r.file.stem.clone(),
@@ -60,7 +60,7 @@ fn stream_name(r: &FileReport) -> String {
 }
 
 /// Summarises streams and reports missing hours.
-pub fn summarise(reports: &[FileReport]) -> (Vec<StreamSummary>, Vec<Finding>) {
+pub fn summarise(reports: &[FileScan]) -> (Vec<StreamSummary>, Vec<Finding>) {
     let mut groups: BTreeMap<(String, String, Format), (StreamSummary, Vec<i64>)> = BTreeMap::new();
     for r in reports {
         let Some(format) = r.format else { continue };
@@ -126,6 +126,29 @@ pub fn summarise(reports: &[FileReport]) -> (Vec<StreamSummary>, Vec<Finding>) {
         out.push(s);
     }
     (out, findings)
+}
+
+/// One stream as a line of text.
+pub fn describe(s: &StreamSummary) -> String {
+    let span = match (s.first_ts, s.last_ts) {
+        (Some(a), Some(b)) => format!("{} .. {}", time::display_us(a), time::display_us(b)),
+        _ => "no records".into(),
+    };
+    let base = if s.base.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", s.base)
+    };
+    let n = |v: u64, one: &str, many: &str| format!("{v} {}", if v == 1 { one } else { many });
+    format!(
+        "{base}{} [{}]: {}, {}, {}, {span}, {}",
+        s.name,
+        s.format,
+        n(s.files, "file", "files"),
+        n(s.records, "record", "records"),
+        n(s.bytes, "byte", "bytes"),
+        n(s.gaps, "gap", "gaps")
+    )
 }
 
 fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {

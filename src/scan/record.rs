@@ -1,5 +1,7 @@
 //! Checks of one decoded record: values (spec §8, §9), the tick type's field
-//! set, and placement in its file (spec §2.3 for v3, §2.2 for v2).
+//! set, and placement in its file (spec §2.3 for v3, §2.2 for v2). Value
+//! oddities become findings; a record that belongs in another file is also
+//! returned as a typed [`Stray`] for the commands that move it.
 
 use crate::format::{Note, Notes};
 use crate::report::{Finding, Kind};
@@ -41,7 +43,43 @@ impl At<'_> {
     }
 }
 
-/// Runs every record-level check, pushing findings into `out`.
+/// The file a record belongs in: its contract, tick type and UTC hour
+/// (epoch seconds) of `ts` (v3) or of the envelope time (v2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Home {
+    /// Contract id.
+    pub cid: i64,
+    /// Tick type.
+    pub tt: TickType,
+    /// Hour start, epoch seconds.
+    pub hour: i64,
+}
+
+/// A record outside the file it belongs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stray {
+    /// Where it belongs.
+    pub home: Home,
+    /// v2 only: it is in the next hour's file within the write-batching
+    /// tolerance (a warning, not an error).
+    pub spillover: bool,
+}
+
+impl Home {
+    /// The home of a record read as v3 (`ts` hour) or v2 (envelope hour).
+    pub fn of(t: &Tick, v3_content: bool) -> Self {
+        let time = if v3_content { t.ts } else { t.st };
+        let sec = time.div_euclid(US);
+        Self {
+            cid: t.cid,
+            tt: t.tt,
+            hour: sec - sec.rem_euclid(HOUR),
+        }
+    }
+}
+
+/// Runs every record-level check, pushing findings into `out`; returns
+/// where the record belongs when that is not its file.
 #[inline]
 pub fn check(
     t: &Tick,
@@ -50,11 +88,11 @@ pub fn check(
     v3_content: bool,
     at: At<'_>,
     out: &mut impl FnMut(Finding),
-) {
+) -> Option<Stray> {
     if is_clean(t, notes, file, v3_content) {
-        return;
+        return None;
     }
-    check_all(t, notes, file, v3_content, at, out);
+    check_all(t, notes, file, v3_content, at, out)
 }
 
 /// Whether a record passes every check below without a finding: a branch-light
@@ -125,11 +163,11 @@ fn check_all(
     v3_content: bool,
     at: At<'_>,
     out: &mut impl FnMut(Finding),
-) {
+) -> Option<Stray> {
     values(t, at, out);
     payload(t, at, out);
     oddities(notes, at, out);
-    placement(t, file, v3_content, at, out);
+    placement(t, file, v3_content, at, out)
 }
 
 fn values(t: &Tick, at: At<'_>, out: &mut impl FnMut(Finding)) {
@@ -259,7 +297,7 @@ fn oddities(notes: Notes, at: At<'_>, out: &mut impl FnMut(Finding)) {
         (
             Note::OffsetZ,
             Kind::OffsetZTimestamp,
-            "envelope timestamp ends in the malformed `+00:00Z`",
+            "envelope timestamp ends in the malformed `+00:00Z`: the recorder's v2 reader cannot parse it and skips the record",
         ),
         (
             Note::NonBoolFlag,
@@ -285,9 +323,11 @@ fn placement(
     v3_content: bool,
     at: At<'_>,
     out: &mut impl FnMut(Finding),
-) {
+) -> Option<Stray> {
+    let mut misplaced = false;
     if let Some((cid, tt)) = file.name.contract() {
         if t.cid != cid {
+            misplaced = true;
             out(at.f(
                 Kind::MisplacedRecord,
                 format!(
@@ -297,18 +337,28 @@ fn placement(
             ));
         }
         if let Some(tt) = tt.filter(|tt| *tt != t.tt) {
+            misplaced = true;
             out(at.f(
                 Kind::MisplacedRecord,
                 format!("{} record in a file named for {tt}", t.tt),
             ));
         }
     }
-    let Some(hour) = file.hour else { return };
+    let stray = |spillover| {
+        Some(Stray {
+            home: Home::of(t, v3_content),
+            spillover,
+        })
+    };
+    let Some(hour) = file.hour else {
+        return if misplaced { stray(false) } else { None };
+    };
     match &file.name {
         FileName::V3 { t: name_t, .. } if v3_content => {
             let sec = t.ts.div_euclid(US);
             let hourly = name_t % HOUR == 0 && (*name_t..name_t + HOUR).contains(&sec);
             if !hourly && sec != *name_t {
+                misplaced = true;
                 out(at.f(
                     Kind::MisplacedRecord,
                     format!(
@@ -327,6 +377,7 @@ fn placement(
         _ if !v3_content && matches!(file.layout, Layout::LegacyV2 | Layout::V2) => {
             let start = hour * US;
             if t.st >= start + HOUR * US || t.st < start - V2_SPILLOVER_US {
+                misplaced = true;
                 out(at.f(
                     Kind::MisplacedRecord,
                     format!(
@@ -343,8 +394,16 @@ fn placement(
                         time::display_us(t.st)
                     ),
                 ));
+                if !misplaced {
+                    return stray(true);
+                }
             }
         }
         _ => {}
+    }
+    if misplaced {
+        stray(false)
+    } else {
+        None
     }
 }

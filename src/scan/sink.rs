@@ -81,9 +81,13 @@ impl Sink {
                 let mut f = Finding::new(
                     *kind,
                     file,
-                    format!("{more} more {kind} findings in this file are not listed"),
+                    format!(
+                        "{more} more {kind} {} in this file not listed",
+                        if more == 1 { "finding" } else { "findings" }
+                    ),
                 );
                 f.count = more;
+                f.last_in_file = true;
                 self.kept.push(f);
             }
         }

@@ -1,0 +1,9 @@
+//! One module per command: its clap arguments (raw input) and a `run` that
+//! checks them once, calls the command's library entry point, renders its
+//! report and returns the exit code.
+
+pub mod config;
+pub mod gen;
+pub mod man;
+pub mod repair;
+pub mod validate;
