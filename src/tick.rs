@@ -192,24 +192,34 @@ impl Tick {
     /// Equal records have equal keys; equal keys are only candidates, to be
     /// confirmed with [`Tick::same`] before anything is removed.
     pub fn key(&self, with_st: bool) -> u64 {
+        let (full, nost) = self.keys();
+        if with_st {
+            full
+        } else {
+            nost
+        }
+    }
+
+    /// Both keys of [`Tick::key`] in one pass: `(with st, without st)`.
+    pub fn keys(&self) -> (u64, u64) {
         if cfg!(debug_assertions) && test_collisions() {
-            return 0;
+            return (0, 0);
         }
         let mut h = Fnv::default();
         h.word(self.ts as u64);
-        if with_st {
-            h.word(self.st as u64);
-        }
         h.word(self.cid as u64);
-        h.word(self.tt as u64);
-        h.word(self.rid as u64);
+        h.word(self.tt as u64 | (self.rid as u64) << 8);
         for f in Field::ALL {
             h.word(self.get(f).map_or(u64::MAX - 1, f64::to_bits));
         }
+        let mut flags = 0u64;
         for b in [self.bpl, self.aph, self.upt, self.past_limit] {
-            h.word(b.map_or(2, u64::from));
+            flags = flags << 2 | b.map_or(2, u64::from);
         }
-        h.0
+        h.word(flags);
+        let nost = h.0;
+        h.word(self.st as u64);
+        (h.0, nost)
     }
 
     /// Whether two records are equal in every field (`with_st`) or in every

@@ -30,15 +30,6 @@ fn run_id(lines: &[Value]) -> String {
     lines.last().unwrap()["run"].as_str().unwrap().to_owned()
 }
 
-/// Every data file (not .ibstore) with its bytes.
-fn data(store: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    snapshot(store)
-        .into_iter()
-        .filter(|(p, _, _)| !p.strip_prefix(store).unwrap().starts_with(".ibstore"))
-        .map(|(p, b, _)| (p, b))
-        .collect()
-}
-
 /// Decompresses through the library's own reader.
 fn unzstd(b: &[u8]) -> Vec<u8> {
     let dir = tempdir().unwrap();

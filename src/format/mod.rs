@@ -90,6 +90,18 @@ impl Format {
         }
     }
 
+    /// [`Format::decode`] into a caller's record, so the hot path copies no
+    /// result (its contents are unspecified after an error).
+    #[inline]
+    pub fn decode_into(self, bytes: &[u8], out: &mut Decoded) -> Result<(), RecordError> {
+        match self {
+            Self::V3Json => v3_json::decode_into(bytes, out),
+            Self::V3Pb => v3_pb::decode_into(bytes, out),
+            Self::V2Json => v2_json::decode(bytes).map(|d| *out = d),
+            Self::V2Pb => v2_pb::decode(bytes).map(|d| *out = d),
+        }
+    }
+
     /// Decodes one record (a line without its terminator, or a frame body).
     pub fn decode(self, bytes: &[u8]) -> Result<Decoded, RecordError> {
         match self {
@@ -140,26 +152,22 @@ impl Format {
                 .take(8)
                 .find_map(sniff_json_version)
         } else {
+            // The first frame must decode in the format's byte order.
             [Self::V3Pb, Self::V2Pb].into_iter().find(|&fmt| {
-                let order = if fmt == Self::V3Pb {
-                    frames::ByteOrder::Big
-                } else {
-                    frames::ByteOrder::Little
+                let Some(p) = head.get(..4) else {
+                    return false;
                 };
-                let mut ok = false;
-                let mut first = true;
-                frames::walk(
-                    head,
-                    order,
-                    |_| false,
-                    |p| {
-                        if let (true, piece::Piece::Record { bytes, .. }) = (first, p) {
-                            ok = fmt.decode(bytes).is_ok();
-                        }
-                        first = false;
-                    },
-                );
-                ok
+                let p = [p[0], p[1], p[2], p[3]];
+                let n = if fmt == Self::V3Pb {
+                    u32::from_be_bytes(p)
+                } else {
+                    u32::from_le_bytes(p)
+                } as usize;
+                n > 0
+                    && n <= frames::MAX_FRAME
+                    && head
+                        .get(4..4 + n)
+                        .is_some_and(|body| fmt.decode(body).is_ok())
             })
         }
     }
@@ -264,7 +272,7 @@ impl Extension {
 }
 
 /// A successfully decoded record plus oddities noticed on the way.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Decoded {
     /// The record.
     pub tick: Tick,

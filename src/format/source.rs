@@ -19,7 +19,7 @@ use std::time::SystemTime;
 pub const MAX_DECOMPRESSED: u64 = 64 << 30;
 
 /// Bytes read per window.
-pub const WINDOW: usize = 4 << 20;
+pub const WINDOW: usize = 1 << 20;
 
 /// What a file was when it was opened: enough to tell later whether it changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,22 +270,28 @@ impl Source {
         }
     }
 
-    /// Appends up to `want` more bytes to `buf`; returns how many (0 at the
-    /// end). A read that fails part-way hands out the bytes it got and ends
-    /// the file; [`Source::problem`] then says why.
-    pub fn read_into(&mut self, buf: &mut Vec<u8>, want: usize) -> usize {
+    /// Reads up to `out.len()` more bytes into `out`; returns how many (0 at
+    /// the end). A read that fails part-way hands out the bytes it got and
+    /// ends the file; [`Source::problem`] then says why.
+    pub fn read_slice(&mut self, out: &mut [u8]) -> usize {
         if self.done {
             return 0;
         }
-        let old = buf.len();
-        buf.resize(old + want, 0);
-        let (n, problem) = self.fill(&mut buf[old..]);
-        buf.truncate(old + n);
+        let (n, problem) = self.fill(out);
         let plain_end = matches!(self.inner, Inner::Plain) && self.pos >= self.stat.size;
         if problem.is_some() || n == 0 || plain_end {
             self.done = true;
             self.problem = problem;
         }
+        n
+    }
+
+    /// Appends up to `want` more bytes to `buf`; returns how many.
+    pub fn read_into(&mut self, buf: &mut Vec<u8>, want: usize) -> usize {
+        let old = buf.len();
+        buf.resize(old + want, 0);
+        let n = self.read_slice(&mut buf[old..]);
+        buf.truncate(old + n);
         n
     }
 
@@ -450,6 +456,56 @@ impl Source {
             Some(e) => Err(e),
             None => Ok(buf),
         }
+    }
+}
+
+/// A reading window over a [`Source`]: bytes not yet consumed stay at the
+/// front, new bytes are read behind them into a buffer that is allocated
+/// (and zeroed) once, so a scan copies nothing but the short carried tail.
+#[derive(Debug, Default)]
+pub struct Window {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    base: u64,
+}
+
+impl Window {
+    /// Reads up to [`WINDOW`] more bytes; returns how many (0 at the end).
+    pub fn fill(&mut self, src: &mut Source) -> usize {
+        // A small plain file needs no more than its size (+1 to see the end).
+        let want = match src.inner {
+            Inner::Plain => WINDOW
+                .min(usize::try_from(src.stat.size.saturating_sub(src.pos)).unwrap_or(WINDOW) + 1),
+            _ => WINDOW,
+        };
+        if self.buf.len() - self.end < want {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.buf.len() - self.end < want {
+                self.buf.resize(self.end + want, 0);
+            }
+        }
+        let n = src.read_slice(&mut self.buf[self.end..self.end + want]);
+        self.end += n;
+        n
+    }
+
+    /// The bytes read and not yet consumed.
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// File offset of the first byte of [`Window::data`].
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Marks the first `n` bytes of [`Window::data`] consumed.
+    pub fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.base += n as u64;
     }
 }
 

@@ -165,11 +165,27 @@ fn parse_eight(w: u64) -> u64 {
 /// order, so the writer's fixed key order costs one short comparison each.
 #[inline]
 pub fn decode(line: &[u8]) -> Option<Decoded> {
+    let mut d = Decoded::default();
+    decode_into(line, &mut d).then_some(d)
+}
+
+/// [`decode`] into a caller's record (no copy of the result); `false`
+/// defers to the general path (the record's contents are then unspecified).
+#[inline]
+pub fn decode_into(line: &[u8], out: &mut Decoded) -> bool {
+    fast(line, &mut out.tick).is_some_and(|()| {
+        out.notes = Notes::default();
+        true
+    })
+}
+
+#[inline]
+fn fast(line: &[u8], t: &mut Tick) -> Option<()> {
     let mut c = Cur { b: line, i: 1 };
     if line.first() != Some(&b'{') {
         return None;
     }
-    let mut t = Tick::default();
+    *t = Tick::default();
     let mut seen = 0u8;
     loop {
         // At a key: `"name":`; the key's length says where the value starts.
@@ -212,12 +228,7 @@ pub fn decode(line: &[u8]) -> Option<Decoded> {
         }
         match line.get(c.i) {
             Some(b',') => c.i += 1,
-            Some(b'}') if c.i + 1 == line.len() && seen == 31 => {
-                return Some(Decoded {
-                    tick: t,
-                    notes: Notes::default(),
-                })
-            }
+            Some(b'}') if c.i + 1 == line.len() && seen == 31 => return Some(()),
             _ => return None,
         }
     }

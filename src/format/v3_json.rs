@@ -21,6 +21,15 @@ pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
     }
 }
 
+/// [`decode`] into a caller's record.
+#[inline]
+pub fn decode_into(line: &[u8], out: &mut Decoded) -> Result<(), RecordError> {
+    if !super::v3_fast::decode_into(line, out) {
+        *out = decode_general(line)?;
+    }
+    Ok(())
+}
+
 /// Decodes one v3 JSON line with the general scanner.
 pub fn decode_general(line: &[u8]) -> Result<Decoded, RecordError> {
     let mut sc = Scanner::new(line);

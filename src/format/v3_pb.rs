@@ -95,8 +95,18 @@ pub(crate) fn skip(b: &[u8], pos: &mut usize, wire: u64) -> Result<(), RecordErr
 
 /// Decodes one TickMessage body.
 pub fn decode(b: &[u8]) -> Result<Decoded, RecordError> {
-    let mut t = Tick::default();
-    let mut notes = Notes::default();
+    let mut d = Decoded::default();
+    decode_into(b, &mut d)?;
+    Ok(d)
+}
+
+/// [`decode`] into a caller's record (no copy of the result).
+#[inline]
+pub fn decode_into(b: &[u8], out: &mut Decoded) -> Result<(), RecordError> {
+    out.tick = Tick::default();
+    out.notes = Notes::default();
+    let t = &mut out.tick;
+    let notes = &mut out.notes;
     let mut tt: &[u8] = b"";
     let mut pos = 0;
     while pos < b.len() {
@@ -149,9 +159,9 @@ pub fn decode(b: &[u8]) -> Result<Decoded, RecordError> {
         None if std::str::from_utf8(tt).is_err() => {
             return Err(RecordError::Wire("tt is not UTF-8"))
         }
-        None => super::v3_json::tick_type_bytes(tt, &mut notes)?,
+        None => super::v3_json::tick_type_bytes(tt, notes)?,
     };
-    Ok(Decoded { tick: t, notes })
+    Ok(())
 }
 
 fn int32(v: i64, what: &'static str) -> Result<i32, EncodeError> {

@@ -440,13 +440,12 @@ fn copy_without_cuts(
     out: &mut Out,
     abs: &Path,
 ) -> Result<()> {
-    let mut buf = Vec::with_capacity(WINDOW);
+    let mut buf = vec![0u8; WINDOW];
     let mut pos = 0u64;
     let mut cuts = plan.cuts.iter().peekable();
     let mut piece: Vec<u8> = Vec::new();
     loop {
-        buf.clear();
-        let n = src.read_into(&mut buf, WINDOW);
+        let n = src.read_slice(&mut buf);
         if n == 0 {
             break;
         }

@@ -39,12 +39,23 @@ impl Lock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
+                // The holder writes its line just after it takes the lock:
+                // give it a moment.
                 let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                return Err(Error::Locked {
-                    path,
-                    holder: text.trim().to_owned(),
-                });
+                for _ in 0..50 {
+                    text.clear();
+                    let _ = file.seek(SeekFrom::Start(0));
+                    let _ = file.read_to_string(&mut text);
+                    if !text.trim().is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                let holder = match text.trim() {
+                    "" => "holder unknown".to_owned(),
+                    t => t.to_owned(),
+                };
+                return Err(Error::Locked { path, holder });
             }
             Err(TryLockError::Error(source)) => {
                 return Err(Error::Io {
@@ -56,6 +67,7 @@ impl Lock {
         }
         let mut before = String::new();
         let _ = file.read_to_string(&mut before);
+        // The holder line goes in with one write, so a reader sees all or nothing.
         let left = Some(before.trim().to_owned()).filter(|s| !s.is_empty());
         let line = format!(
             "pid={} run={holder} since={}\n",

@@ -100,6 +100,7 @@ pub fn run(
             _ => "repair".to_owned(),
         };
         let (lock, left) = lock::Lock::take(&state, &holder)?;
+        test_hook_hold();
         if let Some(left) = left {
             report.findings.push(Finding::new(
                 Kind::StaleLock,
@@ -277,6 +278,19 @@ fn relocations(
         }
     }
     appends
+}
+
+/// Debug builds only: `IBSTORE_TEST_HOLD_MS=N` holds the lock N ms before
+/// planning, so a test can start a second run while the first holds it.
+fn test_hook_hold() {
+    if cfg!(debug_assertions) {
+        if let Some(ms) = std::env::var("IBSTORE_TEST_HOLD_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+    }
 }
 
 /// Raises the soft limit on open files to the hard limit: `--relocate`

@@ -47,11 +47,12 @@ pub struct Entry {
 impl Entry {
     /// The entry of a decoded record.
     pub fn of(t: &Tick, offset: u64, index: u64) -> Self {
+        let (full, nost) = t.keys();
         Self {
             ts: t.ts,
             st: t.st,
-            full: t.key(true),
-            nost: t.key(false),
+            full,
+            nost,
             offset,
             index,
         }

@@ -18,7 +18,7 @@ pub mod sink;
 mod worker;
 
 use crate::format::piece::Piece;
-use crate::format::source::{ReadError, Source, Stat, WINDOW};
+use crate::format::source::{ReadError, Source, Stat, Window};
 use crate::format::{Compression, Format};
 use crate::report::{Finding, Kind};
 use crate::store::discover::Found;
@@ -256,9 +256,9 @@ pub fn scan_with<V: Visit>(
         }
     };
     out.scan.stat = Some(*src.stat());
-    let mut buf = Vec::with_capacity(WINDOW);
-    src.read_into(&mut buf, WINDOW);
-    if buf.is_empty() {
+    let mut win = Window::default();
+    win.fill(&mut src);
+    if win.data().is_empty() {
         let scan = &mut out.scan;
         file_checks(
             &scan.file,
@@ -281,7 +281,7 @@ pub fn scan_with<V: Visit>(
         out.source = Some(src);
         return out;
     }
-    let Some(format) = choose_format(&out.scan.file, &buf, &mut sink) else {
+    let Some(format) = choose_format(&out.scan.file, win.data(), &mut sink) else {
         sink.push(Finding::new(
             Kind::NotTickData,
             &rel,
@@ -314,7 +314,7 @@ pub fn scan_with<V: Visit>(
     } else {
         let mut w = Worker::new(&file, format, opts, &mut cont, new_visit());
         w.sink = std::mem::replace(&mut sink, Sink::with_cap(opts.max_per_kind));
-        read_sequential(&mut src, buf, |p| w.piece(p), format);
+        read_sequential(&mut src, &mut win, |p| w.piece(p), format);
         sink = std::mem::take(&mut w.sink);
         parts::Merged::from_worker(w)
     };
@@ -370,25 +370,23 @@ pub fn scan_with<V: Visit>(
     out
 }
 
-/// Reads the rest of a file in windows, starting with the bytes in `buf`,
-/// through the format's framer.
+/// Reads the rest of a file through the format's framer, starting with the
+/// bytes already in `win`.
 fn read_sequential(
     src: &mut Source,
-    mut buf: Vec<u8>,
+    win: &mut Window,
     mut on: impl FnMut(Piece<'_>),
     format: Format,
 ) {
     let mut framer = format.framer();
-    let mut base = 0u64;
     loop {
         let eof = src.at_end();
-        let used = framer.feed(&buf, base, eof, &mut on);
+        let used = framer.feed(win.data(), win.base(), eof, &mut on);
         if eof {
             return;
         }
-        buf.drain(..used);
-        base += used as u64;
-        src.read_into(&mut buf, WINDOW);
+        win.consume(used);
+        win.fill(src);
     }
 }
 
@@ -418,11 +416,11 @@ fn confirm(src: &mut Source, format: Format, candidates: &[Candidate]) -> Vec<Lo
         return Vec::new();
     }
     let mut ordinal = 0u32;
-    let mut buf = Vec::with_capacity(WINDOW);
-    src.read_into(&mut buf, WINDOW);
+    let mut win = Window::default();
+    win.fill(src);
     read_sequential(
         src,
-        buf,
+        &mut win,
         |p| {
             if let Piece::Record {
                 offset,

@@ -8,7 +8,7 @@ use super::sink::Sink;
 use super::{Good, Loc, ScanOptions, Span, StrayRun, Visit};
 use crate::format::json::JsonErrorKind;
 use crate::format::piece::{Damage, Piece};
-use crate::format::{Format, RecordError};
+use crate::format::{Decoded, Format, RecordError};
 use crate::report::{Finding, Kind, Severity};
 use crate::store::layout::DataFile;
 
@@ -25,6 +25,8 @@ pub(super) struct Worker<'a, S, V> {
     pub strays: Vec<StrayRun>,
     pub unterminated: Option<Loc>,
     pub crlf: u64,
+    /// The record being decoded (reused: the hot path copies no record).
+    decoded: Decoded,
 }
 
 impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
@@ -47,6 +49,7 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
             strays: Vec::new(),
             unterminated: None,
             crlf: 0,
+            decoded: Decoded::default(),
         }
     }
 
@@ -68,8 +71,9 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
                     index,
                     len,
                 };
-                match self.format.decode(bytes) {
-                    Ok(d) => {
+                match self.format.decode_into(bytes, &mut self.decoded) {
+                    Ok(()) => {
+                        let d = &self.decoded;
                         self.records += 1;
                         if crlf {
                             self.crlf += 1;
@@ -92,7 +96,7 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
                             &mut |f| sink.push(f),
                         );
                         if let Some(s) = stray {
-                            self.stray(offset, len, index, s);
+                            push_stray(&mut self.strays, offset, len, index, s);
                         }
                         let sink = &mut self.sink;
                         self.seq.record(
@@ -171,25 +175,25 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
             records,
         });
     }
+}
 
-    /// Records a record that belongs elsewhere, merged into a run with the
-    /// previous one when adjacent and going to the same place.
-    fn stray(&mut self, offset: u64, len: u64, index: u64, stray: Stray) {
-        if let Some(last) = self.strays.last_mut() {
-            if last.stray == stray && last.offset + last.len == offset {
-                last.len += len;
-                last.records += 1;
-                return;
-            }
+/// Records a record that belongs elsewhere, merged into a run with the
+/// previous one when adjacent and going to the same place.
+fn push_stray(strays: &mut Vec<StrayRun>, offset: u64, len: u64, index: u64, stray: Stray) {
+    if let Some(last) = strays.last_mut() {
+        if last.stray == stray && last.offset + last.len == offset {
+            last.len += len;
+            last.records += 1;
+            return;
         }
-        self.strays.push(StrayRun {
-            offset,
-            len,
-            index,
-            records: 1,
-            stray,
-        });
     }
+    strays.push(StrayRun {
+        offset,
+        len,
+        index,
+        records: 1,
+        stray,
+    });
 }
 
 /// The finding kind and message of a framing damage piece.

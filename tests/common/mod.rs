@@ -168,3 +168,12 @@ pub fn copy_store(from: &Path, to: &Path) {
         .unwrap()
         .success());
 }
+
+/// Every data file (not .ibstore) with its bytes.
+pub fn data(store: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    snapshot(store)
+        .into_iter()
+        .filter(|(p, _, _)| !p.strip_prefix(store).unwrap().starts_with(".ibstore"))
+        .map(|(p, b, _)| (p, b))
+        .collect()
+}
