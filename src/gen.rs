@@ -93,6 +93,18 @@ impl DamageKind {
     }
 }
 
+/// Resolution of generated event times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TsResolution {
+    /// Whole seconds, as IB tick-by-tick times are (live data): bursts of
+    /// several records per second and occasional same-second repeats.
+    #[default]
+    Seconds,
+    /// Distinct microsecond times, one record per slot of the hour (tidy
+    /// data, the generator's shape before live-like data).
+    Micros,
+}
+
 /// v2 folder layout to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum V2Layout {
@@ -127,6 +139,8 @@ pub struct GenOptions {
     pub v2_layout: V2Layout,
     /// Faults to inject.
     pub damage: Vec<DamageKind>,
+    /// Event-time resolution.
+    pub ts_resolution: TsResolution,
 }
 
 impl Default for GenOptions {
@@ -143,6 +157,7 @@ impl Default for GenOptions {
             zstd: false,
             v2_layout: V2Layout::Modern,
             damage: Vec::new(),
+            ts_resolution: TsResolution::Seconds,
         }
     }
 }
@@ -209,54 +224,108 @@ fn contract(i: usize, seed: u64) -> (i64, f64, f64) {
     })
 }
 
-/// The records of one (contract, tick type, hour) file: sorted, distinct ts
-/// inside the hour, `st` a little later but still inside the hour.
+/// Event times of one file, µs, sorted, inside the hour (`HOUR - 10` s).
+fn event_times(o: &GenOptions, r: &mut Rng, hour: i64) -> Vec<i64> {
+    let n = o.records as i64;
+    let span = HOUR - 10;
+    match o.ts_resolution {
+        // Stratified offsets: one record per slot of the hour, jittered
+        // inside it, so times are distinct and never far apart.
+        TsResolution::Micros => {
+            let span = span * US;
+            let slot = (span / n).max(1);
+            (0..n)
+                .map(|i| hour * US + (i * slot + r.below(slot as u64) as i64).min(span - 1))
+                .collect()
+        }
+        // Whole seconds: about 2.5 records per busy second (but at least 20
+        // seconds, so a small file has no silence over 3 minutes), the
+        // seconds stratified over the hour, every record in one of them.
+        TsResolution::Seconds => {
+            let seconds = (n * 2 / 5).max(n.min(20)).clamp(1, span);
+            let slot = span / seconds;
+            let secs: Vec<i64> = (0..seconds)
+                .map(|i| i * slot + r.below((slot as u64).div_ceil(2)) as i64)
+                .collect();
+            let mut per = vec![1i64; seconds as usize];
+            for _ in seconds..n {
+                per[r.below(seconds as u64) as usize] += 1;
+            }
+            secs.iter()
+                .zip(per)
+                .flat_map(|(&s, k)| std::iter::repeat_n((hour + s) * US, k as usize))
+                .collect()
+        }
+    }
+}
+
+/// The records of one (contract, tick type, hour) file, sorted by `(ts, st)`:
+/// live-like by default (whole-second `ts`; `st` = `ts` + 0…2 s with µs
+/// jitter, increasing; same-second repeats that differ only in `st`), or
+/// distinct µs times with [`TsResolution::Micros`]. Every `st` stays inside
+/// the hour.
 pub fn file_ticks(o: &GenOptions, ci: usize, tt: TickType, hour: i64) -> Vec<Tick> {
     let (cid, base, tick) = contract(ci, o.seed);
     let mut r = Rng(o.seed.wrapping_mul(0x100_0000_01B3)
         ^ (cid as u64) << 8
         ^ (tt as u64) << 4
         ^ hour as u64);
-    // Stratified offsets: one record per slot of the hour, jittered inside
-    // it, so records are sorted, distinct, and never far apart.
-    let span = (HOUR - 10) * US;
-    let slot = (span / o.records as i64).max(1);
-    let offs: Vec<i64> = (0..o.records as i64)
-        .map(|i| (i * slot + r.below(slot as u64) as i64).min(span - 1))
-        .collect();
+    let times = event_times(o, &mut r, hour);
+    let end = (hour + HOUR) * US;
+    let live = o.ts_resolution == TsResolution::Seconds;
     let mut level = (base / tick).round() as i64 + hour / HOUR % 7;
-    offs.iter()
-        .map(|&off| {
-            level += r.below(3) as i64 - 1;
-            let price = (level.max(1) as f64 * tick * 1e6).round() / 1e6;
-            let ts = hour * US + off;
-            let mut t = Tick {
-                ts,
-                st: ts + 3 + r.below(400) as i64,
-                cid,
-                tt,
-                rid: 60_000 + ci as i64,
-                ..Tick::default()
-            };
-            match tt {
-                TickType::BidAsk => {
-                    t.bp = Some(price);
-                    t.ap = Some(((level + 1) as f64 * tick * 1e6).round() / 1e6);
-                    t.bs = Some((1 + r.below(20)) as f64);
-                    t.as_ = Some((1 + r.below(20)) as f64);
-                }
-                TickType::Last | TickType::AllLast => {
-                    t.p = Some(price);
-                    t.s = Some((1 + r.below(10)) as f64);
-                    if r.below(200) == 0 {
-                        t.upt = Some(true);
-                    }
-                }
-                TickType::MidPoint => t.mp = Some(price + tick / 2.0),
+    let mut prev: Option<Tick> = None;
+    let mut out = Vec::with_capacity(times.len());
+    for (i, &ts) in times.iter().enumerate() {
+        let st = if live {
+            // Arrival: up to 2 s after the event, after the previous arrival,
+            // and inside the hour (room kept for the records still to come).
+            let left = (times.len() - i) as i64;
+            let room = (end - ts - left * 50).clamp(1, 2 * US);
+            let after = prev.map_or(ts, |p: Tick| p.st + 1 + r.below(40) as i64);
+            (ts + r.below(room as u64) as i64)
+                .max(after)
+                .min(end - left)
+        } else {
+            ts + 3 + r.below(400) as i64
+        };
+        // A same-second repeat: the quote or trade again, only `st` differs.
+        if let Some(p) = prev.filter(|p| live && p.ts == ts && r.below(8) == 0) {
+            let t = Tick { st, ..p };
+            prev = Some(t);
+            out.push(t);
+            continue;
+        }
+        level += r.below(3) as i64 - 1;
+        let price = (level.max(1) as f64 * tick * 1e6).round() / 1e6;
+        let mut t = Tick {
+            ts,
+            st,
+            cid,
+            tt,
+            rid: 60_000 + ci as i64,
+            ..Tick::default()
+        };
+        match tt {
+            TickType::BidAsk => {
+                t.bp = Some(price);
+                t.ap = Some(((level + 1) as f64 * tick * 1e6).round() / 1e6);
+                t.bs = Some((1 + r.below(20)) as f64);
+                t.as_ = Some((1 + r.below(20)) as f64);
             }
-            t
-        })
-        .collect()
+            TickType::Last | TickType::AllLast => {
+                t.p = Some(price);
+                t.s = Some((1 + r.below(10)) as f64);
+                if r.below(200) == 0 {
+                    t.upt = Some(true);
+                }
+            }
+            TickType::MidPoint => t.mp = Some(price + tick / 2.0),
+        }
+        prev = Some(t);
+        out.push(t);
+    }
+    out
 }
 
 /// Relative path of a generated file.
@@ -461,6 +530,10 @@ fn inject(
             (offs[mid], 4)
         }
         DamageKind::OutOfOrder => {
+            // Two records of different seconds, so the swap is visible in ts.
+            let mid = (mid..n - 1)
+                .find(|&i| ticks[i].ts < ticks[i + 1].ts)
+                .unwrap_or(mid);
             let (a, b) = (offs[mid] as usize, end_of(mid) as usize);
             let c = end_of(mid + 1) as usize;
             let first = bytes[a..b].to_vec();
@@ -503,7 +576,10 @@ mod tests {
 
     #[test]
     fn deterministic_and_sorted() {
-        let o = GenOptions::default();
+        let o = GenOptions {
+            ts_resolution: TsResolution::Micros,
+            ..GenOptions::default()
+        };
         let a = file_ticks(&o, 0, TickType::BidAsk, o.start);
         let b = file_ticks(&o, 0, TickType::BidAsk, o.start);
         assert_eq!(a, b);
@@ -515,5 +591,32 @@ mod tests {
             rel_path(&o, Format::V3Pb, 7, TickType::Last, o.start),
             "v3/protobuf/2025/08/01/00/7_last_1754006400.pb"
         );
+    }
+
+    #[test]
+    fn live_data_has_whole_seconds_bursts_and_repeats() {
+        let o = GenOptions {
+            records: 2000,
+            ..GenOptions::default()
+        };
+        for tt in TickType::ALL {
+            let t = file_ticks(&o, 0, tt, o.start);
+            assert_eq!(t.len(), 2000);
+            assert!(t.iter().all(|t| t.ts % US == 0), "whole-second ts");
+            assert!(t
+                .windows(2)
+                .all(|w| (w[0].ts, w[0].st) < (w[1].ts, w[1].st)));
+            assert!(t.windows(2).all(|w| w[0].st < w[1].st), "st increases");
+            assert!(t
+                .iter()
+                .all(|t| t.st >= t.ts && t.st - t.ts <= 2 * US && t.st < (o.start + HOUR) * US));
+            let same_second = t.windows(2).filter(|w| w[0].ts == w[1].ts).count();
+            assert!(same_second > 800, "bursts: {same_second}");
+            let repeats = t
+                .windows(2)
+                .filter(|w| w[0].same(&w[1], false) && w[0].st != w[1].st)
+                .count();
+            assert!(repeats >= 50, "repeats: {repeats}");
+        }
     }
 }

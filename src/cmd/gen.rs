@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context as _, Result};
 use clap::ValueEnum;
-use ibstore::gen::{DamageKind, GenOptions, V2Layout};
+use ibstore::gen::{DamageKind, GenOptions, TsResolution, V2Layout};
 use ibstore::{Format, TickType};
 use std::path::PathBuf;
 
@@ -149,9 +149,22 @@ pub struct Args {
     /// Inject a fault (repeatable or comma-separated).
     #[arg(long, value_delimiter = ',')]
     damage: Vec<DamageArg>,
+    /// Event times: whole seconds as IB gives them (live-like: bursts,
+    /// same-second repeats, st 0–2 s later), or distinct microseconds (tidy).
+    #[arg(long, value_enum, default_value = "s")]
+    ts_resolution: TsArg,
     /// Print JSON Lines (`damage` lines, then a `summary`) instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// Event-time resolutions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TsArg {
+    /// Whole seconds (live-like).
+    S,
+    /// Microseconds (tidy).
+    Us,
 }
 
 fn parse_start(s: &str) -> Result<i64> {
@@ -206,6 +219,10 @@ pub fn run(a: Args) -> Result<u8> {
             V2Layout::Modern
         },
         damage: a.damage.into_iter().map(DamageKind::from).collect(),
+        ts_resolution: match a.ts_resolution {
+            TsArg::S => TsResolution::Seconds,
+            TsArg::Us => TsResolution::Micros,
+        },
     };
     let s = ibstore::gen::generate(&o)?;
     if a.json {

@@ -118,8 +118,6 @@ kinds! {
     OutOfOrder = "out_of_order", Warning, true;
     /// Duplicate records: exact copies (st included), or a repeated block of records (st aside).
     Duplicate = "duplicate", Warning, true;
-    /// A record equal to its predecessor except for st: a legitimate same-second repeat.
-    RepeatedTick = "repeated_tick", Info, true;
     /// A silence longer than --max-gap inside a file.
     Gap = "gap", Warning, false;
     /// Hours with no file between a stream's first and last hour.

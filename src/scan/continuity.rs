@@ -13,7 +13,8 @@
 //!   a re-run converter appends). Blocks are at least [`MIN_BLOCK`] records,
 //!   or the whole file once more.
 //! * a **repeat** is a record equal to its predecessor except for `st`: a
-//!   legitimate tick, counted (`repeated_tick`, info), never removed.
+//!   legitimate tick, counted per file and stream, never a finding, never
+//!   removed.
 //!
 //! Candidates are found by 64-bit hashes in one pass (16 bytes per record);
 //! the caller confirms each by comparing the two records field by field
@@ -26,6 +27,9 @@ use crate::time::{self, US};
 /// Shortest repeated block that counts as a duplicate (unless it runs to the
 /// end of the file).
 pub const MIN_BLOCK: usize = 2;
+
+/// Earlier records with an equal key tried as a record's original.
+const MAX_ORIGINALS: usize = 256;
 
 /// One record's place in time, in file order.
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +93,8 @@ impl Sequence for Continuity {
 }
 
 /// A possible duplicate: record `dup` (an ordinal among the file's decoded
-/// records) and the earlier record `orig` it may repeat.
+/// records) and an earlier record `orig` it may repeat (a record can have
+/// several candidate originals; one confirmed is enough).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Candidate {
     /// The later record.
@@ -160,12 +165,6 @@ impl Continuity {
             }
             if e.nost == pnost && e.full != pfull {
                 self.repeats += 1;
-                out(Finding::new(
-                    Kind::RepeatedTick,
-                    file,
-                    "record repeats its predecessor except for st (a legitimate same-second repeat)",
-                )
-                .at(e.offset, Some(e.index)));
             }
         }
         self.prev = Some((e.ts, e.st, e.full, e.nost));
@@ -184,13 +183,19 @@ impl Continuity {
                 .at(e.offset, Some(e.index)));
             }
             Some(m) if e.ts == m => {
-                if let Some(&(_, orig)) = self.run.iter().find(|r| r.0 == e.full) {
-                    self.run_candidates.push(Candidate {
-                        dup: ordinal,
-                        orig,
-                        exact: true,
-                    });
-                }
+                // Every earlier record of the run with the same key is a
+                // candidate original (keys can collide; confirmation decides).
+                self.run_candidates.extend(
+                    self.run
+                        .iter()
+                        .filter(|r| r.0 == e.full)
+                        .take(MAX_ORIGINALS)
+                        .map(|&(_, orig)| Candidate {
+                            dup: ordinal,
+                            orig,
+                            exact: true,
+                        }),
+                );
                 self.run.push((e.full, ordinal));
             }
             Some(m) => {
@@ -238,7 +243,7 @@ impl Continuity {
         let mut out = exact_candidates(&self.keys);
         block_candidates(&self.keys, &self.steps_back, &mut out);
         out.sort_unstable();
-        out.dedup_by_key(|c| c.dup);
+        out.dedup();
         out
     }
 }
@@ -252,12 +257,17 @@ fn exact_candidates(keys: &[(u64, u64)]) -> Vec<Candidate> {
     by_key.sort_unstable();
     let mut out = Vec::new();
     for group in by_key.chunk_by(|a, b| a.0 == b.0) {
-        for &(_, dup) in &group[1..] {
-            out.push(Candidate {
-                dup,
-                orig: group[0].1,
-                exact: true,
-            });
+        for (i, &(_, dup)) in group.iter().enumerate().skip(1) {
+            out.extend(
+                group[..i]
+                    .iter()
+                    .take(MAX_ORIGINALS)
+                    .map(|&(_, orig)| Candidate {
+                        dup,
+                        orig,
+                        exact: true,
+                    }),
+            );
         }
     }
     out
@@ -309,7 +319,7 @@ mod tests {
 
     /// Records as (ts s, st µs offset, price); returns the candidates and
     /// findings of one pass.
-    fn run(recs: &[(i64, i64, f64)]) -> (Vec<(u32, u32, bool)>, Vec<Finding>) {
+    fn run(recs: &[(i64, i64, f64)]) -> (Vec<(u32, u32, bool)>, Vec<Finding>, u64) {
         let mut c = Continuity::default();
         let mut out = Vec::new();
         for (i, &(ts, st, p)) in recs.iter().enumerate() {
@@ -331,26 +341,25 @@ mod tests {
             .into_iter()
             .map(|c| (c.dup, c.orig, c.exact))
             .collect();
-        (cands, out)
+        (cands, out, c.repeats)
     }
 
     #[test]
     fn same_second_repeats_are_not_duplicates() {
         // Three equal quotes in one second, told apart by st.
-        let (c, f) = run(&[(1, 5, 1.0), (1, 9, 1.0), (1, 12, 1.0), (2, 3, 2.0)]);
+        let (c, f, repeats) = run(&[(1, 5, 1.0), (1, 9, 1.0), (1, 12, 1.0), (2, 3, 2.0)]);
         assert!(c.is_empty(), "{c:?}");
-        let rep: Vec<_> = f.iter().filter(|f| f.kind == Kind::RepeatedTick).collect();
-        assert_eq!(rep.len(), 2);
-        assert_eq!((rep[0].offset, rep[0].record), (Some(10), Some(2)));
+        assert!(f.is_empty(), "{f:?}");
+        assert_eq!(repeats, 2);
     }
 
     #[test]
     fn double_writes_and_appended_blocks_are_candidates() {
         // Sorted: the third record repeats the first exactly (same st).
-        let (c, _) = run(&[(5, 1, 1.0), (5, 2, 2.0), (5, 1, 1.0), (9, 1, 1.0)]);
+        let (c, _, _) = run(&[(5, 1, 1.0), (5, 2, 2.0), (5, 1, 1.0), (9, 1, 1.0)]);
         assert_eq!(c, [(2, 0, true)]);
         // A converter re-run appends the file again with new st: a block.
-        let (c, f) = run(&[
+        let (c, f, _) = run(&[
             (1, 1, 1.0),
             (2, 1, 1.0),
             (3, 1, 2.0),
@@ -361,7 +370,7 @@ mod tests {
         assert_eq!(c, [(3, 0, false), (4, 1, false), (5, 2, false)]);
         assert_eq!(f.iter().filter(|f| f.kind == Kind::OutOfOrder).count(), 2);
         // One late record that equals an earlier one st aside is no block.
-        let (c, _) = run(&[
+        let (c, _, _) = run(&[
             (1, 1, 1.0),
             (2, 1, 3.0),
             (3, 1, 2.0),
@@ -373,7 +382,7 @@ mod tests {
 
     #[test]
     fn gaps_are_measured_from_the_latest_record() {
-        let (_, f) = run(&[(0, 0, 1.0), (100, 0, 1.5), (50, 0, 2.0), (500, 0, 1.0)]);
+        let (_, f, _) = run(&[(0, 0, 1.0), (100, 0, 1.5), (50, 0, 2.0), (500, 0, 1.0)]);
         let g: Vec<_> = f.iter().filter(|f| f.kind == Kind::Gap).collect();
         assert_eq!((g.len(), g[0].offset, g[0].record), (1, Some(30), Some(4)));
         assert!(

@@ -38,6 +38,9 @@ pub struct StreamSummary {
     pub gaps: u64,
     /// Hours with no file between the first and last hour.
     pub missing_hours: u64,
+    /// Records equal to their predecessor except for `st` (same-second
+    /// repeats: legitimate ticks, counted, never findings).
+    pub repeats: u64,
 }
 
 impl Serialize for Format {
@@ -81,6 +84,7 @@ pub fn summarise(reports: &[FileScan]) -> (Vec<StreamSummary>, Vec<Finding>) {
                 last_ts: None,
                 gaps: 0,
                 missing_hours: 0,
+                repeats: 0,
             };
             (s, Vec::new())
         });
@@ -88,6 +92,7 @@ pub fn summarise(reports: &[FileScan]) -> (Vec<StreamSummary>, Vec<Finding>) {
         s.records += r.records;
         s.bytes += r.file.size;
         s.gaps += r.gaps;
+        s.repeats += r.repeats;
         s.first_ts = min_opt(s.first_ts, r.first_ts);
         s.last_ts = max_opt(s.last_ts, r.last_ts);
         if let Some(h) = r.file.hour {
@@ -141,13 +146,14 @@ pub fn describe(s: &StreamSummary) -> String {
     };
     let n = |v: u64, one: &str, many: &str| format!("{v} {}", if v == 1 { one } else { many });
     format!(
-        "{base}{} [{}]: {}, {}, {}, {span}, {}",
+        "{base}{} [{}]: {}, {}, {}, {span}, {}, {}",
         s.name,
         s.format,
         n(s.files, "file", "files"),
         n(s.records, "record", "records"),
         n(s.bytes, "byte", "bytes"),
-        n(s.gaps, "gap", "gaps")
+        n(s.gaps, "gap", "gaps"),
+        n(s.repeats, "same-second repeat", "same-second repeats")
     )
 }
 
