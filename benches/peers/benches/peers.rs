@@ -35,10 +35,11 @@ fn v3_json_decode(c: &mut Criterion) {
         assert_eq!(got, want, "{name} disagrees with ibstore");
     }
     eprintln!(
-        "v3_json_decode: {} records, {} bytes, {:.1} bytes/record, digest {want:?}",
+        "v3_json_decode: {} records, {} bytes, {:.1} bytes/record, simd-json stage 1: {}, digest {want:?}",
         lines.len(),
         buf.len(),
-        buf.len() as f64 / lines.len() as f64
+        buf.len() as f64 / lines.len() as f64,
+        simd_json::Deserializer::algorithm()
     );
 
     let mut g = c.benchmark_group("v3_json_decode");
