@@ -118,7 +118,9 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
                         self.sink.push(Finding::new(Kind::TruncatedTail, rel, format!("last line is cut short ({len} dangling bytes without a newline): {e}")).at(offset, Some(index)).len(len));
                     }
                     Err(RecordError::OtherMessage) => {
-                        // The recorder's readers skip it; it is no damage.
+                        // The recorder's readers skip it: no damage (a
+                        // warning), but no tick either (repair moves it out).
+                        self.span(offset, len, Some(index), Kind::NotTickRecord, 1);
                         self.sink.push(
                             record_error(&RecordError::OtherMessage, self.format, at)
                                 .severity(Severity::Warning),
