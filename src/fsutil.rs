@@ -37,18 +37,65 @@ pub fn temp_path(target: &Path) -> PathBuf {
     target.with_file_name(name)
 }
 
-/// Resolves `rel` (a `/`-separated path relative to `root`) for writing:
+/// The key of a relative path in journals and quarantine names: the path
+/// itself, with `%` and every byte of a name that is not UTF-8 written
+/// `%XX`, so any file name survives a round trip through JSON.
+pub fn rel_key(rel: &str, raw: Option<&[u8]>) -> String {
+    let bytes = raw.unwrap_or(rel.as_bytes());
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '%' {
+                out.push_str("%25");
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The relative path a [`rel_key`] stands for.
+pub fn key_path(key: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt as _;
+    let b = key.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+/// Resolves `rel` (a [`rel_key`] relative to `root`) for writing:
 /// every folder on the way must be a real folder inside the root (created
 /// when `create` and missing), and the last component, if it exists, must
 /// not be a symbolic link or a folder.
 pub fn resolve_in(root: &Path, rel: &str, create: bool) -> Result<PathBuf> {
-    if !is_contained(rel) {
+    let path = key_path(rel);
+    if rel.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
         return Err(Error::Unsafe {
             path: root.join(rel),
             why: "the path leaves the store".into(),
         });
     }
-    let comps: Vec<&str> = rel.split('/').collect();
+    let comps: Vec<&std::ffi::OsStr> = path.iter().collect();
     let mut p = root.to_path_buf();
     for (i, c) in comps.iter().enumerate() {
         p.push(c);
@@ -241,5 +288,16 @@ mod tests {
         assert_eq!(p, root.join("v2/json/a.jsonl"));
         assert!(root.join("v2/json").is_dir());
         assert!(resolve_in(&root, "../x", true).is_err());
+        assert!(resolve_in(&root, "%2E%2E/x", true).is_err());
+    }
+
+    #[test]
+    fn keys_round_trip_any_name() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let raw = b"v3/json/a\xff%b\x1b.jsonl";
+        let key = rel_key("ignored", Some(raw));
+        assert_eq!(key, "v3/json/a%FF%25b\u{1b}.jsonl");
+        assert_eq!(key_path(&key).as_os_str().as_bytes(), raw);
+        assert_eq!(rel_key("v3/json/x.jsonl", None), "v3/json/x.jsonl");
     }
 }

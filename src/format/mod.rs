@@ -240,19 +240,21 @@ pub struct Extension {
 }
 
 impl Extension {
-    /// Recognises `.jsonl`, `.pb`, `.jsonl.zst`, `.pb.zst`.
+    /// Recognises `.jsonl`, `.pb`, `.jsonl.zst`, `.pb.zst` (whatever the
+    /// rest of the name holds, UTF-8 or not).
     pub fn from_path(p: &Path) -> Option<Self> {
-        let name = p.file_name()?.to_str()?;
-        let (stem, compression) = match name.strip_suffix(".zst") {
+        use std::os::unix::ffi::OsStrExt as _;
+        let name = p.file_name()?.as_bytes();
+        let (stem, compression) = match name.strip_suffix(b".zst") {
             Some(s) => (s, Compression::Zstd),
             None => (name, Compression::None),
         };
-        if stem.ends_with(".jsonl") {
+        if stem.ends_with(b".jsonl") {
             Some(Self {
                 json: true,
                 compression,
             })
-        } else if stem.ends_with(".pb") {
+        } else if stem.ends_with(b".pb") {
             Some(Self {
                 json: false,
                 compression,

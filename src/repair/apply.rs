@@ -174,17 +174,23 @@ pub fn apply(work: Work<'_>, dirs: &RunDirs, out: &mut Vec<Finding>) -> Result<V
                         reason: r.to_string(),
                     },
                 )?;
-                out.push(Finding::new(
-                    Kind::RepairSkipped,
-                    &f.plan.rel,
-                    format!("not repaired: {r}"),
-                ));
+                out.push(
+                    Finding::new(
+                        Kind::RepairSkipped,
+                        &f.plan.display,
+                        format!("not repaired: {r}"),
+                    )
+                    .bytes(f.plan.raw.clone()),
+                );
             }
-            Outcome::Failed(why) => out.push(Finding::new(
-                Kind::RepairFailed,
-                &f.plan.rel,
-                format!("not repaired, file unchanged: {why}"),
-            )),
+            Outcome::Failed(why) => out.push(
+                Finding::new(
+                    Kind::RepairFailed,
+                    &f.plan.display,
+                    format!("not repaired, file unchanged: {why}"),
+                )
+                .bytes(f.plan.raw.clone()),
+            ),
             Outcome::Rewritten | Outcome::Deleted => {}
         }
         outcomes[i] = Some(outcome);

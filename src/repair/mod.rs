@@ -188,7 +188,10 @@ pub fn run(
             Some(p) => files.push(p),
             None => {
                 if let Some(s) = s {
-                    idle.insert(f.file.rel.clone(), s);
+                    idle.insert(
+                        crate::fsutil::rel_key(&f.file.rel, f.file.raw.as_deref()),
+                        s,
+                    );
                 }
             }
         }

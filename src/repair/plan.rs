@@ -99,8 +99,12 @@ pub struct Segment {
 /// The plan for one file.
 #[derive(Debug, Clone)]
 pub struct FilePlan {
-    /// Path relative to the store root.
+    /// Path relative to the store root as a journal key ([`crate::fsutil::rel_key`]).
     pub rel: String,
+    /// Path relative to the store root for reports (lossy when not UTF-8).
+    pub display: String,
+    /// The exact bytes of the relative path when it is not UTF-8.
+    pub raw: Option<Vec<u8>>,
     /// Path on disk.
     pub abs: PathBuf,
     /// Record format (none for a file without tick data).
@@ -209,7 +213,9 @@ pub fn plan_file(
     opts: &RepairOptions,
 ) -> Option<FilePlan> {
     let mut plan = FilePlan {
-        rel: scan.file.rel.clone(),
+        rel: crate::fsutil::rel_key(&scan.file.rel, scan.file.raw.as_deref()),
+        display: scan.file.rel.clone(),
+        raw: scan.file.raw.clone(),
         abs,
         format: scan.format,
         compression: scan.file.ext.compression,

@@ -44,8 +44,11 @@ pub enum Status {
 /// One file of a repair report.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileLine {
-    /// Path relative to the store root.
+    /// Path relative to the store root (U+FFFD for bytes that are not UTF-8).
     pub file: String,
+    /// The exact bytes of `file`, only when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_bytes: Option<Vec<u8>>,
     /// What is done to it.
     pub action: LineAction,
     /// What became of it.
@@ -124,15 +127,19 @@ impl RepairReport {
             };
             if outcomes.is_none() {
                 if let Some(r) = &reason {
-                    self.findings.push(Finding::new(
-                        Kind::RepairSkipped,
-                        &p.rel,
-                        format!("would not be repaired: {r}"),
-                    ));
+                    self.findings.push(
+                        Finding::new(
+                            Kind::RepairSkipped,
+                            &p.display,
+                            format!("would not be repaired: {r}"),
+                        )
+                        .bytes(p.raw.clone()),
+                    );
                 }
             }
             self.lines.push(FileLine {
-                file: p.rel.clone(),
+                file: p.display.clone(),
+                file_bytes: p.raw.clone(),
                 action,
                 status,
                 reason,
@@ -154,8 +161,13 @@ impl RepairReport {
     /// Fills the lines of an undo.
     pub(super) fn undone(&mut self, done: Undone) {
         for (file, size) in &done.restored {
+            let path = crate::fsutil::key_path(file);
             self.lines.push(FileLine {
-                file: file.clone(),
+                file: path.to_string_lossy().into_owned(),
+                file_bytes: path.to_str().is_none().then(|| {
+                    use std::os::unix::ffi::OsStrExt as _;
+                    path.as_os_str().as_bytes().to_vec()
+                }),
                 action: LineAction::Restore,
                 status: Status::Restored,
                 reason: None,

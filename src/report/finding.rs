@@ -204,8 +204,12 @@ pub struct Finding {
     /// How bad.
     pub severity: Severity,
     /// Path relative to the scanned root, `/`-separated; for stream-level
-    /// findings, the stream's family folder and name.
+    /// findings, the stream's family folder and name. A name that is not
+    /// UTF-8 shows U+FFFD here; its exact bytes are in `file_bytes`.
     pub file: String,
+    /// The exact bytes of `file`, only when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_bytes: Option<Vec<u8>>,
     /// Byte offset in the file (in decompressed bytes for `.zst` files).
     pub offset: Option<u64>,
     /// 1-based line or frame number.
@@ -228,6 +232,7 @@ impl Finding {
             kind,
             severity: kind.severity(),
             file: file.to_owned(),
+            file_bytes: None,
             offset: None,
             record: None,
             len: None,
@@ -247,6 +252,12 @@ impl Finding {
     /// Sets the byte length.
     pub fn len(mut self, len: u64) -> Self {
         self.len = Some(len);
+        self
+    }
+
+    /// Sets the exact bytes of a file name that is not UTF-8.
+    pub fn bytes(mut self, raw: Option<Vec<u8>>) -> Self {
+        self.file_bytes = raw;
         self
     }
 

@@ -366,6 +366,11 @@ pub fn scan_with<V: Visit>(
     } else {
         scan.findings = sink.finish(&rel);
     }
+    if let Some(raw) = &scan.file.raw {
+        for f in &mut scan.findings {
+            f.file_bytes = Some(raw.clone());
+        }
+    }
     out.source = Some(src);
     out
 }
@@ -455,6 +460,20 @@ fn confirm(src: &mut Source, format: Format, candidates: &[Candidate]) -> Vec<Lo
 
 /// File-level checks of name and partition.
 fn file_checks(f: &DataFile, v3: bool, sink: &mut Sink) {
+    if let Some(where_) = &f.misfiled {
+        sink.push(Finding::new(
+            Kind::BadPartition,
+            &f.rel,
+            format!("a data file {where_}, not inside a YYYY/MM/DD/HH partition folder; read all the same"),
+        ));
+        if v3 && f.name == FileName::Other {
+            sink.push(Finding::new(
+                Kind::BadFileName,
+                &f.rel,
+                "v3 file name is not {contract}_{tick_type}_{epoch seconds}",
+            ));
+        }
+    }
     let Some(hour) = f.hour else { return };
     if hour < HOUR * 24 * 366 {
         sink.push(Finding::new(Kind::BadPartition, &f.rel, "partition in 1970: a record time was probably written in seconds instead of µs (spec §2.3)"));

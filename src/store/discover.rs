@@ -128,7 +128,7 @@ pub fn discover(path: &Path) -> Result<Discovery> {
         }
         return Ok(d);
     }
-    let (files, findings) = walk(&root, &root, "");
+    let (files, findings) = walk(&root, &root, "", Path::new(""));
     d.files = files;
     d.files.sort_by(|a, b| a.file.rel.cmp(&b.file.rel));
     d.findings = findings;
@@ -144,17 +144,25 @@ fn join(rel: &str, name: &str) -> String {
     }
 }
 
-fn walk(root: &Path, dir: &Path, rel: &str) -> (Vec<Found>, Vec<Finding>) {
+/// The exact bytes of a relative path whose name is not UTF-8 (its report
+/// path is then lossy), for the `file_bytes` of findings.
+fn raw_bytes(raw: &Path) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt as _;
+    raw.to_str()
+        .is_none()
+        .then(|| raw.as_os_str().as_bytes().to_vec())
+}
+
+fn walk(root: &Path, dir: &Path, rel: &str, raw: &Path) -> (Vec<Found>, Vec<Finding>) {
     let mut files = Vec::new();
     let mut findings = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            findings.push(Finding::new(
-                Kind::Unreadable,
-                rel,
-                format!("cannot list folder: {e}"),
-            ));
+            findings.push(
+                Finding::new(Kind::Unreadable, rel, format!("cannot list folder: {e}"))
+                    .bytes(raw_bytes(raw)),
+            );
             return (files, findings);
         }
     };
@@ -163,72 +171,76 @@ fn walk(root: &Path, dir: &Path, rel: &str) -> (Vec<Found>, Vec<Finding>) {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                findings.push(Finding::new(
-                    Kind::Unreadable,
-                    rel,
-                    format!("cannot list folder: {e}"),
-                ));
+                findings.push(
+                    Finding::new(Kind::Unreadable, rel, format!("cannot list folder: {e}"))
+                        .bytes(raw_bytes(raw)),
+                );
                 continue;
             }
         };
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         let erel = join(rel, &name);
+        let eraw = raw.join(entry.file_name());
+        let bytes = raw_bytes(&eraw);
+        let named = |f: Finding| f.bytes(bytes.clone());
         let ft = match entry.file_type() {
             Ok(t) => t,
             Err(e) => {
-                findings.push(Finding::new(
+                findings.push(named(Finding::new(
                     Kind::Unreadable,
                     &erel,
                     format!("cannot stat: {e}"),
-                ));
+                )));
                 continue;
             }
         };
         if ft.is_symlink() {
-            findings.push(symlink_finding(root, &path, &erel));
+            findings.push(named(symlink_finding(root, &path, &erel)));
         } else if ft.is_dir() {
             if name == STATE_DIR && rel.is_empty() {
                 continue;
             }
             if Extension::from_path(&path).is_some() {
-                findings.push(Finding::new(
+                findings.push(named(Finding::new(
                     Kind::FolderNamedLikeData,
                     &erel,
                     "a folder is named like a data file; its contents are scanned",
-                ));
+                )));
             } else if !known_folder(&name) {
-                findings.push(Finding::new(
+                findings.push(named(Finding::new(
                     Kind::UnknownFolder,
                     &erel,
                     "folder outside the IB-Stream layout; its contents are scanned",
-                ));
+                )));
             }
-            subdirs.push((path, erel));
+            subdirs.push((path, erel, eraw));
         } else if !ft.is_file() {
-            findings.push(
+            findings.push(named(
                 Finding::new(
                     Kind::UnknownFile,
                     &erel,
                     "not a regular file (a device, FIFO or socket); not opened",
                 )
                 .severity(Severity::Warning),
-            );
+            ));
         } else if let Some(ext) = Extension::from_path(&path) {
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            files.push(Found {
-                file: classify(&path, erel, ext, size),
-                abs: path,
-            });
+            let mut file = classify(&path, erel, ext, size);
+            file.raw = bytes;
+            files.push(Found { file, abs: path });
         } else {
-            findings.push(Finding::new(
+            findings.push(named(Finding::new(
                 Kind::UnknownFile,
                 &erel,
                 "not a data file (.jsonl, .pb, .jsonl.zst, .pb.zst)",
-            ));
+            )));
         }
     }
-    let nested: Vec<_> = subdirs.par_iter().map(|(p, r)| walk(root, p, r)).collect();
+    let nested: Vec<_> = subdirs
+        .par_iter()
+        .map(|(p, r, w)| walk(root, p, r, w))
+        .collect();
     for (f, g) in nested {
         files.extend(f);
         findings.extend(g);

@@ -73,6 +73,12 @@ pub struct DataFile {
     pub stem: String,
     /// Size on disk.
     pub size: u64,
+    /// The exact bytes of `rel` when a name in it is not UTF-8 (`rel` is
+    /// then lossy).
+    pub raw: Option<Vec<u8>>,
+    /// Inside a `v2/` or `v3/` family folder but not in a `YYYY/MM/DD/HH`
+    /// partition folder: the folders between the family and the file.
+    pub misfiled: Option<String>,
 }
 
 impl DataFile {
@@ -106,7 +112,8 @@ pub fn parse_partition(y: &str, m: &str, d: &str, h: &str) -> Option<i64> {
 /// Classifies a data file from the components of its canonical absolute path
 /// (`abs`) and its report path (`rel`).
 pub fn classify(abs: &Path, rel: String, ext: Extension, size: u64) -> DataFile {
-    let comps: Vec<&str> = abs.iter().filter_map(|c| c.to_str()).collect();
+    let owned: Vec<std::borrow::Cow<'_, str>> = abs.iter().map(|c| c.to_string_lossy()).collect();
+    let comps: Vec<&str> = owned.iter().map(|c| c.as_ref()).collect();
     let file = comps.last().copied().unwrap_or("");
     let stem = Extension::stem(file).to_owned();
     let n = comps.len();
@@ -120,6 +127,8 @@ pub fn classify(abs: &Path, rel: String, ext: Extension, size: u64) -> DataFile 
         name: FileName::Other,
         stem,
         size,
+        raw: None,
+        misfiled: None,
     };
     let family = if ext.json { "json" } else { "protobuf" };
     if n >= 7 && comps[n - 6] == family {
@@ -139,9 +148,16 @@ pub fn classify(abs: &Path, rel: String, ext: Extension, size: u64) -> DataFile 
             out.base = if up >= 5 {
                 out.rel.rsplitn(6, '/').nth(5).unwrap_or("").to_owned()
             } else {
-                comps[..n - 5].join("/")
+                abs.iter()
+                    .take(n - 5)
+                    .collect::<std::path::PathBuf>()
+                    .to_string_lossy()
+                    .into_owned()
             };
         }
+    }
+    if out.layout == Layout::Unplaced {
+        misfiled(&comps, family, &mut out);
     }
     out.name = match out.layout {
         Layout::V3 => {
@@ -150,6 +166,48 @@ pub fn classify(abs: &Path, rel: String, ext: Extension, size: u64) -> DataFile 
         _ => FileName::parse_v2(&out.stem),
     };
     out
+}
+
+/// A data file under `{v2|v3}/{json|protobuf}/` but outside a valid
+/// partition (directly in the family folder, under a day folder, …): its
+/// era is known, so it is read as such, and the folders are reported.
+fn misfiled(comps: &[&str], family: &str, out: &mut DataFile) {
+    let n = comps.len();
+    let Some(f) = (1..n.saturating_sub(1))
+        .rev()
+        .find(|&i| comps[i] == family && matches!(comps[i - 1], "v2" | "v3"))
+    else {
+        return;
+    };
+    if n - f - 2 > 4 {
+        return;
+    }
+    out.layout = if comps[f - 1] == "v3" {
+        Layout::V3
+    } else {
+        Layout::V2
+    };
+    let between = comps[f + 1..n - 1].join("/");
+    out.misfiled = Some(if between.is_empty() {
+        format!("directly in {}/{}", comps[f - 1], family)
+    } else {
+        format!("in {}/{}/{between}", comps[f - 1], family)
+    });
+    let depth = n - f - 1;
+    let up = out.rel.matches('/').count();
+    out.base = if up >= depth {
+        out.rel
+            .rsplitn(depth + 1, '/')
+            .nth(depth)
+            .unwrap_or("")
+            .to_owned()
+    } else {
+        comps[..=f]
+            .iter()
+            .collect::<std::path::PathBuf>()
+            .to_string_lossy()
+            .into_owned()
+    };
 }
 
 #[cfg(test)]
@@ -193,12 +251,27 @@ mod tests {
         let f = c("/s/logs/time_drift_data.jsonl");
         assert_eq!((f.layout, f.hour), (Layout::Unplaced, None));
         let f = c("/s/v3/protobuf/2025/13/01/01/x.pb");
-        assert_eq!(f.layout, Layout::Unplaced);
+        assert_eq!(
+            (f.layout, f.hour, f.misfiled.as_deref()),
+            (Layout::V3, None, Some("in v3/protobuf/2025/13/01/01")),
+            "month 13 is no partition"
+        );
         let f = c("/s/v3/json/2025/08/01/01/x.pb");
         assert_eq!(
             f.layout,
             Layout::Unplaced,
             "a .pb file in a json family folder is not placed"
         );
+        let f = c("/s/v3/json/foo.jsonl");
+        assert_eq!(
+            (f.layout, f.base.as_str(), f.misfiled.as_deref()),
+            (Layout::V3, "v3/json", Some("directly in v3/json"))
+        );
+        let f = c("/s/v3/protobuf/2025/08/01/7_last_1754010000.pb");
+        assert_eq!(
+            (f.layout, f.hour, f.misfiled.as_deref()),
+            (Layout::V3, None, Some("in v3/protobuf/2025/08/01"))
+        );
+        assert_eq!(c("/s/logs/a.jsonl").misfiled, None);
     }
 }
