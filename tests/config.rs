@@ -260,13 +260,6 @@ fn bad_files_get_clear_errors() {
         (only(&r).0.as_str(), r.findings()[0]["count"].as_u64()),
         ("crlf", Some(3))
     );
-    let missing = d.path().join("nope.env");
-    let r = check(std::slice::from_ref(&missing), &[]);
-    assert_eq!(r.code, 1);
-    assert_eq!(
-        r.kind("unreadable")[0]["file"],
-        missing.display().to_string()
-    );
     let unknown = write(
         d.path(),
         "box.env",
@@ -318,5 +311,101 @@ fn show_labels_every_value_with_its_source() {
     assert!(
         text.contains(&format!("IB_STREAM_CLIENT_ID=12  # {}:3\n", root.display())),
         "{text}"
+    );
+}
+
+/// A path that does not exist: the command cannot run (exit 2) and says
+/// which path. A file that exists but cannot be read stays a finding.
+#[test]
+fn paths_that_do_not_exist_exit_2() {
+    let d = tempdir().unwrap();
+    let missing = d.path().join("nope.env");
+    let prod = write(d.path(), "production.env", PROD);
+    let runs: [Vec<&std::ffi::OsStr>; 4] = [
+        vec!["config".as_ref(), "check".as_ref(), missing.as_os_str()],
+        vec![
+            "config".as_ref(),
+            "check".as_ref(),
+            "--json".as_ref(),
+            prod.as_os_str(),
+            missing.as_os_str(),
+        ],
+        vec![
+            "config".as_ref(),
+            "show".as_ref(),
+            "--env".as_ref(),
+            missing.as_os_str(),
+        ],
+        vec![
+            "config".as_ref(),
+            "show".as_ref(),
+            "--json".as_ref(),
+            "--env".as_ref(),
+            missing.as_os_str(),
+        ],
+    ];
+    for args in runs {
+        let out = ibstore().args(&args).output().unwrap();
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+                out.stdout.len()
+            ),
+            (
+                Some(2),
+                format!(
+                    "ibstore: error: {}: no such file or folder\n",
+                    missing.display()
+                ),
+                0
+            ),
+            "{args:?}"
+        );
+    }
+
+    // A folder where a file should be: unreadable, exit 1, for check and show.
+    let folder = d.path().join("folder.env");
+    std::fs::create_dir(&folder).unwrap();
+    let r = check(std::slice::from_ref(&folder), &[]);
+    let (kind, line, msg) = only(&r);
+    assert_eq!((kind.as_str(), line, r.code), ("unreadable", None, 1));
+    assert!(msg.starts_with("cannot read: "), "{msg}");
+    let out = ibstore()
+        .args(["config", "show", "--json", "--env"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    let lines = json_lines(&out.stdout);
+    let kinds: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["type"] == "finding")
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!((out.status.code(), kinds), (Some(1), vec!["unreadable"]));
+
+    // A binary file: a syntax finding, exit 1.
+    let bin = d.path().join("production.env");
+    std::fs::write(&bin, b"PORT=8201\n\x00\x01").unwrap();
+    let out = ibstore()
+        .args(["config", "show", "--json", "--env"])
+        .arg(&bin)
+        .output()
+        .unwrap();
+    let lines = json_lines(&out.stdout);
+    let f: Vec<&Value> = lines.iter().filter(|l| l["type"] == "finding").collect();
+    assert_eq!(
+        (
+            out.status.code(),
+            f.len(),
+            f[0]["kind"].as_str(),
+            f[0]["message"].as_str()
+        ),
+        (
+            Some(1),
+            1,
+            Some("env_syntax"),
+            Some("line 2, column 1: the file is binary (a NUL byte), not an environment file")
+        )
     );
 }

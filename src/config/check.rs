@@ -6,7 +6,9 @@ use super::envfile::{self, Assignment, EnvFile};
 use super::tracked::{self, Level};
 use super::vars::{self, Type};
 use crate::report::{Finding, Kind, Severity};
+use crate::Error;
 use std::collections::BTreeMap;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Background streams connect with the main client id + this (spec §13.6).
@@ -116,29 +118,52 @@ fn effective(a: &Assignment) -> &str {
         .map_or(a.value.as_str(), |(_, d)| d.as_str())
 }
 
-/// Checks files one by one, then across environments.
-pub fn check_files(paths: &[PathBuf]) -> ConfigReport {
+/// The error for a path that does not exist.
+pub fn not_found(path: &Path) -> Error {
+    Error::Path {
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::NotFound, "no such file or folder"),
+    }
+}
+
+/// Checks files one by one, then across environments. A path that does
+/// not exist stops the check (the command cannot run as asked); a file that
+/// exists but cannot be read is an `unreadable` finding.
+pub fn check_files(paths: &[PathBuf]) -> Result<ConfigReport, Error> {
+    check_parsed(paths).map(|(rep, _)| rep)
+}
+
+/// [`check_files`], also returning each file as parsed (empty when it
+/// cannot be read), from the one read.
+pub fn check_parsed(paths: &[PathBuf]) -> Result<(ConfigReport, Vec<EnvFile>), Error> {
     let mut rep = ConfigReport::default();
+    let mut files = Vec::with_capacity(paths.len());
     for p in paths {
         let file = p.display().to_string();
-        match std::fs::read(p) {
-            Err(e) => rep.findings.push(Finding::new(
-                Kind::Unreadable,
-                &file,
-                format!("cannot read: {e}"),
-            )),
+        let parsed = match std::fs::read(p) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_found(p)),
+            Err(e) => {
+                rep.findings.push(Finding::new(
+                    Kind::Unreadable,
+                    &file,
+                    format!("cannot read: {e}"),
+                ));
+                EnvFile::default()
+            }
             Ok(bytes) => {
                 rep.bytes += bytes.len() as u64;
                 let parsed = envfile::parse(&bytes);
                 rep.settings += parsed.assignments.len() as u64;
                 let profile = check_one(p, &file, &parsed, &mut rep.findings);
                 rep.profiles.push(profile);
+                parsed
             }
-        }
+        };
+        files.push(parsed);
     }
     across(&rep.profiles, &mut rep.findings);
     rep.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    rep
+    Ok((rep, files))
 }
 
 fn check_one(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Profile {

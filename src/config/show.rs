@@ -2,9 +2,12 @@
 //! the seed's precedence (process environment over file over defaults), each
 //! value labelled with where it came from.
 
+use super::check::{check_parsed, ConfigReport};
 use super::envfile::EnvFile;
 use super::vars::VARS;
+use crate::Error;
 use serde::Serialize;
+use std::path::Path;
 
 /// Where a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -67,6 +70,18 @@ pub fn effective(file: &EnvFile, env: &dyn Fn(&str) -> Option<String>) -> Vec<Se
         });
     }
     out
+}
+
+/// `config show` of one file: its effective settings and the findings of
+/// `config check` on it, from one read. A path that does not exist is an
+/// error; a file that cannot be read is a finding (and shows the defaults).
+pub fn show_file(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Vec<Setting>, ConfigReport), Error> {
+    let (rep, files) = check_parsed(&[path.to_path_buf()])?;
+    let settings = files.first().map_or_else(Vec::new, |f| effective(f, env));
+    Ok((settings, rep))
 }
 
 #[cfg(test)]
