@@ -82,15 +82,15 @@ fn the_seed_files_and_templates_pass() {
 fn syntax_duplicates_types_and_names() {
     let d = tempdir().unwrap();
     let cases: [(&str, &str, &str, u64, &str); 9] = [
-        ("development.env", "PORT=8101\nnot an assignment\n", "env_syntax", 2, "line 2, column 1: expected KEY=VALUE, found \"not an assignment\""),
-        ("development.env", "PORT=8101\nPORT=8102\n", "duplicate_key", 2, "line 2, column 1: PORT is set again (first on line 1); the last value wins"),
-        ("development.env", "PORT=81o1\n", "invalid_setting", 1, "line 1, column 6: PORT = \"81o1\": is not a whole number"),
-        ("development.env", "PORT=8101\nIB_STREAM_CLIENT_ID=40000\n", "invalid_setting", 2, "line 2, column 21: IB_STREAM_CLIENT_ID = \"40000\": must be 0..32767"),
-        ("development.env", "PORT=8101\nIB_STREAM_ENABLE_STORAGE=maybe\n", "invalid_setting", 2, "line 2, column 26: IB_STREAM_ENABLE_STORAGE = \"maybe\": is not a boolean (true/false)"),
-        ("development.env", "PORT=8101\nIB_STREAM_CLIENTID=12\n", "unknown_setting", 2, "line 2, column 1: IB_STREAM_CLIENTID is not read by the recorder; did you mean IB_STREAM_CLIENT_ID?"),
-        ("development.env", "PORT=8101\nIB_STREAM_SERVER_TYPE=stream\n", "unused_setting", 2, "line 2, column 1: IB_STREAM_SERVER_TYPE appears in the recorder's env files but no code reads it"),
-        ("development.env", "PORT=8101\nIB_STREAM_ENABLE_STORAGE=1\n", "loader_disagreement", 2, "line 2, column 26: IB_STREAM_ENABLE_STORAGE = \"1\": the legacy loader reads false, the HEAD server (config-v2) reads true; write true"),
-        ("development.env", "PORT=8101\nIB_STREAM_TRACKED_CONTRACTS=711280073:MNQ:bid_ask;lsat:1\n", "invalid_tracked_contracts", 2, "line 2, column 51: unknown tick type \"lsat\"; known: bid_ask, last, all_last, mid_point"),
+        ("development.env", "PORT=8101\nnot an assignment\n", "env_syntax", 2, "2:1: expected KEY=VALUE, found \"not an assignment\""),
+        ("development.env", "PORT=8101\nPORT=8102\n", "duplicate_key", 2, "2:1: PORT is set again (first at {F}:1); the last value wins"),
+        ("development.env", "PORT=81o1\n", "invalid_setting", 1, "1:6: PORT = \"81o1\": is not a whole number"),
+        ("development.env", "PORT=8101\nIB_STREAM_CLIENT_ID=40000\n", "invalid_setting", 2, "2:21: IB_STREAM_CLIENT_ID = \"40000\": must be 0..32767"),
+        ("development.env", "PORT=8101\nIB_STREAM_ENABLE_STORAGE=maybe\n", "invalid_setting", 2, "2:26: IB_STREAM_ENABLE_STORAGE = \"maybe\": is not a boolean (true/false)"),
+        ("development.env", "PORT=8101\nIB_STREAM_CLIENTID=12\n", "unknown_setting", 2, "2:1: IB_STREAM_CLIENTID is not read by the recorder; did you mean IB_STREAM_CLIENT_ID?"),
+        ("development.env", "PORT=8101\nIB_STREAM_SERVER_TYPE=stream\n", "unused_setting", 2, "2:1: IB_STREAM_SERVER_TYPE appears in the recorder's env files but no code reads it"),
+        ("development.env", "PORT=8101\nIB_STREAM_ENABLE_STORAGE=1\n", "loader_disagreement", 2, "2:26: IB_STREAM_ENABLE_STORAGE = \"1\": the legacy loader reads false, the HEAD server (config-v2) reads true; write true"),
+        ("development.env", "PORT=8101\nIB_STREAM_TRACKED_CONTRACTS=711280073:MNQ:bid_ask;lsat:1\n", "invalid_tracked_contracts", 2, "2:51: IB_STREAM_TRACKED_CONTRACTS: unknown tick type \"lsat\"; known: bid_ask, last, all_last, mid_point"),
     ];
     for (name, body, kind, line, msg) in cases {
         // Its own storage path, after the lines under test: not production's.
@@ -99,10 +99,15 @@ fn syntax_duplicates_types_and_names() {
             name,
             &format!("{body}IB_STREAM_STORAGE_PATH=storage-dev\n"),
         );
-        let r = check(&[f], &[]);
+        let r = check(std::slice::from_ref(&f), &[]);
+        let f = f.display().to_string();
         assert_eq!(
             only(&r),
-            (kind.to_owned(), Some(line), msg.to_owned()),
+            (
+                kind.to_owned(),
+                Some(line),
+                format!("{f}:{}", msg.replace("{F}", &f))
+            ),
             "{body:?}"
         );
         let sev = r.findings()[0]["severity"].as_str().unwrap().to_owned();
@@ -114,10 +119,10 @@ fn syntax_duplicates_types_and_names() {
 fn short_tracked_entries_are_flagged_for_the_head_server() {
     let d = tempdir().unwrap();
     let f = write(d.path(), "staging.env", "PORT=8201\nIB_STREAM_TRACKED_CONTRACTS=711280073:MNQ\nIB_STREAM_STORAGE_PATH=storage-staging\n");
-    let r = check(&[f], &[]);
+    let r = check(std::slice::from_ref(&f), &[]);
     let (kind, line, msg) = only(&r);
     assert_eq!((kind.as_str(), line), ("loader_disagreement", Some(2)));
-    assert_eq!(msg, "line 2, column 29: entry \"711280073:MNQ\" has 2 parts: the legacy loader accepts it, but the HEAD server (config-v2) silently ignores entries with fewer than 4 (write 711280073:MNQ:bid_ask;last:1)");
+    assert_eq!(msg, format!("{}:2:29: IB_STREAM_TRACKED_CONTRACTS: entry \"711280073:MNQ\" has 2 parts: the legacy loader accepts it, but the HEAD server (config-v2) silently ignores entries with fewer than 4 (write 711280073:MNQ:bid_ask;last:1)", f.display()));
     assert_eq!(r.code, 0);
 }
 
@@ -127,7 +132,7 @@ fn environments_are_kept_apart() {
     let prod = write(d.path(), "production.env", PROD);
     // Development on a production port.
     let dev = write(d.path(), "development.env", &DEV.replace("8101", "8001"));
-    let r = check(&[prod.clone(), dev], &[]);
+    let r = check(&[prod.clone(), dev.clone()], &[]);
     let kinds: Vec<(&str, Option<u64>)> = r
         .findings()
         .iter()
@@ -139,12 +144,16 @@ fn environments_are_kept_apart() {
     );
     assert_eq!(
         r.kind("port_out_of_range")[0]["message"],
-        "PORT 8001 is outside the development range 8100–8199"
+        format!(
+            "{}:1: PORT = 8001 is outside the development range 8100–8199",
+            dev.display()
+        )
     );
     assert_eq!(
         r.kind("shared_port")[0]["message"],
         format!(
-            "PORT 8001 is also used by {}:1 (production)",
+            "{}:1: PORT = 8001 is also the HTTP port of {}:1 (PORT, production)",
+            dev.display(),
             prod.display()
         )
     );
@@ -157,13 +166,14 @@ fn environments_are_kept_apart() {
         "staging.env",
         "PORT=8201\nIB_STREAM_CLIENT_ID=1012\nIB_STREAM_STORAGE_PATH=storage-staging\n",
     );
-    let r = check(&[dev.clone(), stg], &[]);
+    let r = check(&[dev.clone(), stg.clone()], &[]);
     let (kind, line, msg) = only(&r);
     assert_eq!((kind.as_str(), line), ("shared_client_id", Some(2)));
     assert_eq!(
         msg,
         format!(
-            "TWS client id 1012 (main) is also the background client id of {}:2 (development)",
+            "{}:2: IB_STREAM_CLIENT_ID = 1012: TWS client id 1012 (main) is also the background client id of {}:2 (IB_STREAM_CLIENT_ID = 12, development)",
+            stg.display(),
             dev.display()
         )
     );
@@ -176,14 +186,15 @@ fn environments_are_kept_apart() {
         "staging.env",
         "PORT=8201\nIB_STREAM_CLIENT_ID=22\nIB_STREAM_STORAGE_PATH=./storage-dev/\n",
     );
-    let r = check(&[dev.clone(), stg], &[]);
+    let r = check(&[dev.clone(), stg.clone()], &[]);
     assert_eq!(
         only(&r),
         (
             "shared_storage_path".into(),
             Some(3),
             format!(
-                "storage \"storage-dev\" is also written by {}:3",
+                "{}:3: IB_STREAM_STORAGE_PATH: storage \"storage-dev\" is also written by {}:3 (IB_STREAM_STORAGE_PATH, development)",
+                stg.display(),
                 dev.display()
             )
         )
@@ -209,8 +220,8 @@ fn production_storage_only_read_only_from_other_environments() {
         "development.env",
         &migration.replace("=false", "=true"),
     );
-    let r = check(&[prod, dev], &[]);
-    assert_eq!(only(&r), ("writes_production_storage".into(), Some(3), "development environment writes to the production storage \"storage\"; set IB_STREAM_ENABLE_STORAGE=false for read-only use, or give it its own path".into()));
+    let r = check(&[prod, dev.clone()], &[]);
+    assert_eq!(only(&r), ("writes_production_storage".into(), Some(3), format!("{}:3: IB_STREAM_STORAGE_PATH: development environment writes to the production storage \"storage\"; set IB_STREAM_ENABLE_STORAGE=false for read-only use, or give it its own path", dev.display())));
     // Without a production file the production default `storage` still counts.
     let d = tempdir().unwrap();
     let dev = write(
@@ -218,9 +229,10 @@ fn production_storage_only_read_only_from_other_environments() {
         "development.env",
         "PORT=8101\nIB_STREAM_CLIENT_ID=12\n",
     );
-    let r = check(&[dev], &[]);
+    let r = check(std::slice::from_ref(&dev), &[]);
     assert_eq!(only(&r).0, "writes_production_storage");
     assert_eq!(only(&r).1, None, "the default storage path has no line");
+    assert_eq!(only(&r).2, format!("{}: IB_STREAM_STORAGE_PATH unset (default \"storage\"): development environment writes to the production storage \"storage\"; set IB_STREAM_ENABLE_STORAGE=false for read-only use, or give it its own path", dev.display()));
 }
 
 #[test]
@@ -228,13 +240,16 @@ fn bad_files_get_clear_errors() {
     let d = tempdir().unwrap();
     let bin = d.path().join("production.env");
     std::fs::write(&bin, b"PORT=8001\n\x00\x01\x02binary").unwrap();
-    let r = check(&[bin], &[]);
+    let r = check(std::slice::from_ref(&bin), &[]);
     assert_eq!(
         only(&r),
         (
             "env_syntax".into(),
             Some(2),
-            "line 2, column 1: the file is binary (a NUL byte), not an environment file".into()
+            format!(
+                "{}:2:1: the file is binary (a NUL byte), not an environment file",
+                bin.display()
+            )
         )
     );
     let long = write(
@@ -245,28 +260,28 @@ fn bad_files_get_clear_errors() {
             "x".repeat(70_000)
         ),
     );
-    let r = check(&[long], &[]);
+    let r = check(std::slice::from_ref(&long), &[]);
     assert_eq!(
         only(&r).2,
-        "line 2, column 1: line is 70021 bytes long (limit 65536)"
-    );
-    let crlf = write(
-        d.path(),
-        "development.env",
-        "PORT=8101\r\nIB_STREAM_CLIENT_ID=12\r\nIB_STREAM_STORAGE_PATH=storage-dev\r\n",
-    );
-    let r = check(&[crlf], &[]);
-    assert_eq!(
-        (only(&r).0.as_str(), r.findings()[0]["count"].as_u64()),
-        ("crlf", Some(3))
+        format!(
+            "{}:2:1: IB_STREAM_LOG_FORMAT: line is 70021 bytes long (limit 65536)",
+            long.display()
+        )
     );
     let unknown = write(
         d.path(),
         "box.env",
         "IB_STREAM_CLIENT_ID=50\nIB_STREAM_STORAGE_PATH=box\n",
     );
-    let r = check(&[unknown], &[]);
-    assert_eq!(only(&r).0, "unknown_environment");
+    let r = check(std::slice::from_ref(&unknown), &[]);
+    assert_eq!(
+        only(&r),
+        (
+            "unknown_environment".into(),
+            None,
+            format!("{}: neither the file name nor the HTTP port (PORT, IB_STREAM_PORT) says which environment this is; it is compared with every other file", unknown.display())
+        )
+    );
 }
 
 #[test]
@@ -370,7 +385,10 @@ fn paths_that_do_not_exist_exit_2() {
     let r = check(std::slice::from_ref(&folder), &[]);
     let (kind, line, msg) = only(&r);
     assert_eq!((kind.as_str(), line, r.code), ("unreadable", None, 1));
-    assert!(msg.starts_with("cannot read: "), "{msg}");
+    assert!(
+        msg.starts_with(&format!("{}: cannot read: ", folder.display())),
+        "{msg}"
+    );
     let out = ibstore()
         .args(["config", "show", "--json", "--env"])
         .arg(&folder)
@@ -405,7 +423,164 @@ fn paths_that_do_not_exist_exit_2() {
             Some(1),
             1,
             Some("env_syntax"),
-            Some("line 2, column 1: the file is binary (a NUL byte), not an environment file")
+            Some(
+                format!(
+                    "{}:2:1: the file is binary (a NUL byte), not an environment file",
+                    bin.display()
+                )
+                .as_str()
+            )
         )
     );
+}
+
+/// Every config finding begins with its place, `FILE:LINE` (or `FILE` for
+/// a whole file), names the variable it is about, and the text report
+/// prints it as it is.
+#[test]
+fn findings_name_file_line_and_variable() {
+    let d = tempdir().unwrap();
+    let prod = write(d.path(), "production.env", PROD);
+    let dev = write(d.path(), "development.env", "PORT=8001\nIB_STREAM_CLIENT_ID=2\nIB_STREAM_STORAGE_PATH=storage\nIB_STREAM_TRACKED_CONTRACTS=711280073:MNQ\n");
+    let stg = write(d.path(), "staging.env", "PORT=8201\nPORT=8202\nIB_STREAM_CLIENT_ID=22\nIB_STREAM_STORAGE_PATH=storage-dev\nIB_STREAM_ENABLE_JSON=maybe\nIB_STREAM_CLIENTID=1\nIB_STREAM_SERVER_TYPE=x\nIB_STREAM_TRACKED_CONTRACTS=1:A:lsat:1\nbad line\n");
+    let tst = write(
+        d.path(),
+        "testing.env",
+        "IB_STREAM_CLIENT_ID=40\nIB_STREAM_STORAGE_PATH=storage-dev\n",
+    );
+    let bx = write(
+        d.path(),
+        "box.env",
+        "IB_STREAM_CLIENT_ID=50\nIB_STREAM_STORAGE_PATH=box\r\n",
+    );
+    let folder = d.path().join("folder.env");
+    std::fs::create_dir(&folder).unwrap();
+    let files = [
+        prod,
+        dev.clone(),
+        stg.clone(),
+        tst.clone(),
+        bx.clone(),
+        folder.clone(),
+    ];
+    let r = check(&files, &[]);
+    let name = |p: &Path| p.display().to_string();
+    // (kind, file, line, the variable it is about)
+    let expected: Vec<(&str, String, Option<u64>, Option<&str>)> = vec![
+        ("port_out_of_range", name(&dev), Some(1), Some("PORT")),
+        ("shared_port", name(&dev), Some(1), Some("PORT")),
+        (
+            "shared_client_id",
+            name(&dev),
+            Some(2),
+            Some("IB_STREAM_CLIENT_ID"),
+        ),
+        (
+            "shared_client_id",
+            name(&dev),
+            Some(2),
+            Some("IB_STREAM_CLIENT_ID"),
+        ),
+        (
+            "writes_production_storage",
+            name(&dev),
+            Some(3),
+            Some("IB_STREAM_STORAGE_PATH"),
+        ),
+        ("unreadable", name(&folder), None, None),
+        (
+            "invalid_setting",
+            name(&stg),
+            Some(5),
+            Some("IB_STREAM_ENABLE_JSON"),
+        ),
+        (
+            "invalid_tracked_contracts",
+            name(&stg),
+            Some(8),
+            Some("IB_STREAM_TRACKED_CONTRACTS"),
+        ),
+        ("env_syntax", name(&stg), Some(9), None),
+        (
+            "shared_storage_path",
+            name(&tst),
+            Some(2),
+            Some("IB_STREAM_STORAGE_PATH"),
+        ),
+        ("crlf", name(&bx), None, None),
+        (
+            "loader_disagreement",
+            name(&dev),
+            Some(4),
+            Some("IB_STREAM_TRACKED_CONTRACTS"),
+        ),
+        ("duplicate_key", name(&stg), Some(2), Some("PORT")),
+        (
+            "unknown_setting",
+            name(&stg),
+            Some(6),
+            Some("IB_STREAM_CLIENTID"),
+        ),
+        ("unknown_environment", name(&bx), None, None),
+        (
+            "unused_setting",
+            name(&stg),
+            Some(7),
+            Some("IB_STREAM_SERVER_TYPE"),
+        ),
+    ];
+    let got: Vec<(&str, String, Option<u64>)> = r
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap(),
+                f["file"].as_str().unwrap().to_owned(),
+                f["record"].as_u64(),
+            )
+        })
+        .collect();
+    let want: Vec<(&str, String, Option<u64>)> = expected
+        .iter()
+        .map(|(k, f, l, _)| (*k, f.clone(), *l))
+        .collect();
+    assert_eq!(got, want);
+    for (f, (kind, file, line, var)) in r.findings().iter().zip(&expected) {
+        let msg = f["message"].as_str().unwrap();
+        let place = line.map_or_else(|| format!("{file}: "), |l| format!("{file}:{l}"));
+        assert!(msg.starts_with(&place), "{kind}: {msg}");
+        if let Some(var) = var {
+            assert!(
+                msg[place.len()..].contains(var),
+                "{kind} does not name {var}: {msg}"
+            );
+        }
+    }
+    // The text report prints each as `severity[kind] message`.
+    let out = ibstore()
+        .args(["config", "check"])
+        .args(&files)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let printed: Vec<&str> = text
+        .split("\nfindings:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .collect();
+    let want: Vec<String> = r
+        .findings()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}[{}] {}",
+                f["severity"].as_str().unwrap(),
+                f["kind"].as_str().unwrap(),
+                f["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(printed, want);
+    assert!(!text.contains(" #"), "{text}");
 }

@@ -1,6 +1,9 @@
 //! `config check`: every variable of every file against its type and range,
 //! then the rules that keep environments apart (spec §13.6, the seed's
 //! port, client-id and storage conventions).
+//!
+//! Every finding names its place as `FILE:LINE` (`FILE:LINE:COLUMN` where a
+//! column helps) at the start of its message, and the variable it is about.
 
 use super::envfile::{self, Assignment, EnvFile};
 use super::tracked::{self, Level};
@@ -76,6 +79,26 @@ impl Environment {
     }
 }
 
+/// Where a value the cross-file rules use was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The variable.
+    pub var: &'static str,
+    /// 1-based line.
+    pub line: u64,
+}
+
+impl Origin {
+    fn of(var: &'static str, a: &Assignment) -> Self {
+        Self { var, line: a.line }
+    }
+
+    /// The variable as reports name it.
+    pub fn name(&self) -> String {
+        self.var.to_owned()
+    }
+}
+
 /// What the cross-file rules need from one file.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -83,12 +106,14 @@ pub struct Profile {
     pub file: String,
     /// Environment.
     pub env: Environment,
-    /// HTTP port and its line.
-    pub port: Option<(i64, u64)>,
-    /// Main TWS client id and its line.
-    pub client_id: Option<(i64, u64)>,
-    /// Storage root (normalised) and its line (none: the default).
-    pub storage: (String, Option<u64>),
+    /// HTTP port.
+    pub port: Option<(i64, Origin)>,
+    /// Main TWS client id.
+    pub client_id: Option<(i64, Origin)>,
+    /// Storage root, normalised.
+    pub storage: String,
+    /// Where the storage root is set (none: the default).
+    pub storage_origin: Option<Origin>,
     /// Whether storage is enabled (legacy reading).
     pub storage_enabled: bool,
 }
@@ -106,8 +131,13 @@ pub struct ConfigReport {
     pub bytes: u64,
 }
 
+/// `FILE:LINE`, the way config findings name a place.
+pub fn loc(file: &str, line: u64) -> String {
+    format!("{file}:{line}")
+}
+
 fn at(file: &str, a: &Assignment, col: u64, kind: Kind, msg: String) -> Finding {
-    Finding::new(kind, file, format!("line {}, column {col}: {msg}", a.line))
+    Finding::new(kind, file, format!("{}:{col}: {msg}", loc(file, a.line)))
         .at(a.offset + col - 1, Some(a.line))
 }
 
@@ -146,7 +176,7 @@ pub fn check_parsed(paths: &[PathBuf]) -> Result<(ConfigReport, Vec<EnvFile>), E
                 rep.findings.push(Finding::new(
                     Kind::Unreadable,
                     &file,
-                    format!("cannot read: {e}"),
+                    format!("{file}: cannot read: {e}"),
                 ));
                 EnvFile::default()
             }
@@ -168,14 +198,21 @@ pub fn check_parsed(paths: &[PathBuf]) -> Result<(ConfigReport, Vec<EnvFile>), E
 
 fn check_one(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Profile {
     for e in &f.errors {
-        out.push(Finding::new(Kind::EnvSyntax, file, e.to_string()).at(e.offset, Some(e.line)));
+        out.push(
+            Finding::new(
+                Kind::EnvSyntax,
+                file,
+                format!("{}:{}: {}", loc(file, e.line), e.column, e.message),
+            )
+            .at(e.offset, Some(e.line)),
+        );
     }
     if f.crlf_lines > 0 {
         let mut c = Finding::new(
             Kind::Crlf,
             file,
             format!(
-                "{} lines end in CRLF; the recorder's loaders keep the \\r in values",
+                "{file}: {} lines end in CRLF; the recorder's loaders keep the \\r in values",
                 f.crlf_lines
             ),
         );
@@ -191,8 +228,9 @@ fn check_one(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Pr
                 1,
                 Kind::DuplicateKey,
                 format!(
-                    "{} is set again (first on line {line}); the last value wins",
-                    a.key
+                    "{} is set again (first at {}); the last value wins",
+                    a.key,
+                    loc(file, *line)
                 ),
             ));
         } else {
@@ -238,6 +276,7 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
         ));
         return;
     }
+    let name = var.name;
     let v = effective(a).trim();
     let col = a.value_column;
     let bad = |msg: String| {
@@ -246,7 +285,7 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
             a,
             col,
             Kind::InvalidSetting,
-            format!("{} = {v:?}: {msg}", a.key),
+            format!("{name} = {v:?}: {msg}"),
         )
     };
     match var.ty {
@@ -263,7 +302,7 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
         }
         Type::Bool => match vars::parse_bool(v) {
             (_, None) => out.push(bad("is not a boolean (true/false)".into())),
-            (legacy, Some(p)) if legacy != p => out.push(at(file, a, col, Kind::LoaderDisagreement, format!("{} = {v:?}: the legacy loader reads {legacy}, the HEAD server (config-v2) reads {p}; write {p}", a.key))),
+            (legacy, Some(p)) if legacy != p => out.push(at(file, a, col, Kind::LoaderDisagreement, format!("{name} = {v:?}: the legacy loader reads {legacy}, the HEAD server (config-v2) reads {p}; write {p}"))),
             _ => {}
         },
         Type::Str => {}
@@ -287,7 +326,7 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
             let (_, problems) = tracked::parse(effective(a), max_tracked);
             for p in problems {
                 let kind = if p.level == Level::Error { Kind::InvalidTrackedContracts } else { Kind::LoaderDisagreement };
-                out.push(at(file, a, col + p.pos as u64, kind, p.message));
+                out.push(at(file, a, col + p.pos as u64, kind, format!("{name}: {}", p.message)));
             }
         }
     }
@@ -305,26 +344,31 @@ fn normalise(p: &str) -> String {
 }
 
 fn profile(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Profile {
-    let int = |k: &str| {
-        f.get(k)
-            .and_then(|a| effective(a).trim().parse::<i64>().ok().map(|n| (n, a.line)))
+    let int = |name: &'static str| {
+        f.get(name).and_then(|a| {
+            effective(a)
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .map(|n| (n, Origin::of(name, a)))
+        })
     };
     let port = int("PORT").or_else(|| int("IB_STREAM_PORT"));
     let client_id = int("IB_STREAM_CLIENT_ID").or_else(|| int("IB_CLIENT_ID"));
-    let storage = f
-        .get("IB_STREAM_STORAGE_PATH")
-        .map_or((PRODUCTION_STORAGE.to_owned(), None), |a| {
-            (normalise(effective(a)), Some(a.line))
-        });
+    let storage_at = f.get("IB_STREAM_STORAGE_PATH");
+    let storage = storage_at.map_or(PRODUCTION_STORAGE.to_owned(), |a| normalise(effective(a)));
+    let storage_origin = storage_at.map(|a| Origin::of("IB_STREAM_STORAGE_PATH", a));
     let storage_enabled = f
         .get("IB_STREAM_ENABLE_STORAGE")
         .is_none_or(|a| vars::parse_bool(effective(a)).0);
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     let mut env = Environment::from_name(stem);
     if env == Environment::Unknown {
-        env = port.map_or(Environment::Unknown, |(p, _)| Environment::from_port(p));
+        env = port
+            .as_ref()
+            .map_or(Environment::Unknown, |(p, _)| Environment::from_port(*p));
         if env == Environment::Unknown {
-            out.push(Finding::new(Kind::UnknownEnvironment, file, "neither the file name nor PORT says which environment this is; it is compared with every other file"));
+            out.push(Finding::new(Kind::UnknownEnvironment, file, format!("{file}: neither the file name nor the HTTP port (PORT, IB_STREAM_PORT) says which environment this is; it is compared with every other file")));
         }
     }
     Profile {
@@ -333,30 +377,42 @@ fn profile(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Prof
         port,
         client_id,
         storage,
+        storage_origin,
         storage_enabled,
     }
 }
 
-fn line_at(file: &str, line: Option<u64>) -> String {
-    line.map_or_else(|| format!("{file} (default)"), |l| format!("{file}:{l}"))
+/// A cross-file finding at `origin` in `p`'s file (the whole file if none).
+fn finding(kind: Kind, p: &Profile, origin: Option<&Origin>, msg: String) -> Finding {
+    let place = origin.map_or_else(|| p.file.clone(), |o| loc(&p.file, o.line));
+    let mut f = Finding::new(kind, &p.file, format!("{place}: {msg}"));
+    f.record = origin.map(|o| o.line);
+    f
 }
 
-fn finding(kind: Kind, p: &Profile, line: Option<u64>, msg: String) -> Finding {
-    let mut f = Finding::new(kind, &p.file, msg);
-    f.record = line;
-    f
+/// Where a file sets its storage path, for another file's finding.
+fn storage_at(p: &Profile) -> String {
+    match &p.storage_origin {
+        Some(o) => format!("{} ({}, {})", loc(&p.file, o.line), o.name(), p.env.name()),
+        None => format!(
+            "{} (IB_STREAM_STORAGE_PATH unset, {})",
+            p.file,
+            p.env.name()
+        ),
+    }
 }
 
 fn across(ps: &[Profile], out: &mut Vec<Finding>) {
     for p in ps {
-        if let (Some((lo, hi)), Some((port, line))) = (p.env.ports(), p.port) {
-            if !(lo..=hi).contains(&port) {
+        if let (Some((lo, hi)), Some((port, o))) = (p.env.ports(), &p.port) {
+            if !(lo..=hi).contains(port) {
                 out.push(finding(
                     Kind::PortOutOfRange,
                     p,
-                    Some(line),
+                    Some(o),
                     format!(
-                        "PORT {port} is outside the {} range {lo}–{hi}",
+                        "{} = {port} is outside the {} range {lo}–{hi}",
+                        o.name(),
                         p.env.name()
                     ),
                 ));
@@ -366,56 +422,76 @@ fn across(ps: &[Profile], out: &mut Vec<Finding>) {
     let prod_storage = ps
         .iter()
         .find(|p| p.env == Environment::Production)
-        .map_or(PRODUCTION_STORAGE.to_owned(), |p| p.storage.0.clone());
+        .map_or(PRODUCTION_STORAGE.to_owned(), |p| p.storage.clone());
     for p in ps.iter().filter(|p| {
-        p.env != Environment::Production && p.storage_enabled && p.storage.0 == prod_storage
+        p.env != Environment::Production && p.storage_enabled && p.storage == prod_storage
     }) {
-        out.push(finding(Kind::WritesProductionStorage, p, p.storage.1, format!("{} environment writes to the production storage {prod_storage:?}; set IB_STREAM_ENABLE_STORAGE=false for read-only use, or give it its own path", p.env.name())));
+        let var = p.storage_origin.as_ref().map_or_else(
+            || format!("IB_STREAM_STORAGE_PATH unset (default {PRODUCTION_STORAGE:?})"),
+            Origin::name,
+        );
+        out.push(finding(Kind::WritesProductionStorage, p, p.storage_origin.as_ref(), format!("{var}: {} environment writes to the production storage {prod_storage:?}; set IB_STREAM_ENABLE_STORAGE=false for read-only use, or give it its own path", p.env.name())));
     }
     for (i, a) in ps.iter().enumerate() {
         for b in &ps[i + 1..] {
             if a.env == b.env && a.env != Environment::Unknown {
                 continue; // alternatives for one environment (templates)
             }
-            if let (Some((pa, _)), Some((pb, lb))) = (a.port, b.port) {
+            if let (Some((pa, oa)), Some((pb, ob))) = (&a.port, &b.port) {
                 if pa == pb {
                     out.push(finding(
                         Kind::SharedPort,
                         b,
-                        Some(lb),
+                        Some(ob),
                         format!(
-                            "PORT {pb} is also used by {} ({})",
-                            line_at(&a.file, a.port.map(|x| x.1)),
+                            "{} = {pb} is also the HTTP port of {} ({}, {})",
+                            ob.name(),
+                            loc(&a.file, oa.line),
+                            oa.name(),
                             a.env.name()
                         ),
                     ));
                 }
             }
-            if let (Some((ca, la)), Some((cb, lb))) = (a.client_id, b.client_id) {
+            if let (Some((ca, oa)), Some((cb, ob))) = (&a.client_id, &b.client_id) {
                 let ids = |c: i64| [(c, "main"), (c + BACKGROUND_OFFSET, "background")];
-                for (x, xn) in ids(cb) {
-                    for (y, yn) in ids(ca) {
+                for (x, xn) in ids(*cb) {
+                    for (y, yn) in ids(*ca) {
                         if x == y {
-                            out.push(finding(Kind::SharedClientId, b, Some(lb), format!("TWS client id {x} ({xn}) is also the {yn} client id of {} ({})", line_at(&a.file, Some(la)), a.env.name())).severity(Severity::Error));
+                            out.push(
+                                finding(
+                                    Kind::SharedClientId,
+                                    b,
+                                    Some(ob),
+                                    format!(
+                                        "{} = {cb}: TWS client id {x} ({xn}) is also the {yn} client id of {} ({} = {ca}, {})",
+                                        ob.name(),
+                                        loc(&a.file, oa.line),
+                                        oa.name(),
+                                        a.env.name()
+                                    ),
+                                )
+                                .severity(Severity::Error),
+                            );
                         }
                     }
                 }
             }
             let involves_prod =
                 a.env == Environment::Production || b.env == Environment::Production;
-            if a.storage.0 == b.storage.0
-                && a.storage_enabled
-                && b.storage_enabled
-                && !involves_prod
-            {
+            if a.storage == b.storage && a.storage_enabled && b.storage_enabled && !involves_prod {
+                let var = b
+                    .storage_origin
+                    .as_ref()
+                    .map_or_else(|| "IB_STREAM_STORAGE_PATH unset".to_owned(), Origin::name);
                 out.push(finding(
                     Kind::SharedStoragePath,
                     b,
-                    b.storage.1,
+                    b.storage_origin.as_ref(),
                     format!(
-                        "storage {:?} is also written by {}",
-                        b.storage.0,
-                        line_at(&a.file, a.storage.1)
+                        "{var}: storage {:?} is also written by {}",
+                        b.storage,
+                        storage_at(a)
                     ),
                 ));
             }

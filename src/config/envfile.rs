@@ -107,11 +107,16 @@ pub fn parse(bytes: &[u8]) -> EnvFile {
             line = l;
         }
         if line.len() > MAX_LINE {
+            let key = line
+                .split_once('=')
+                .map(|(k, _)| k.trim())
+                .filter(|k| valid_key(k))
+                .map_or(String::new(), |k| format!("{k}: "));
             out.errors.push(SyntaxError {
                 line: line_no,
                 column: 1,
                 offset: start as u64,
-                message: format!("line is {} bytes long (limit {MAX_LINE})", line.len()),
+                message: format!("{key}line is {} bytes long (limit {MAX_LINE})", line.len()),
             });
             continue;
         }
@@ -188,7 +193,7 @@ fn parse_line(line: &str) -> Result<Option<Parsed>, (usize, String)> {
     }
     let vstart = lead + eq + 1;
     let raw = &line[vstart..];
-    let (value, vcol) = unquote(raw, vstart)?;
+    let (value, vcol) = unquote(raw, vstart).map_err(|(c, m)| (c, format!("{key}: {m}")))?;
     let substitution = value
         .strip_prefix("${")
         .and_then(|v| v.strip_suffix('}'))
@@ -266,7 +271,7 @@ mod tests {
         assert_eq!(e, [
             "line 2, column 3: expected KEY=VALUE, found \"bad line\"",
             "line 3, column 1: \"1X\" is not a variable name (letters, digits and _, not starting with a digit)",
-            "line 4, column 3: unterminated \" quote",
+            "line 4, column 3: Q: unterminated \" quote",
         ]);
         let bin = parse(b"A=1\nB=\x00\x01");
         assert_eq!(
@@ -276,5 +281,8 @@ mod tests {
         let long = parse(format!("A={}\n", "x".repeat(MAX_LINE)).as_bytes());
         assert_eq!(long.errors.len(), 1);
         assert_eq!(long.errors[0].line, 1);
+        assert!(long.errors[0]
+            .message
+            .starts_with("A: line is 65538 bytes long"));
     }
 }
