@@ -35,6 +35,30 @@ fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
 const PROD: &str = "PORT=8001\nIB_STREAM_CLIENT_ID=2\nIB_STREAM_STORAGE_PATH=storage\nIB_STREAM_ENABLE_STORAGE=true\nIB_STREAM_TRACKED_CONTRACTS=711280073:MNQ:bid_ask;last:1\n";
 const DEV: &str = "PORT=8101\nIB_STREAM_CLIENT_ID=12\nIB_STREAM_STORAGE_PATH=storage-dev\nIB_STREAM_ENABLE_STORAGE=true\nIB_STREAM_TRACKED_CONTRACTS=\n";
 
+/// Every finding of a run: kind, severity, line and message.
+fn all(r: &Report) -> Vec<(String, String, Option<u64>, String)> {
+    r.findings()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_owned(),
+                f["severity"].as_str().unwrap().to_owned(),
+                f["record"].as_u64(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn finding(
+    kind: &str,
+    sev: &str,
+    line: Option<u64>,
+    msg: String,
+) -> (String, String, Option<u64>, String) {
+    (kind.to_owned(), sev.to_owned(), line, msg)
+}
+
 /// The only finding of a run, with its kind, line and message.
 fn only(r: &Report) -> (String, Option<u64>, String) {
     let f = r.findings();
@@ -583,4 +607,81 @@ fn findings_name_file_line_and_variable() {
         .collect();
     assert_eq!(printed, want);
     assert!(!text.contains(" #"), "{text}");
+}
+
+/// Spec §13.4: config-v2's (pydantic) field names are case-insensitive;
+/// every other loader, and every name that is not a config-v2 field, is
+/// case-sensitive.
+#[test]
+fn config_v2_fields_are_case_insensitive() {
+    let d = tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "development.env",
+        "PORT=8101\nIB_STREAM_CLIENT_ID=12\nib_client_id=40000\nib_stream_storage_path=storage-dev\nib_stream_max_tracked=3\nib_stream_client_id=13\n",
+    );
+    let r = check(std::slice::from_ref(&f), &[]);
+    let f = f.display().to_string();
+    // ib_stream_storage_path is config-v2's storage path, so this file does
+    // not write production's `storage`.
+    assert_eq!(
+        all(&r),
+        [
+            finding("invalid_setting", "error", Some(3), format!("{f}:3:14: IB_CLIENT_ID (spelled ib_client_id) = \"40000\": must be 1..32767")),
+            finding("loader_disagreement", "warning", Some(3), format!("{f}:3:1: ib_client_id is IB_CLIENT_ID to config-v2, whose names are case-insensitive, but config-v2's compat fallback reads only IB_CLIENT_ID and misses ib_client_id; write IB_CLIENT_ID")),
+            finding("loader_disagreement", "warning", Some(4), format!("{f}:4:1: ib_stream_storage_path is IB_STREAM_STORAGE_PATH to config-v2, whose names are case-insensitive, but the legacy loader (config.py) and config-v2's compat fallback read only IB_STREAM_STORAGE_PATH and miss ib_stream_storage_path; write IB_STREAM_STORAGE_PATH")),
+            finding("unknown_setting", "warning", Some(5), format!("{f}:5:1: ib_stream_max_tracked is not read by the recorder; did you mean IB_STREAM_MAX_TRACKED? Only the legacy loader (config.py) reads it, by that exact name (only config-v2's own fields are case-insensitive)")),
+            finding("unknown_setting", "warning", Some(6), format!("{f}:6:1: ib_stream_client_id is not read by the recorder; did you mean IB_STREAM_CLIENT_ID? Only the legacy loader (config.py), the connection loader (load_environment_config) and config-v2's compat fallback read it, by that exact name (only config-v2's own fields are case-insensitive)")),
+        ]
+    );
+    assert_eq!(r.code, 1);
+
+    // `config show` lists the value under the variable's name.
+    let out = ibstore()
+        .args(["config", "show", "--json", "--env", &f])
+        .env_remove("IB_CLIENT_ID")
+        .env_remove("IB_STREAM_STORAGE_PATH")
+        .output()
+        .unwrap();
+    let lines = json_lines(&out.stdout);
+    let setting = |n: &str| {
+        lines
+            .iter()
+            .find(|l| l["type"] == "setting" && l["name"] == n)
+            .cloned()
+    };
+    assert_eq!(
+        setting("IB_CLIENT_ID"),
+        Some(
+            serde_json::json!({"type": "setting", "name": "IB_CLIENT_ID", "value": "40000", "source": "file", "line": 3, "known": true})
+        )
+    );
+    assert_eq!(
+        setting("IB_STREAM_STORAGE_PATH").unwrap()["value"],
+        "storage-dev"
+    );
+    assert_eq!(setting("ib_client_id"), None);
+    assert_eq!(setting("ib_stream_max_tracked").unwrap()["known"], false);
+
+    // The cross-file rules use config-v2's reading of its fields.
+    let d = tempdir().unwrap();
+    let prod = write(d.path(), "production.env", PROD);
+    let stg = write(
+        d.path(),
+        "staging.env",
+        "ib_stream_port=8001\nib_client_id=2\nIB_STREAM_STORAGE_PATH=storage-staging\n",
+    );
+    let r = check(&[prod.clone(), stg.clone()], &[]);
+    let (p, s) = (prod.display(), stg.display());
+    assert_eq!(
+        all(&r),
+        [
+            finding("port_out_of_range", "error", Some(1), format!("{s}:1: IB_STREAM_PORT (spelled ib_stream_port) = 8001 is outside the staging range 8200–8299")),
+            finding("shared_port", "error", Some(1), format!("{s}:1: IB_STREAM_PORT (spelled ib_stream_port) = 8001 is also the HTTP port of {p}:1 (PORT, production)")),
+            finding("shared_client_id", "error", Some(2), format!("{s}:2: IB_CLIENT_ID (spelled ib_client_id) = 2: TWS client id 2 (main) is also the main client id of {p}:2 (IB_STREAM_CLIENT_ID = 2, production)")),
+            finding("shared_client_id", "error", Some(2), format!("{s}:2: IB_CLIENT_ID (spelled ib_client_id) = 2: TWS client id 1002 (background) is also the background client id of {p}:2 (IB_STREAM_CLIENT_ID = 2, production)")),
+            finding("loader_disagreement", "warning", Some(1), format!("{s}:1:1: ib_stream_port is IB_STREAM_PORT to config-v2, whose names are case-insensitive, but BaseAPIServer.run() and config-v2's compat fallback read only IB_STREAM_PORT and miss ib_stream_port; write IB_STREAM_PORT")),
+            finding("loader_disagreement", "warning", Some(2), format!("{s}:2:1: ib_client_id is IB_CLIENT_ID to config-v2, whose names are case-insensitive, but config-v2's compat fallback reads only IB_CLIENT_ID and misses ib_client_id; write IB_CLIENT_ID")),
+        ]
+    );
 }

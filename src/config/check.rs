@@ -1,13 +1,13 @@
 //! `config check`: every variable of every file against its type and range,
-//! then the rules that keep environments apart (spec §13.6, the seed's
-//! port, client-id and storage conventions).
+//! then the rules that keep environments apart (spec §13.6, the seed's port, client-id and storage
+//! conventions).
 //!
 //! Every finding names its place as `FILE:LINE` (`FILE:LINE:COLUMN` where a
 //! column helps) at the start of its message, and the variable it is about.
 
 use super::envfile::{self, Assignment, EnvFile};
 use super::tracked::{self, Level};
-use super::vars::{self, Type};
+use super::vars::{self, Type, LEGACY, PYDANTIC};
 use crate::report::{Finding, Kind, Severity};
 use crate::Error;
 use std::collections::BTreeMap;
@@ -84,18 +84,34 @@ impl Environment {
 pub struct Origin {
     /// The variable.
     pub var: &'static str,
+    /// Its name as written (another spelling of a config-v2 field differs).
+    pub key: String,
     /// 1-based line.
     pub line: u64,
 }
 
 impl Origin {
     fn of(var: &'static str, a: &Assignment) -> Self {
-        Self { var, line: a.line }
+        Self {
+            var,
+            key: a.key.clone(),
+            line: a.line,
+        }
     }
 
     /// The variable as reports name it.
     pub fn name(&self) -> String {
-        self.var.to_owned()
+        spelled(self.var, &self.key)
+    }
+}
+
+/// A variable as reports name it: `IB_CLIENT_ID`, or
+/// `IB_CLIENT_ID (spelled ib_client_id)` when written in another case.
+fn spelled(var: &str, key: &str) -> String {
+    if var == key {
+        var.to_owned()
+    } else {
+        format!("{var} (spelled {key})")
     }
 }
 
@@ -219,51 +235,69 @@ fn check_one(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Pr
         c.count = f.crlf_lines;
         out.push(c);
     }
-    let mut first: BTreeMap<&str, u64> = BTreeMap::new();
-    for a in &f.assignments {
-        if let Some(line) = first.get(a.key.as_str()) {
-            out.push(at(
-                file,
-                a,
-                1,
-                Kind::DuplicateKey,
-                format!(
-                    "{} is set again (first at {}); the last value wins",
-                    a.key,
-                    loc(file, *line)
-                ),
-            ));
-        } else {
-            first.insert(&a.key, a.line);
-        }
-    }
+    duplicates(file, f, out);
     let max_tracked = f
         .get("IB_STREAM_MAX_TRACKED")
         .and_then(|a| effective(a).trim().parse().ok())
         .unwrap_or(10usize);
-    for a in f
-        .assignments
-        .iter()
-        .filter(|a| f.get(&a.key).is_some_and(|last| last.line == a.line))
-    {
+    for a in f.assignments.iter().filter(|a| f.is_effective(a)) {
         check_value(file, a, max_tracked, out);
     }
     profile(path, file, f, out)
 }
 
+/// A variable set twice: the last value wins. Another spelling of a
+/// config-v2 field is the same variable to config-v2.
+fn duplicates(file: &str, f: &EnvFile, out: &mut Vec<Finding>) {
+    let mut exact: BTreeMap<&str, &Assignment> = BTreeMap::new();
+    let mut folded: BTreeMap<&str, &Assignment> = BTreeMap::new();
+    for a in &f.assignments {
+        let canon = vars::lookup(&a.key).map_or(a.key.as_str(), |v| v.name);
+        let msg = if let Some(b) = exact.get(a.key.as_str()) {
+            format!(
+                "{} is set again (first at {}); the last value wins",
+                a.key,
+                loc(file, b.line)
+            )
+        } else if let Some(b) = folded.get(canon) {
+            format!(
+                "{canon} is set again, spelled {} (first at {}, spelled {}); config-v2, whose names are case-insensitive, reads this spelling",
+                a.key,
+                loc(file, b.line),
+                b.key
+            )
+        } else {
+            exact.insert(&a.key, a);
+            folded.insert(canon, a);
+            continue;
+        };
+        exact.entry(&a.key).or_insert(a);
+        out.push(at(file, a, 1, Kind::DuplicateKey, msg));
+    }
+}
+
+/// An unknown name, with the known name it is likely meant to be.
+fn unknown(key: &str) -> String {
+    if let Some(v) = vars::find_ignore_case(key).filter(|v| !v.unused()) {
+        // Not a config-v2 field (`vars::lookup` would have found it).
+        let n = v.readers.count_ones();
+        return format!(
+            "{key} is not read by the recorder; did you mean {}? Only {} read{} it, by that exact name (only config-v2's own fields are case-insensitive)",
+            v.name,
+            vars::reader_names(v.readers),
+            if n == 1 { "s" } else { "" }
+        );
+    }
+    let hint = vars::closest(key).map_or(String::new(), |n| format!("; did you mean {n}?"));
+    format!("{key} is not read by the recorder{hint}")
+}
+
 fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Finding>) {
-    let Some(var) = vars::find(&a.key) else {
-        let hint = vars::closest(&a.key).map_or(String::new(), |n| format!("; did you mean {n}?"));
-        out.push(at(
-            file,
-            a,
-            1,
-            Kind::UnknownSetting,
-            format!("{} is not read by the recorder{hint}", a.key),
-        ));
+    let Some(var) = vars::lookup(&a.key) else {
+        out.push(at(file, a, 1, Kind::UnknownSetting, unknown(&a.key)));
         return;
     };
-    if var.unused {
+    if var.unused() {
         out.push(at(
             file,
             a,
@@ -276,7 +310,32 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
         ));
         return;
     }
-    let name = var.name;
+    let exact = a.key == var.name;
+    let name = spelled(var.name, &a.key);
+    if !exact && var.exact_readers() != 0 {
+        let readers = var.exact_readers();
+        let (reads, misses) = if readers.count_ones() == 1 {
+            ("reads", "misses")
+        } else {
+            ("read", "miss")
+        };
+        out.push(at(
+            file,
+            a,
+            1,
+            Kind::LoaderDisagreement,
+            format!(
+                "{key} is {n} to config-v2, whose names are case-insensitive, but {who} {reads} only {n} and {misses} {key}; write {n}",
+                key = a.key,
+                n = var.name,
+                who = vars::reader_names(readers)
+            ),
+        ));
+    }
+    // The legacy loader reads only the exact name; config-v2 reads its
+    // fields in any case.
+    let legacy = exact && var.readers & LEGACY != 0;
+    let pydantic = var.readers & PYDANTIC != 0;
     let v = effective(a).trim();
     let col = a.value_column;
     let bad = |msg: String| {
@@ -302,7 +361,13 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
         }
         Type::Bool => match vars::parse_bool(v) {
             (_, None) => out.push(bad("is not a boolean (true/false)".into())),
-            (legacy, Some(p)) if legacy != p => out.push(at(file, a, col, Kind::LoaderDisagreement, format!("{name} = {v:?}: the legacy loader reads {legacy}, the HEAD server (config-v2) reads {p}; write {p}"))),
+            (l, Some(p)) if l != p && legacy && pydantic => out.push(at(
+                file,
+                a,
+                col,
+                Kind::LoaderDisagreement,
+                format!("{name} = {v:?}: the legacy loader reads {l}, the HEAD server (config-v2) reads {p}; write {p}"),
+            )),
             _ => {}
         },
         Type::Str => {}
@@ -313,8 +378,14 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
         }
         Type::Ports => {
             let list = v.trim_start_matches('[').trim_end_matches(']');
-            if list.split(',').any(|p| !p.trim().parse::<i64>().is_ok_and(|n| (1..=65_535).contains(&n))) {
-                out.push(bad("must be TWS ports 1..65535 separated by commas".into()));
+            if list.split(',').any(|p| {
+                !p.trim()
+                    .parse::<i64>()
+                    .is_ok_and(|n| (1..=65_535).contains(&n))
+            }) {
+                out.push(bad(
+                    "must be TWS ports 1..65535 separated by commas".into(),
+                ));
             }
         }
         Type::OneOf(set) => {
@@ -325,8 +396,18 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
         Type::Tracked => {
             let (_, problems) = tracked::parse(effective(a), max_tracked);
             for p in problems {
-                let kind = if p.level == Level::Error { Kind::InvalidTrackedContracts } else { Kind::LoaderDisagreement };
-                out.push(at(file, a, col + p.pos as u64, kind, format!("{name}: {}", p.message)));
+                let kind = if p.level == Level::Error {
+                    Kind::InvalidTrackedContracts
+                } else {
+                    Kind::LoaderDisagreement
+                };
+                out.push(at(
+                    file,
+                    a,
+                    col + p.pos as u64,
+                    kind,
+                    format!("{name}: {}", p.message),
+                ));
             }
         }
     }
@@ -344,8 +425,17 @@ fn normalise(p: &str) -> String {
 }
 
 fn profile(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Profile {
+    // The assignment a variable takes: config-v2 reads its fields in any
+    // case; every other loader only the exact name.
+    let get = |name: &'static str| {
+        if vars::find(name).is_some_and(|v| v.readers & PYDANTIC != 0) {
+            f.get_ignore_case(name)
+        } else {
+            f.get(name)
+        }
+    };
     let int = |name: &'static str| {
-        f.get(name).and_then(|a| {
+        get(name).and_then(|a| {
             effective(a)
                 .trim()
                 .parse::<i64>()
@@ -355,7 +445,7 @@ fn profile(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Prof
     };
     let port = int("PORT").or_else(|| int("IB_STREAM_PORT"));
     let client_id = int("IB_STREAM_CLIENT_ID").or_else(|| int("IB_CLIENT_ID"));
-    let storage_at = f.get("IB_STREAM_STORAGE_PATH");
+    let storage_at = get("IB_STREAM_STORAGE_PATH");
     let storage = storage_at.map_or(PRODUCTION_STORAGE.to_owned(), |a| normalise(effective(a)));
     let storage_origin = storage_at.map(|a| Origin::of("IB_STREAM_STORAGE_PATH", a));
     let storage_enabled = f

@@ -64,6 +64,22 @@ impl EnvFile {
     pub fn get(&self, key: &str) -> Option<&Assignment> {
         self.assignments.iter().rev().find(|a| a.key == key)
     }
+
+    /// Whether `a` is the assignment of its name that the loaders use.
+    pub fn is_effective(&self, a: &Assignment) -> bool {
+        self.get(&a.key).is_some_and(|e| e.line == a.line)
+    }
+
+    /// The assignment a case-insensitive reader (config-v2's pydantic
+    /// model) uses: pydantic-settings folds the case of the environment's
+    /// names, so of the spellings' effective assignments the one set last
+    /// wins.
+    pub fn get_ignore_case(&self, key: &str) -> Option<&Assignment> {
+        self.assignments
+            .iter()
+            .rev()
+            .find(|a| a.key.eq_ignore_ascii_case(key) && self.is_effective(a))
+    }
 }
 
 fn valid_key(k: &str) -> bool {
