@@ -531,7 +531,13 @@ fn findings_name_file_line_and_variable() {
             Some(2),
             Some("IB_STREAM_STORAGE_PATH"),
         ),
-        ("crlf", name(&bx), None, None),
+        (
+            "loader_disagreement",
+            name(&bx),
+            Some(2),
+            Some("IB_STREAM_STORAGE_PATH"),
+        ),
+        ("crlf", name(&bx), Some(2), None),
         (
             "loader_disagreement",
             name(&dev),
@@ -684,4 +690,52 @@ fn config_v2_fields_are_case_insensitive() {
             finding("loader_disagreement", "warning", Some(2), format!("{s}:2:1: ib_client_id is IB_CLIENT_ID to config-v2, whose names are case-insensitive, but config-v2's compat fallback reads only IB_CLIENT_ID and misses ib_client_id; write IB_CLIENT_ID")),
         ]
     );
+}
+
+/// The recorder's Python loaders read a CRLF file as LF (text-mode reads,
+/// stripped lines); a shell that loads it keeps the `\r` in each value.
+/// CRLF alone is one warning per file; a value the `\r` changes is one more.
+#[test]
+fn crlf_files_are_checked_as_each_loader_reads_them() {
+    let d = tempdir().unwrap();
+    // Numbers and tracked contracts are unaffected by a trailing \r.
+    let f = write(
+        d.path(),
+        "development.env",
+        "PORT=8101\r\nIB_STREAM_CLIENT_ID=12\r\nIB_STREAM_BATCH_TIMEOUT=1.5\r\nIB_STREAM_TRACKED_CONTRACTS=711280073:MNQ:bid_ask;last:1\r\nIB_STREAM_STORAGE_PATH=storage-dev\n",
+    );
+    let r = check(std::slice::from_ref(&f), &[]);
+    let f = f.display().to_string();
+    assert_eq!(
+        all(&r),
+        [finding("crlf", "warning", Some(1), format!("{f}:1: 4 lines end in CRLF, the first here: the recorder's Python loaders read them as LF, but a shell that loads the file (env $(cat {f} | xargs), set -a; . {f}) keeps the \\r at the end of every value"))]
+    );
+    assert_eq!(
+        (
+            r.findings()[0]["offset"].as_u64(),
+            r.findings()[0]["count"].as_u64(),
+            r.code
+        ),
+        (Some(9), Some(4), 0)
+    );
+
+    let f = write(
+        d.path(),
+        "development.env",
+        "PORT=8101\r\nIB_STREAM_CLIENT_ID=12\r\nIB_STREAM_STORAGE_PATH=storage-dev\r\nIB_STREAM_ENABLE_STORAGE=true\r\nIB_STREAM_ENABLE_JSON=false\r\nIB_STREAM_LOG_LEVEL=INFO\r\n",
+    );
+    let r = check(std::slice::from_ref(&f), &[]);
+    let f = f.display().to_string();
+    let shell = format!("loaded through a shell (env $(cat {f} | xargs)) the value is");
+    assert_eq!(
+        all(&r),
+        [
+            finding("crlf", "warning", Some(1), format!("{f}:1: 6 lines end in CRLF, the first here: the recorder's Python loaders read them as LF, but a shell that loads the file (env $(cat {f} | xargs), set -a; . {f}) keeps the \\r at the end of every value")),
+            finding("loader_disagreement", "warning", Some(3), format!("{f}:3:24: IB_STREAM_STORAGE_PATH = \"storage-dev\" is on a CRLF line: {shell} \"storage-dev\\r\", and every loader that reads it uses a folder whose name ends in \\r")),
+            finding("loader_disagreement", "warning", Some(4), format!("{f}:4:26: IB_STREAM_ENABLE_STORAGE = \"true\" is on a CRLF line: {shell} \"true\\r\", and the legacy loader (config.py) reads false instead of true; config-v2 rejects it (pydantic does not trim booleans), so config-v2 falls back to its compat mapping for every setting")),
+            finding("loader_disagreement", "warning", Some(5), format!("{f}:5:23: IB_STREAM_ENABLE_JSON = \"false\" is on a CRLF line: {shell} \"false\\r\", and config-v2 rejects it (pydantic does not trim booleans), so config-v2 falls back to its compat mapping for every setting")),
+            finding("loader_disagreement", "warning", Some(6), format!("{f}:6:21: IB_STREAM_LOG_LEVEL = \"INFO\" is on a CRLF line: {shell} \"INFO\\r\", and no loader accepts it as one of DEBUG, INFO, WARNING, ERROR, CRITICAL")),
+        ]
+    );
+    assert_eq!(r.code, 0, "warnings only");
 }

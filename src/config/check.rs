@@ -1,5 +1,6 @@
 //! `config check`: every variable of every file against its type and range,
-//! then the rules that keep environments apart (spec §13.6, the seed's port, client-id and storage
+//! as each of the recorder's loaders reads it, then the rules that keep
+//! environments apart (spec §13.6, the seed's port, client-id and storage
 //! conventions).
 //!
 //! Every finding names its place as `FILE:LINE` (`FILE:LINE:COLUMN` where a
@@ -7,7 +8,7 @@
 
 use super::envfile::{self, Assignment, EnvFile};
 use super::tracked::{self, Level};
-use super::vars::{self, Type, LEGACY, PYDANTIC};
+use super::vars::{self, Type, Var, LEGACY, PYDANTIC};
 use crate::report::{Finding, Kind, Severity};
 use crate::Error;
 use std::collections::BTreeMap;
@@ -223,15 +224,17 @@ fn check_one(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Pr
             .at(e.offset, Some(e.line)),
         );
     }
-    if f.crlf_lines > 0 {
+    if let Some((line, offset)) = f.first_crlf {
         let mut c = Finding::new(
             Kind::Crlf,
             file,
             format!(
-                "{file}: {} lines end in CRLF; the recorder's loaders keep the \\r in values",
+                "{}: {} lines end in CRLF, the first here: the recorder's Python loaders read them as LF, but a shell that loads the file (env $(cat {file} | xargs), set -a; . {file}) keeps the \\r at the end of every value",
+                loc(file, line),
                 f.crlf_lines
             ),
-        );
+        )
+        .at(offset, Some(line));
         c.count = f.crlf_lines;
         out.push(c);
     }
@@ -336,7 +339,10 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
     // fields in any case.
     let legacy = exact && var.readers & LEGACY != 0;
     let pydantic = var.readers & PYDANTIC != 0;
-    let v = effective(a).trim();
+    let raw = effective(a);
+    // Python's int() and float(), and pydantic's int and float parsing,
+    // ignore surrounding whitespace.
+    let v = raw.trim();
     let col = a.value_column;
     let bad = |msg: String| {
         at(
@@ -344,7 +350,7 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
             a,
             col,
             Kind::InvalidSetting,
-            format!("{name} = {v:?}: {msg}"),
+            format!("{name} = {raw:?}: {msg}"),
         )
     };
     match var.ty {
@@ -359,14 +365,14 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
                 out.push(bad("is not a number above 0".into()));
             }
         }
-        Type::Bool => match vars::parse_bool(v) {
+        Type::Bool => match vars::parse_bool(raw) {
             (_, None) => out.push(bad("is not a boolean (true/false)".into())),
             (l, Some(p)) if l != p && legacy && pydantic => out.push(at(
                 file,
                 a,
                 col,
                 Kind::LoaderDisagreement,
-                format!("{name} = {v:?}: the legacy loader reads {l}, the HEAD server (config-v2) reads {p}; write {p}"),
+                format!("{name} = {raw:?}: the legacy loader reads {l}, the HEAD server (config-v2) reads {p}; write {p}"),
             )),
             _ => {}
         },
@@ -394,7 +400,7 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
             }
         }
         Type::Tracked => {
-            let (_, problems) = tracked::parse(effective(a), max_tracked);
+            let (_, problems) = tracked::parse(raw, max_tracked);
             for p in problems {
                 let kind = if p.level == Level::Error {
                     Kind::InvalidTrackedContracts
@@ -410,6 +416,51 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
                 ));
             }
         }
+    }
+    if a.crlf {
+        if let Some(why) = crlf_effect(var, legacy, raw) {
+            out.push(at(
+                file,
+                a,
+                col,
+                Kind::LoaderDisagreement,
+                format!(
+                    "{name} = {raw:?} is on a CRLF line: loaded through a shell (env $(cat {file} | xargs)) the value is {:?}, and {why}",
+                    format!("{raw}\r")
+                ),
+            ));
+        }
+    }
+}
+
+/// What the `\r` of a CRLF line does to a value when a shell loads the
+/// file (`env $(cat FILE | xargs)`, `set -a; . FILE`) and the loaders get
+/// it from the process environment, if anything. (Reading the file
+/// themselves, the loaders never see it: `config.py` opens the file in text
+/// mode, which turns CRLF into LF, and strips each line; python-dotenv
+/// splits lines on CRLF too.) Numbers are unaffected: Python's `int()` and
+/// `float()` and pydantic's int and float parsing strip whitespace, and
+/// both tracked-contracts parsers strip each entry.
+fn crlf_effect(var: &Var, legacy: bool, raw: &str) -> Option<String> {
+    match var.ty {
+        Type::Bool => {
+            let mut why = Vec::new();
+            if legacy && vars::parse_bool(raw).0 {
+                why.push("the legacy loader (config.py) reads false instead of true");
+            }
+            // Assumption: pydantic rejects "true\r" — pydantic-core's
+            // str_as_bool compares the whole string, it does not trim.
+            if var.readers & PYDANTIC != 0 {
+                why.push("config-v2 rejects it (pydantic does not trim booleans), so config-v2 falls back to its compat mapping for every setting");
+            }
+            (!why.is_empty()).then(|| why.join("; "))
+        }
+        Type::Str => Some("every loader that reads it keeps the \\r in the value".into()),
+        Type::Path => {
+            Some("every loader that reads it uses a folder whose name ends in \\r".into())
+        }
+        Type::OneOf(set) => Some(format!("no loader accepts it as one of {}", set.join(", "))),
+        Type::Int(..) | Type::Float | Type::Ports | Type::Tracked => None,
     }
 }
 

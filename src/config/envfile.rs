@@ -23,6 +23,8 @@ pub struct Assignment {
     pub offset: u64,
     /// 1-based column where the value starts.
     pub value_column: u64,
+    /// The line ends in CRLF (the `\r` is not part of `value`).
+    pub crlf: bool,
 }
 
 /// A syntax problem, located.
@@ -57,6 +59,8 @@ pub struct EnvFile {
     pub errors: Vec<SyntaxError>,
     /// Lines ending in CRLF.
     pub crlf_lines: u64,
+    /// The first of them: its line and the offset of its `\r`.
+    pub first_crlf: Option<(u64, u64)>,
 }
 
 impl EnvFile {
@@ -118,9 +122,12 @@ pub fn parse(bytes: &[u8]) -> EnvFile {
         let start = offset;
         offset += raw.len();
         let mut line = raw.strip_suffix('\n').unwrap_or(raw);
-        if let Some(l) = line.strip_suffix('\r') {
+        let crlf = raw.ends_with("\r\n");
+        if crlf {
+            line = &line[..line.len() - 1];
             out.crlf_lines += 1;
-            line = l;
+            out.first_crlf
+                .get_or_insert((line_no, (start + line.len()) as u64));
         }
         if line.len() > MAX_LINE {
             let key = line
@@ -145,6 +152,7 @@ pub fn parse(bytes: &[u8]) -> EnvFile {
                 line: line_no,
                 offset: start as u64,
                 value_column: vcol as u64 + 1,
+                crlf,
             }),
             Err((col, message)) => out.errors.push(SyntaxError {
                 line: line_no,
@@ -277,6 +285,8 @@ mod tests {
             Some(("IB_STREAM_PORT".into(), "8003".into()))
         );
         assert_eq!(f.crlf_lines, 1);
+        assert_eq!(f.first_crlf, Some((5, 47)));
+        assert!(f.get("B").unwrap().crlf && !f.get("A").unwrap().crlf);
         assert_eq!(f.get("PORT").unwrap().value_column, 6);
     }
 

@@ -285,10 +285,14 @@ pub fn lookup(name: &str) -> Option<&'static Var> {
     find(name).or_else(|| find_ignore_case(name).filter(|v| v.readers & PYDANTIC != 0))
 }
 
-/// Booleans as the two loaders read them: `(legacy, pydantic)`; pydantic
-/// rejects anything outside its set (`None`).
+/// Booleans as the loaders read the exact value they are given:
+/// `(legacy, pydantic)`. The legacy loader tests `value.lower() == "true"`
+/// (so `1` and `yes` are false); pydantic compares the whole value with its
+/// set, ignoring case but not whitespace (pydantic-core `str_as_bool`), and
+/// rejects anything else (`None`): `"true\r"` is false to the legacy loader
+/// and invalid to pydantic.
 pub fn parse_bool(v: &str) -> (bool, Option<bool>) {
-    let l = v.trim().to_ascii_lowercase();
+    let l = v.to_ascii_lowercase();
     let pydantic = match l.as_str() {
         "1" | "true" | "yes" | "on" => Some(true),
         "0" | "false" | "no" | "off" => Some(false),
@@ -335,6 +339,8 @@ mod tests {
         assert_eq!(parse_bool("TRUE"), (true, Some(true)));
         assert_eq!(parse_bool("1"), (false, Some(true)));
         assert_eq!(parse_bool("maybe"), (false, None));
+        assert_eq!(parse_bool("true\r"), (false, None));
+        assert_eq!(parse_bool(" true"), (false, None));
         assert_eq!(
             closest("ib_stream_max_trackd"),
             Some("IB_STREAM_MAX_TRACKED")
