@@ -107,7 +107,7 @@ fn syntax_duplicates_types_and_names() {
     let d = tempdir().unwrap();
     let cases: [(&str, &str, &str, u64, &str); 9] = [
         ("development.env", "PORT=8101\nnot an assignment\n", "env_syntax", 2, "2:1: expected KEY=VALUE, found \"not an assignment\""),
-        ("development.env", "PORT=8101\nPORT=8102\n", "duplicate_key", 2, "2:1: PORT is set again (first at {F}:1); the last value wins"),
+        ("development.env", "PORT=8101\nPORT=8102\n", "duplicate_key", 2, "2:1: PORT is set again (first at {F}:1); the loaders keep the first value"),
         ("development.env", "PORT=81o1\n", "invalid_setting", 1, "1:6: PORT = \"81o1\": is not a whole number"),
         ("development.env", "PORT=8101\nIB_STREAM_CLIENT_ID=40000\n", "invalid_setting", 2, "2:21: IB_STREAM_CLIENT_ID = \"40000\": must be 0..32767"),
         ("development.env", "PORT=8101\nIB_STREAM_ENABLE_STORAGE=maybe\n", "invalid_setting", 2, "2:26: IB_STREAM_ENABLE_STORAGE = \"maybe\": is not a boolean (true/false)"),
@@ -738,4 +738,76 @@ fn crlf_files_are_checked_as_each_loader_reads_them() {
         ]
     );
     assert_eq!(r.code, 0, "warnings only");
+}
+
+/// Places where the checks contradicted spec §13 and the recorder's loaders.
+#[test]
+fn checks_follow_the_loaders() {
+    let d = tempdir().unwrap();
+    // Both readers of `*.env` files set a variable only if it is unset: the
+    // first assignment is the one used (8101, in range).
+    let f = write(
+        d.path(),
+        "development.env",
+        "PORT=8101\nPORT=8001\nIB_STREAM_STORAGE_PATH=storage-dev\n",
+    );
+    let r = check(std::slice::from_ref(&f), &[]);
+    let f = f.display().to_string();
+    assert_eq!(
+        all(&r),
+        [finding(
+            "duplicate_key",
+            "warning",
+            Some(2),
+            format!(
+                "{f}:2:1: PORT is set again (first at {f}:1); the loaders keep the first value"
+            )
+        )]
+    );
+
+    // config-v2 reads `1` as true, so this environment writes production's
+    // storage although the legacy loader would not.
+    let f = write(d.path(), "development.env", "PORT=8101\nIB_STREAM_CLIENT_ID=12\nIB_STREAM_STORAGE_PATH=storage\nIB_STREAM_ENABLE_STORAGE=1\n");
+    let r = check(std::slice::from_ref(&f), &[]);
+    let f = f.display().to_string();
+    assert_eq!(
+        all(&r),
+        [
+            finding("writes_production_storage", "error", Some(3), format!("{f}:3: IB_STREAM_STORAGE_PATH: development environment writes to the production storage \"storage\"; set IB_STREAM_ENABLE_STORAGE=false for read-only use, or give it its own path")),
+            finding("loader_disagreement", "warning", Some(4), format!("{f}:4:26: IB_STREAM_ENABLE_STORAGE = \"1\": the legacy loader reads false, the HEAD server (config-v2) reads true; write true")),
+        ]
+    );
+
+    // The recorder's readers of *.env files know no inline comments and no
+    // `export`.
+    let f = write(
+        d.path(),
+        "development.env",
+        "PORT=8101 # http\nexport IB_STREAM_CLIENT_ID=12\nIB_STREAM_STORAGE_PATH=storage-dev\n",
+    );
+    let r = check(std::slice::from_ref(&f), &[]);
+    let f = f.display().to_string();
+    assert_eq!(
+        all(&r),
+        [
+            finding("env_syntax", "error", Some(2), format!("{f}:2:1: IB_STREAM_CLIENT_ID: `export` is not part of the env-file syntax: the recorder's readers of *.env files would set a variable named \"export IB_STREAM_CLIENT_ID\" and leave IB_STREAM_CLIENT_ID unset")),
+            finding("loader_disagreement", "warning", Some(1), format!("{f}:1:6: PORT = \"8101\": the recorder's readers of *.env files (config.py, and config-v2's reader of legacy env files) know no inline comments and read \"8101 # http\"; put the comment on a line of its own")),
+        ]
+    );
+
+    // A legacy-only switch: config-v2 does not read it at all; IB_ENVIRONMENT
+    // must match exactly (IBEnvironment(value)); the legacy loader int()s
+    // each part of IB_STREAM_PORTS, so a JSON list fails there (config-v2's
+    // IB_PORTS takes one).
+    let f = write(d.path(), "development.env", "PORT=8101\nIB_STREAM_ENABLE_V3_JSON=1\nIB_ENVIRONMENT=Production\nIB_STREAM_PORTS=[4002,4001]\nIB_PORTS=[4002,4001]\nIB_STREAM_STORAGE_PATH=storage-dev\n");
+    let r = check(std::slice::from_ref(&f), &[]);
+    let f = f.display().to_string();
+    assert_eq!(
+        all(&r),
+        [
+            finding("invalid_setting", "error", Some(2), format!("{f}:2:26: IB_STREAM_ENABLE_V3_JSON = \"1\": the legacy loader (config.py), the only loader that reads it, reads false (only \"true\" is true to it); write true")),
+            finding("invalid_setting", "error", Some(3), format!("{f}:3:16: IB_ENVIRONMENT = \"Production\": must be exactly one of development, production, staging, testing")),
+            finding("invalid_setting", "error", Some(4), format!("{f}:4:17: IB_STREAM_PORTS = \"[4002,4001]\": must be TWS ports 1..65535 separated by commas")),
+        ]
+    );
 }

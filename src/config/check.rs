@@ -131,7 +131,7 @@ pub struct Profile {
     pub storage: String,
     /// Where the storage root is set (none: the default).
     pub storage_origin: Option<Origin>,
-    /// Whether storage is enabled (legacy reading).
+    /// Whether any of the loaders would write storage.
     pub storage_enabled: bool,
 }
 
@@ -249,8 +249,8 @@ fn check_one(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Pr
     profile(path, file, f, out)
 }
 
-/// A variable set twice: the last value wins. Another spelling of a
-/// config-v2 field is the same variable to config-v2.
+/// A variable set twice: the loaders keep the first value. Another
+/// spelling of a config-v2 field is the same variable to config-v2.
 fn duplicates(file: &str, f: &EnvFile, out: &mut Vec<Finding>) {
     let mut exact: BTreeMap<&str, &Assignment> = BTreeMap::new();
     let mut folded: BTreeMap<&str, &Assignment> = BTreeMap::new();
@@ -258,7 +258,7 @@ fn duplicates(file: &str, f: &EnvFile, out: &mut Vec<Finding>) {
         let canon = vars::lookup(&a.key).map_or(a.key.as_str(), |v| v.name);
         let msg = if let Some(b) = exact.get(a.key.as_str()) {
             format!(
-                "{} is set again (first at {}); the last value wins",
+                "{} is set again (first at {}); the loaders keep the first value",
                 a.key,
                 loc(file, b.line)
             )
@@ -374,6 +374,9 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
                 Kind::LoaderDisagreement,
                 format!("{name} = {raw:?}: the legacy loader reads {l}, the HEAD server (config-v2) reads {p}; write {p}"),
             )),
+            (l, Some(p)) if l != p && legacy => out.push(bad(format!(
+                "the legacy loader (config.py), the only loader that reads it, reads {l} (only \"true\" is true to it); write {p}"
+            ))),
             _ => {}
         },
         Type::Str => {}
@@ -383,7 +386,13 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
             }
         }
         Type::Ports => {
-            let list = v.trim_start_matches('[').trim_end_matches(']');
+            // config-v2 also takes a JSON list; the legacy and connection
+            // loaders int() each comma-separated part.
+            let list = if pydantic {
+                v.trim_start_matches('[').trim_end_matches(']')
+            } else {
+                v
+            };
             if list.split(',').any(|p| {
                 !p.trim()
                     .parse::<i64>()
@@ -394,9 +403,13 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
                 ));
             }
         }
-        Type::OneOf(set) => {
-            if !set.iter().any(|s| s.eq_ignore_ascii_case(v)) {
-                out.push(bad(format!("must be one of {}", set.join(", "))));
+        Type::OneOf(set, case) => {
+            if !set
+                .iter()
+                .any(|s| if case { *s == v } else { s.eq_ignore_ascii_case(v) })
+            {
+                let exactly = if case { "exactly " } else { "" };
+                out.push(bad(format!("must be {exactly}one of {}", set.join(", "))));
             }
         }
         Type::Tracked => {
@@ -416,6 +429,15 @@ fn check_value(file: &str, a: &Assignment, max_tracked: usize, out: &mut Vec<Fin
                 ));
             }
         }
+    }
+    if let Some(lv) = &a.legacy_value {
+        out.push(at(
+            file,
+            a,
+            col,
+            Kind::LoaderDisagreement,
+            format!("{name} = {raw:?}: the recorder's readers of *.env files (config.py, and config-v2's reader of legacy env files) know no inline comments and read {lv:?}; put the comment on a line of its own"),
+        ));
     }
     if a.crlf {
         if let Some(why) = crlf_effect(var, legacy, raw) {
@@ -459,7 +481,7 @@ fn crlf_effect(var: &Var, legacy: bool, raw: &str) -> Option<String> {
         Type::Path => {
             Some("every loader that reads it uses a folder whose name ends in \\r".into())
         }
-        Type::OneOf(set) => Some(format!("no loader accepts it as one of {}", set.join(", "))),
+        Type::OneOf(set, _) => Some(format!("no loader accepts it as one of {}", set.join(", "))),
         Type::Int(..) | Type::Float | Type::Ports | Type::Tracked => None,
     }
 }
@@ -499,9 +521,17 @@ fn profile(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Prof
     let storage_at = get("IB_STREAM_STORAGE_PATH");
     let storage = storage_at.map_or(PRODUCTION_STORAGE.to_owned(), |a| normalise(effective(a)));
     let storage_origin = storage_at.map(|a| Origin::of("IB_STREAM_STORAGE_PATH", a));
-    let storage_enabled = f
+    // Storage is written if any loader enables it. Unset, both enable it;
+    // the legacy loader takes only "true" as true, config-v2 also 1, yes
+    // and on (and when it rejects the value, its compat fallback reads it
+    // the legacy way).
+    let legacy_on = f
         .get("IB_STREAM_ENABLE_STORAGE")
         .is_none_or(|a| vars::parse_bool(effective(a)).0);
+    let v2_on = get("IB_STREAM_ENABLE_STORAGE").is_none_or(|a| {
+        let (l, p) = vars::parse_bool(effective(a));
+        p.unwrap_or(l)
+    });
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     let mut env = Environment::from_name(stem);
     if env == Environment::Unknown {
@@ -519,7 +549,7 @@ fn profile(path: &Path, file: &str, f: &EnvFile, out: &mut Vec<Finding>) -> Prof
         client_id,
         storage,
         storage_origin,
-        storage_enabled,
+        storage_enabled: legacy_on || v2_on,
     }
 }
 

@@ -37,8 +37,9 @@ pub struct Setting {
 }
 
 /// Effective settings: every known variable that has a value, then the
-/// file's unknown variables. `env` reads the process environment. A
-/// config-v2 field may be written in any case.
+/// file's unknown variables. `env` reads the process environment. A file
+/// sets a variable with its first assignment (the loaders never override a
+/// variable already set); a config-v2 field may be written in any case.
 pub fn effective(file: &EnvFile, env: &dyn Fn(&str) -> Option<String>) -> Vec<Setting> {
     let mut out = Vec::new();
     let mut names: Vec<(&str, bool)> = VARS.iter().map(|v| (v.name, true)).collect();
@@ -126,16 +127,21 @@ mod tests {
             !s.iter().any(|x| x.name == "IB_CLIENT_ID"),
             "no value, no default: not shown"
         );
-        let f = parse(b"PORT=8101\nib_client_id=5\nib_stream_max_tracked=3\n");
+        let f = parse(b"PORT=8101\nPORT=8001\nib_client_id=5\nib_stream_max_tracked=3\n");
         let s = effective(&f, &|_: &str| None);
         let get = |n: &str| s.iter().find(|x| x.name == n).cloned().unwrap();
+        assert_eq!(
+            (get("PORT").value, get("PORT").line),
+            ("8101".into(), Some(1)),
+            "the first assignment"
+        );
         assert_eq!(
             (
                 get("IB_CLIENT_ID").value,
                 get("IB_CLIENT_ID").line,
                 get("IB_CLIENT_ID").known
             ),
-            ("5".into(), Some(2), true)
+            ("5".into(), Some(3), true)
         );
         assert!(!s.iter().any(|x| x.name == "ib_client_id"));
         assert!(!get("ib_stream_max_tracked").known);

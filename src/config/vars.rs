@@ -18,8 +18,8 @@ pub enum Type {
     Ports,
     /// `IB_STREAM_TRACKED_CONTRACTS`.
     Tracked,
-    /// One of a fixed set.
-    OneOf(&'static [&'static str]),
+    /// One of a fixed set; `true`: the case must match too.
+    OneOf(&'static [&'static str], bool),
 }
 
 /// The recorder's loaders that read a variable (spec §13.1–13.3), as bits.
@@ -159,7 +159,7 @@ pub const VARS: &[Var] = &[
     v("RELOAD", Type::Bool, None, SERVER),
     v(
         "IB_STREAM_LOG_LEVEL",
-        Type::OneOf(&["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+        Type::OneOf(&["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], false),
         Some("INFO"),
         LPC,
     ),
@@ -237,7 +237,7 @@ pub const VARS: &[Var] = &[
     v("IB_STREAM_BIND_HOST", Type::Str, None, COMPAT),
     v(
         "IB_ENVIRONMENT",
-        Type::OneOf(&["development", "production", "staging", "testing"]),
+        Type::OneOf(&["development", "production", "staging", "testing"], true),
         Some("development"),
         V2_ENV | COMPAT,
     ),
