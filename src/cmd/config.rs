@@ -63,7 +63,7 @@ fn check(a: CheckArgs) -> Result<u8> {
     } else {
         a.files
     };
-    let rep = ibstore::config::check::check_files(&files);
+    let rep = ibstore::config::check::check_files(&files)?;
     let tally = Tally::of(&rep.findings);
     let summary = Summary {
         files: files.len() as u64,
@@ -85,16 +85,13 @@ fn check(a: CheckArgs) -> Result<u8> {
 }
 
 fn show(a: ShowArgs) -> Result<u8> {
-    let bytes = std::fs::read(&a.env).with_context(|| format!("{}", a.env.display()))?;
-    let parsed = ibstore::config::envfile::parse(&bytes);
     let env = |k: &str| std::env::var(k).ok();
-    let settings = ibstore::config::show::effective(&parsed, &env);
-    let rep = ibstore::config::check::check_files(std::slice::from_ref(&a.env));
+    let (settings, rep) = ibstore::config::show::show_file(&a.env, &env)?;
     let tally = Tally::of(&rep.findings);
     let summary = Summary {
         files: 1,
         records: settings.len() as u64,
-        bytes: bytes.len() as u64,
+        bytes: rep.bytes,
         streams: 0,
         tally,
         exit_code: tally.exit_code(false),

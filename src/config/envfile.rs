@@ -1,7 +1,14 @@
 //! Parser for the recorder's environment files (spec §13.4): `KEY=VALUE`
-//! lines, `#` comments, blank lines, an optional `export `, one pair of
-//! surrounding quotes stripped, and a value that is exactly
-//! `${VAR:-default}` substituted. Problems carry line and column.
+//! lines, `#` comments, blank lines, one pair of surrounding quotes
+//! stripped, and a value that is exactly `${VAR:-default}` substituted.
+//! Problems carry line and column.
+//!
+//! The recorder's own readers of `*.env` files (`config.py`, and config-v2's
+//! reader of legacy env files) strip each line, split it at the first `=`,
+//! strip key and value, and drop one pair of matching quotes; nothing else.
+//! An inline ` # comment` is therefore part of their value (kept apart in
+//! [`Assignment::legacy_value`]), and `export KEY=…` sets a variable named
+//! `export KEY` (a syntax error here).
 
 use std::fmt;
 
@@ -23,6 +30,11 @@ pub struct Assignment {
     pub offset: u64,
     /// 1-based column where the value starts.
     pub value_column: u64,
+    /// The line ends in CRLF (the `\r` is not part of `value`).
+    pub crlf: bool,
+    /// The value the recorder's readers of `*.env` files take, when it is
+    /// not `value`: they know no inline comments.
+    pub legacy_value: Option<String>,
 }
 
 /// A syntax problem, located.
@@ -57,12 +69,33 @@ pub struct EnvFile {
     pub errors: Vec<SyntaxError>,
     /// Lines ending in CRLF.
     pub crlf_lines: u64,
+    /// The first of them: its line and the offset of its `\r`.
+    pub first_crlf: Option<(u64, u64)>,
 }
 
 impl EnvFile {
-    /// The effective value of a key (the last assignment wins).
+    /// The assignment the recorder's loaders use: the first. Both Python
+    /// readers of `*.env` files (`config.py`, and config-v2's legacy-file
+    /// reader) set a variable only if it is not set yet, so a later
+    /// assignment of the same name changes nothing.
     pub fn get(&self, key: &str) -> Option<&Assignment> {
-        self.assignments.iter().rev().find(|a| a.key == key)
+        self.assignments.iter().find(|a| a.key == key)
+    }
+
+    /// The assignment a case-insensitive reader (config-v2's pydantic
+    /// model) uses: each spelling enters the environment with its first
+    /// assignment, and pydantic-settings folds the names' case, so the
+    /// spelling set last wins.
+    pub fn get_ignore_case(&self, key: &str) -> Option<&Assignment> {
+        self.assignments
+            .iter()
+            .rev()
+            .find(|a| a.key.eq_ignore_ascii_case(key) && self.is_effective(a))
+    }
+
+    /// Whether `a` is the assignment of its name that the loaders use.
+    pub fn is_effective(&self, a: &Assignment) -> bool {
+        self.get(&a.key).is_some_and(|first| first.line == a.line)
     }
 }
 
@@ -102,28 +135,38 @@ pub fn parse(bytes: &[u8]) -> EnvFile {
         let start = offset;
         offset += raw.len();
         let mut line = raw.strip_suffix('\n').unwrap_or(raw);
-        if let Some(l) = line.strip_suffix('\r') {
+        let crlf = raw.ends_with("\r\n");
+        if crlf {
+            line = &line[..line.len() - 1];
             out.crlf_lines += 1;
-            line = l;
+            out.first_crlf
+                .get_or_insert((line_no, (start + line.len()) as u64));
         }
         if line.len() > MAX_LINE {
+            let key = line
+                .split_once('=')
+                .map(|(k, _)| k.trim())
+                .filter(|k| valid_key(k))
+                .map_or(String::new(), |k| format!("{k}: "));
             out.errors.push(SyntaxError {
                 line: line_no,
                 column: 1,
                 offset: start as u64,
-                message: format!("line is {} bytes long (limit {MAX_LINE})", line.len()),
+                message: format!("{key}line is {} bytes long (limit {MAX_LINE})", line.len()),
             });
             continue;
         }
         match parse_line(line) {
             Ok(None) => {}
-            Ok(Some((key, value, substitution, vcol))) => out.assignments.push(Assignment {
-                key,
-                value,
-                substitution,
+            Ok(Some(l)) => out.assignments.push(Assignment {
+                key: l.key,
+                value: l.value,
+                substitution: l.substitution,
                 line: line_no,
                 offset: start as u64,
-                value_column: vcol as u64 + 1,
+                value_column: l.value_column as u64 + 1,
+                crlf,
+                legacy_value: l.legacy_value,
             }),
             Err((col, message)) => out.errors.push(SyntaxError {
                 line: line_no,
@@ -152,7 +195,15 @@ fn err_at(bytes: &[u8], at: usize, message: String) -> SyntaxError {
     }
 }
 
-type Parsed = (String, String, Option<(String, String)>, usize);
+/// One assignment line, before it is placed in the file.
+struct Parsed {
+    key: String,
+    value: String,
+    substitution: Option<(String, String)>,
+    /// 0-based.
+    value_column: usize,
+    legacy_value: Option<String>,
+}
 
 /// One line: `Ok(None)` for blank and comment lines; errors give a 0-based column.
 fn parse_line(line: &str) -> Result<Option<Parsed>, (usize, String)> {
@@ -161,23 +212,27 @@ fn parse_line(line: &str) -> Result<Option<Parsed>, (usize, String)> {
     if trimmed.is_empty() || trimmed.starts_with('#') {
         return Ok(None);
     }
-    let (body, lead) = match trimmed.strip_prefix("export ") {
-        Some(rest) => (
-            rest.trim_start(),
-            lead + (trimmed.len() - rest.trim_start().len()),
-        ),
-        None => (trimmed, lead),
-    };
-    let Some(eq) = body.find('=') else {
+    if let Some(key) = trimmed
+        .strip_prefix("export ")
+        .and_then(|rest| rest.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| valid_key(k))
+    {
+        return Err((
+            lead,
+            format!("{key}: `export` is not part of the env-file syntax: the recorder's readers of *.env files would set a variable named \"export {key}\" and leave {key} unset"),
+        ));
+    }
+    let Some(eq) = trimmed.find('=') else {
         return Err((
             lead,
             format!(
                 "expected KEY=VALUE, found {:?}",
-                body.chars().take(40).collect::<String>()
+                trimmed.chars().take(40).collect::<String>()
             ),
         ));
     };
-    let key = body[..eq].trim_end();
+    let key = trimmed[..eq].trim_end();
     if !valid_key(key) {
         return Err((
             lead,
@@ -188,14 +243,31 @@ fn parse_line(line: &str) -> Result<Option<Parsed>, (usize, String)> {
     }
     let vstart = lead + eq + 1;
     let raw = &line[vstart..];
-    let (value, vcol) = unquote(raw, vstart)?;
+    let (value, vcol) = unquote(raw, vstart).map_err(|(c, m)| (c, format!("{key}: {m}")))?;
     let substitution = value
         .strip_prefix("${")
         .and_then(|v| v.strip_suffix('}'))
         .and_then(|inner| inner.split_once(":-"))
         .filter(|(var, _)| valid_key(var))
         .map(|(v, d)| (v.to_owned(), d.to_owned()));
-    Ok(Some((key.to_owned(), value, substitution, vcol)))
+    // What config.py does: strip, then drop one pair of matching quotes.
+    let lv = raw.trim();
+    let lv = ['"', '\'']
+        .iter()
+        .find_map(|&q| {
+            lv.strip_prefix(q)
+                .and_then(|v| v.strip_suffix(q))
+                .filter(|_| lv.len() >= 2)
+        })
+        .unwrap_or(lv);
+    let legacy_value = (lv != value).then(|| lv.to_owned());
+    Ok(Some(Parsed {
+        key: key.to_owned(),
+        value,
+        substitution,
+        value_column: vcol,
+        legacy_value,
+    }))
 }
 
 /// Strips one pair of surrounding quotes; an unquoted value loses trailing
@@ -234,7 +306,7 @@ mod tests {
 
     #[test]
     fn lines_of_every_shape() {
-        let f = parse(b"# comment\n\nPORT=8001\nexport A = \"x y\" # c\nB='q'\r\nC=${IB_STREAM_PORT:-8003}\nD=v # note\n");
+        let f = parse(b"# comment\n\nPORT=8001\nA = \"x y\" # c\nB='q'\r\nC=${IB_STREAM_PORT:-8003}\nD=v # note\n");
         assert!(f.errors.is_empty(), "{:?}", f.errors);
         let kv: Vec<(&str, &str, u64)> = f
             .assignments
@@ -256,17 +328,30 @@ mod tests {
             Some(("IB_STREAM_PORT".into(), "8003".into()))
         );
         assert_eq!(f.crlf_lines, 1);
+        assert_eq!(f.first_crlf, Some((5, 40)));
+        let legacy = |k: &str| f.get(k).unwrap().legacy_value.clone();
+        assert_eq!(
+            (legacy("PORT"), legacy("A"), legacy("B"), legacy("D")),
+            (
+                None,
+                Some("\"x y\" # c".into()),
+                None,
+                Some("v # note".into())
+            )
+        );
+        assert!(f.get("B").unwrap().crlf && !f.get("A").unwrap().crlf);
         assert_eq!(f.get("PORT").unwrap().value_column, 6);
     }
 
     #[test]
     fn errors_have_line_and_column() {
-        let f = parse(b"OK=1\n  bad line\n1X=2\nQ=\"open\n");
+        let f = parse(b"OK=1\n  bad line\n1X=2\nQ=\"open\nexport E=1\n");
         let e: Vec<String> = f.errors.iter().map(ToString::to_string).collect();
         assert_eq!(e, [
             "line 2, column 3: expected KEY=VALUE, found \"bad line\"",
             "line 3, column 1: \"1X\" is not a variable name (letters, digits and _, not starting with a digit)",
-            "line 4, column 3: unterminated \" quote",
+            "line 4, column 3: Q: unterminated \" quote",
+            "line 5, column 1: E: `export` is not part of the env-file syntax: the recorder's readers of *.env files would set a variable named \"export E\" and leave E unset",
         ]);
         let bin = parse(b"A=1\nB=\x00\x01");
         assert_eq!(
@@ -276,5 +361,15 @@ mod tests {
         let long = parse(format!("A={}\n", "x".repeat(MAX_LINE)).as_bytes());
         assert_eq!(long.errors.len(), 1);
         assert_eq!(long.errors[0].line, 1);
+        assert!(long.errors[0]
+            .message
+            .starts_with("A: line is 65538 bytes long"));
+        let dup = parse(b"A=1\nA=2\n");
+        assert_eq!(
+            dup.get("A").unwrap().value,
+            "1",
+            "the first assignment is used"
+        );
+        assert!(!dup.is_effective(&dup.assignments[1]));
     }
 }

@@ -190,6 +190,11 @@ impl<W: Write> Writer<W> {
             (true, Severity::Warning) => format!("\x1b[33m{sev}\x1b[0m"),
             (true, Severity::Info) => format!("\x1b[36m{sev}\x1b[0m"),
         };
+        // A message that begins with its own place (`FILE:LINE: …`, as
+        // config findings do) is printed as it is.
+        if !f.file.is_empty() && f.message.starts_with(&format!("{}:", f.file)) {
+            return writeln!(self.w, "{sev}[{}] {}", f.kind, escape(&f.message));
+        }
         writeln!(
             self.w,
             "{sev}[{}] {}: {}",
