@@ -18,6 +18,7 @@
 
 pub mod config;
 pub mod error;
+pub mod fingerprint;
 pub mod format;
 pub mod fsutil;
 pub mod gen;
