@@ -12,6 +12,23 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
+/// A step boundary of a command that changes a store. Debug builds (the
+/// ones tests drive) abort the process at the N-th boundary when
+/// `IBSTORE_CRASH_AT=N`, to prove that a crash at any step loses nothing.
+pub fn crash_point() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STEPS: AtomicU64 = AtomicU64::new(0);
+    let n = STEPS.fetch_add(1, Ordering::SeqCst) + 1;
+    if cfg!(debug_assertions)
+        && std::env::var("IBSTORE_CRASH_AT")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            == Some(n)
+    {
+        std::process::abort();
+    }
+}
+
 /// Suffix of ibstore's temp files (ignored by discovery, cleaned by repair).
 pub const TEMP_SUFFIX: &str = ".ibstore-tmp";
 

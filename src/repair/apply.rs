@@ -14,28 +14,11 @@ use crate::error::{Error, Result};
 use crate::format::piece::Piece;
 use crate::format::source::{Source, Stat, WINDOW};
 use crate::format::{Compression, Format};
-use crate::fsutil::{self, crc32, Durable};
+use crate::fsutil::{self, crash_point, crc32, Durable};
 use crate::report::{Finding, Kind};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-static STEPS: AtomicU64 = AtomicU64::new(0);
-
-/// A step boundary. Debug builds (the ones tests drive) abort the process at
-/// the N-th boundary when `IBSTORE_CRASH_AT=N`, to prove crash safety.
-pub fn crash_point() {
-    let n = STEPS.fetch_add(1, Ordering::SeqCst) + 1;
-    if cfg!(debug_assertions)
-        && std::env::var("IBSTORE_CRASH_AT")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            == Some(n)
-    {
-        std::process::abort();
-    }
-}
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
