@@ -8,12 +8,12 @@ use clap::{Parser, Subcommand};
 use ibstore::report::{Style, Writer};
 use std::io::{self, IsTerminal as _};
 
-/// Validate, repair and migrate IB-Stream tick stores.
+/// Check and repair the tick stores of the IB-Stream recorder.
 ///
 /// Exit codes: 0 no errors found, 1 errors found (or warnings with --strict),
 /// 2 the command could not run.
 #[derive(Debug, Parser)]
-#[command(name = "ibstore", version, about, long_about)]
+#[command(name = "ibstore", version)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -13,22 +13,8 @@ use std::fs;
 use std::path::Path;
 use tempfile::tempdir;
 
-fn repair(store: &Path, args: &[&str]) -> (i32, Vec<Value>) {
-    let out = ibstore()
-        .args(["repair", "--json", "--path"])
-        .arg(store)
-        .args(args)
-        .output()
-        .unwrap();
-    (out.status.code().unwrap(), json_lines(&out.stdout))
-}
-
 fn lines_of<'a>(v: &'a [Value], ty: &str) -> Vec<&'a Value> {
     v.iter().filter(|l| l["type"] == ty).collect()
-}
-
-fn run_id(lines: &[Value]) -> String {
-    lines.last().unwrap()["run"].as_str().unwrap().to_owned()
 }
 
 /// Records of a file: (offset, len, tick).

@@ -10,26 +10,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use tempfile::tempdir;
 
-fn repair(store: &Path, args: &[&str]) -> (i32, Vec<Value>) {
-    let out = ibstore()
-        .args(["repair", "--json", "--path"])
-        .arg(store)
-        .args(args)
-        .output()
-        .unwrap();
-    let code = out.status.code().unwrap_or(-1);
-    let lines = json_lines(&out.stdout);
-    (code, lines)
-}
-
-fn repair_lines(lines: &[Value]) -> Vec<&Value> {
-    lines.iter().filter(|l| l["type"] == "repair").collect()
-}
-
-fn run_id(lines: &[Value]) -> String {
-    lines.last().unwrap()["run"].as_str().unwrap().to_owned()
-}
-
 /// Decompresses through the library's own reader.
 fn unzstd(b: &[u8]) -> Vec<u8> {
     let dir = tempdir().unwrap();

@@ -157,7 +157,7 @@ impl Frames {
         sink: &mut impl FnMut(Piece<'_>),
     ) -> usize {
         let data_end = if eof {
-            buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)
+            super::zeros::data_end(buf)
         } else {
             buf.len()
         };

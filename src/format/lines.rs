@@ -145,7 +145,7 @@ impl Lines {
                 prefix,
                 nul_end,
             } => {
-                let k = buf.iter().position(|&b| b != 0).unwrap_or(buf.len());
+                let k = super::zeros::first_nonzero(buf).unwrap_or(buf.len());
                 let nul_end = nul_end + k as u64;
                 if k < buf.len() {
                     // Data follows: the run lies inside a line.
@@ -195,10 +195,10 @@ impl Lines {
                     });
                     return Some(i + 1);
                 }
-                let nonzero_end = buf
-                    .iter()
-                    .rposition(|&b| b != 0)
-                    .map_or(nonzero_end, |i| base + i as u64 + 1);
+                let nonzero_end = match super::zeros::data_end(buf) {
+                    0 => nonzero_end,
+                    e => base + e as u64,
+                };
                 if eof {
                     let end = base + buf.len() as u64;
                     sink(Piece::Damage {
@@ -301,7 +301,7 @@ impl Lines {
 
     /// The last bytes of the file, after its last newline.
     fn tail(&mut self, rest: &[u8], offset: u64, sink: &mut impl FnMut(Piece<'_>)) {
-        let data_end = rest.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        let data_end = super::zeros::data_end(rest);
         if data_end > 0 {
             let line = &rest[..data_end];
             let has_nul = memchr::memchr(0, line).is_some();
@@ -321,7 +321,7 @@ impl Lines {
 
     /// More than [`MAX_LINE`] bytes without a newline, and more may follow.
     fn overflow(&mut self, rest: &[u8], offset: u64) {
-        let data_end = rest.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        let data_end = super::zeros::data_end(rest);
         if rest.len() - data_end >= MAX_LINE / 2 && data_end <= MAX_LINE && !self.same_line {
             self.pending = Pending::Nuls {
                 start: offset,

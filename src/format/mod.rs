@@ -15,6 +15,7 @@ pub mod v2_pb;
 pub mod v3_fast;
 pub mod v3_json;
 pub mod v3_pb;
+pub mod zeros;
 
 use crate::tick::Tick;
 use std::fmt;
@@ -127,6 +128,44 @@ impl Format {
     /// except to find a resynchronisation point after a corrupt length prefix.
     pub fn walk(self, buf: &[u8], mut sink: impl FnMut(piece::Piece<'_>)) {
         self.framer().feed(buf, 0, true, &mut sink);
+    }
+
+    /// Names the first key (JSON) or field number (protobuf) of a record
+    /// that the format does not define, for a message; `None` if there is none.
+    pub fn unknown_key(self, bytes: &[u8]) -> Option<String> {
+        const V3_KEYS: [&[u8]; 15] = [
+            b"ts", b"st", b"cid", b"tt", b"rid", b"p", b"s", b"bp", b"bs", b"ap", b"as", b"mp",
+            b"bpl", b"aph", b"upt",
+        ];
+        match self {
+            Self::V3Json => {
+                let mut sc = json::Scanner::new(bytes);
+                if !sc.at_object() {
+                    return None;
+                }
+                let mut found = None;
+                let _ = sc.object(|s, k| -> Result<(), json::JsonError> {
+                    if found.is_none() && !V3_KEYS.contains(&k) {
+                        found = Some(format!("\"{}\"", String::from_utf8_lossy(k)));
+                    }
+                    s.value().map(|_| ())
+                });
+                found
+            }
+            Self::V3Pb => {
+                let mut pos = 0;
+                while pos < bytes.len() {
+                    let key = v3_pb::varint(bytes, &mut pos).ok()?;
+                    let field = key >> 3;
+                    if !matches!(field, 1..=5 | 10..=16 | 20..=22) {
+                        return Some(format!("field number {field}"));
+                    }
+                    v3_pb::skip(bytes, &mut pos, key & 7).ok()?;
+                }
+                None
+            }
+            Self::V2Json | Self::V2Pb => None,
+        }
     }
 
     /// Decodes every record of `buf`: `(offset, result)` in file order.

@@ -351,6 +351,12 @@ fn rewrite(dirs: &RunDirs, f: &mut Planned, root: &Path) -> Result<Outcome> {
     if !unchanged(&abs, &was) {
         return Ok(Outcome::Skipped(SkipReason::Changed));
     }
+    journal::append(
+        &dirs.journal,
+        &Step::Start {
+            file: plan.rel.clone(),
+        },
+    )?;
     let disk_crc = if plan.whole_copy() {
         Some(keep_original(dirs, &plan.rel, src)?)
     } else {
@@ -405,8 +411,9 @@ fn rewrite(dirs: &RunDirs, f: &mut Planned, root: &Path) -> Result<Outcome> {
         },
     )?;
     crash_point();
-    if new_size == 0 && !plan.moves.is_empty() {
-        // Every record moved out: the file of the wrong name goes too.
+    if new_size == 0 {
+        // Nothing good was left (every record moved out, or all damage): an
+        // empty file would only be the next run's `empty_file`.
         delete_journaled(&dirs.journal, &plan.rel, &abs)?;
     }
     Ok(Outcome::Rewritten)
@@ -432,7 +439,9 @@ fn copy_without_cuts(
     let mut buf = vec![0u8; WINDOW];
     let mut pos = 0u64;
     let mut cuts = plan.cuts.iter().peekable();
-    let mut piece: Vec<u8> = Vec::new();
+    // The cut being copied into the quarantine, streamed (a cut can be
+    // gigabytes of NULs).
+    let mut piece: Option<(Durable, String)> = None;
     loop {
         let n = src.read_slice(&mut buf);
         if n == 0 {
@@ -445,11 +454,35 @@ fn copy_without_cuts(
             match next_cut {
                 Some(c) if c.offset <= at => {
                     let stop = (c.offset + c.len).min(end);
-                    piece.extend_from_slice(&buf[(at - pos) as usize..(stop - pos) as usize]);
+                    if piece.is_none() {
+                        let q = dirs.piece(&plan.rel, &c.offset.to_string());
+                        piece = Some((Durable::create(&dirs.state.join(&q), true)?, q));
+                    }
+                    if let Some((w, q)) = &mut piece {
+                        w.write_all(&buf[(at - pos) as usize..(stop - pos) as usize])
+                            .map_err(|source| Error::Io {
+                                path: dirs.state.join(q.as_str()),
+                                what: "write quarantine",
+                                source,
+                            })?;
+                    }
                     at = stop;
                     if stop == c.offset + c.len {
-                        quarantine(dirs, &plan.rel, c, &piece)?;
-                        piece.clear();
+                        if let Some((w, q)) = piece.take() {
+                            let (_, len, crc) = w.finish()?;
+                            crash_point();
+                            journal::append(
+                                &dirs.journal,
+                                &Step::Quarantine {
+                                    file: plan.rel.clone(),
+                                    offset: c.offset,
+                                    len,
+                                    crc32: crc,
+                                    path: q,
+                                },
+                            )?;
+                            crash_point();
+                        }
                         cuts.next();
                     }
                 }
@@ -591,6 +624,12 @@ fn append_records(
         Some(s) => (s.stat().size, disk_crc(s, &abs)?),
         None => (0, crc32(b"")),
     };
+    journal::append(
+        &dirs.journal,
+        &Step::Start {
+            file: target.to_owned(),
+        },
+    )?;
     let mut out = Out::new(&abs, compression)?;
     out.write(&new, &abs)?;
     let (tmp, new_size, new_crc32) = out.finish(&abs)?;

@@ -18,6 +18,11 @@ pub enum Step {
         /// Store root.
         root: String,
     },
+    /// Work on a file begins (its temp file may exist from here on).
+    Start {
+        /// File, relative to the root.
+        file: String,
+    },
     /// Bytes of a file were copied into the quarantine.
     Quarantine {
         /// File, relative to the root.

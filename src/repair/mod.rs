@@ -112,8 +112,14 @@ pub fn run(
     };
     if let Mode::Undo(run) = mode {
         let done = undo::undo(&root, run, &mut report.findings)?;
+        // Each restored file read once, for its record count.
+        let records = done
+            .restored
+            .par_iter()
+            .map(|(key, _)| restored_records(&root, key))
+            .collect();
         report.run = Some(run.clone());
-        report.undone(done);
+        report.undone(done, records);
         return Ok(report);
     }
     let d = discover(&root)?;
@@ -228,6 +234,19 @@ pub fn run(
     }
     report.planned(&files, outcomes.as_deref());
     Ok(report)
+}
+
+/// The records of a file undo restored (0 for one it removed).
+fn restored_records(root: &Path, key: &str) -> u64 {
+    let abs = root.join(crate::fsutil::key_path(key));
+    let Some(ext) = crate::format::Extension::from_path(&abs) else {
+        return 0;
+    };
+    if !abs.is_file() {
+        return 0;
+    }
+    let file = classify(&abs, key.to_owned(), ext, 0);
+    scan::scan(&Found { abs, file }, &ScanOptions::default()).records
 }
 
 /// Decides which moves happen: a target in the newest hour of its stream

@@ -158,9 +158,9 @@ impl RepairReport {
         }
     }
 
-    /// Fills the lines of an undo.
-    pub(super) fn undone(&mut self, done: Undone) {
-        for (file, size) in &done.restored {
+    /// Fills the lines of an undo (`records`: of each restored file).
+    pub(super) fn undone(&mut self, done: Undone, records: Vec<u64>) {
+        for ((file, size), records) in done.restored.iter().zip(records) {
             let path = crate::fsutil::key_path(file);
             self.lines.push(FileLine {
                 file: path.to_string_lossy().into_owned(),
@@ -173,7 +173,7 @@ impl RepairReport {
                 reason: None,
                 bytes_kept: *size,
                 bytes_quarantined: 0,
-                records_kept: 0,
+                records_kept: records,
                 records_lost: 0,
                 repeats_kept: 0,
                 cuts: Vec::new(),
@@ -243,9 +243,10 @@ impl RepairReport {
                 format!("run {run} was already undone: nothing to restore")
             } else {
                 format!(
-                    "{} restored ({} bytes) from run {run}",
+                    "{} restored from run {run}: {}, {}",
                     plural(self.lines.len() as u64, "file", "files"),
-                    summary.bytes
+                    plural(summary.records, "record", "records"),
+                    plural(summary.bytes, "byte", "bytes")
                 )
             };
             w.text_line(&head)?;

@@ -108,7 +108,7 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Undone> {
             Step::Append { file, .. } => {
                 files.entry(file.clone()).or_default().appended = Some(s.clone())
             }
-            Step::Skipped { file, .. } | Step::Failed { file, .. } => {
+            Step::Skipped { file, .. } | Step::Failed { file, .. } | Step::Start { file } => {
                 files.entry(file.clone()).or_default();
             }
             _ => {}

@@ -303,13 +303,18 @@ pub fn scan_with<V: Visit>(
     file_checks(&out.scan.file, format.is_v3(), &mut sink);
     let file = out.scan.file.clone();
     let mut cont = Continuity::default();
-    let parallel = format.is_json()
+    let parts = if format.is_json()
         && src.compression() == Compression::None
         && src.stat().size > opts.split_bytes
-        && rayon::current_num_threads() > 1;
-    let worker = if parallel {
+        && rayon::current_num_threads() > 1
+    {
+        parts::bounds(&src, opts.split_bytes)
+    } else {
+        None
+    };
+    let worker = if let Some(bounds) = parts {
         parts::scan_parts(
-            &file, format, opts, &mut src, &mut cont, &mut sink, new_visit,
+            &file, format, opts, &mut src, bounds, &mut cont, &mut sink, new_visit,
         )
     } else {
         let mut w = Worker::new(&file, format, opts, &mut cont, new_visit());

@@ -77,19 +77,28 @@ impl<V: Visit> Merged<V> {
     }
 }
 
-/// Scans a plain JSONL file in parallel parts.
+/// The parts of a plain JSONL file, when it splits into several parts of
+/// bounded size (a file with megabytes without a newline does not: it is
+/// read in windows instead).
+pub(super) fn bounds(src: &Source, split_bytes: u64) -> Option<Vec<(u64, u64)>> {
+    let b = part_bounds(src, src.stat().size, split_bytes);
+    let most = split_bytes + 4 * MAX_LINE as u64;
+    (b.len() > 1 && b.iter().all(|(s, e)| e - s <= most)).then_some(b)
+}
+
+/// Scans a plain JSONL file in the parallel parts of [`bounds`].
 #[allow(clippy::too_many_arguments)]
 pub(super) fn scan_parts<V: Visit>(
     file: &DataFile,
     format: Format,
     opts: &ScanOptions,
     src: &mut Source,
+    bounds: Vec<(u64, u64)>,
     cont: &mut Continuity,
     sink: &mut Sink,
     new_visit: &(dyn Fn() -> V + Sync),
 ) -> Merged<V> {
     let size = src.stat().size;
-    let bounds = part_bounds(src, size, opts.split_bytes);
     let threads = rayon::current_num_threads().max(1);
     let mut merged = Merged::default();
     let mut lines_before = 0u64;

@@ -272,12 +272,8 @@ fn oddities(notes: Notes, at: At<'_>, out: &mut impl FnMut(Finding)) {
     if notes == Notes::default() {
         return;
     }
-    if notes.has(Note::UnknownKey) {
-        out(at.f(
-            Kind::UnknownKey,
-            "record has a key or field the format does not define".into(),
-        ));
-    }
+    // `unknown_key` is reported by the scan, which has the record's bytes
+    // to name the key.
     let list = [
         (
             Note::FloatInteger,

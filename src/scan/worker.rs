@@ -8,7 +8,7 @@ use super::sink::Sink;
 use super::{Good, Loc, ScanOptions, Span, StrayRun, Visit};
 use crate::format::json::JsonErrorKind;
 use crate::format::piece::{Damage, Piece};
-use crate::format::{Decoded, Format, RecordError};
+use crate::format::{Decoded, Format, Note, RecordError};
 use crate::report::{Finding, Kind, Severity};
 use crate::store::layout::DataFile;
 
@@ -97,6 +97,21 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
                         );
                         if let Some(s) = stray {
                             push_stray(&mut self.strays, offset, len, index, s);
+                        }
+                        if d.notes.has(Note::UnknownKey) {
+                            let what = self
+                                .format
+                                .unknown_key(bytes)
+                                .map_or_else(String::new, |k| format!(": {k}"));
+                            self.sink.push(
+                                Finding::new(
+                                    Kind::UnknownKey,
+                                    rel,
+                                    format!("record has a key or field the format does not define{what}"),
+                                )
+                                .at(offset, Some(index))
+                                .len(len),
+                            );
                         }
                         let sink = &mut self.sink;
                         self.seq.record(
@@ -247,13 +262,12 @@ fn record_error(e: &RecordError, format: Format, at: At<'_>) -> Finding {
         RecordError::UnknownTickType(_) => Kind::UnknownTickType,
         RecordError::NotObject | RecordError::OtherMessage => Kind::NotTickRecord,
     };
-    let what = if format.is_json() { "line" } else { "frame" };
     let stop = if format == Format::V2Pb && kind != Kind::NotTickRecord {
         " (the recorder's v2 protobuf reader stops at this frame: it cannot read the rest of the file until it is repaired)"
     } else {
         ""
     };
-    Finding::new(kind, at.file, format!("{what} {}: {e}{stop}", at.index))
+    Finding::new(kind, at.file, format!("{e}{stop}"))
         .at(at.offset, Some(at.index))
         .len(at.len)
 }

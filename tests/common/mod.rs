@@ -177,3 +177,24 @@ pub fn data(store: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         .map(|(p, b, _)| (p, b))
         .collect()
 }
+
+/// Runs `ibstore repair --json --path STORE ARGS…`: (exit code, JSON lines).
+pub fn repair(store: &Path, args: &[&str]) -> (i32, Vec<Value>) {
+    let out = ibstore()
+        .args(["repair", "--json", "--path"])
+        .arg(store)
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), json_lines(&out.stdout))
+}
+
+/// The `repair` lines of a repair report.
+pub fn repair_lines(lines: &[Value]) -> Vec<&Value> {
+    lines.iter().filter(|l| l["type"] == "repair").collect()
+}
+
+/// The run id a repair report names.
+pub fn run_id(lines: &[Value]) -> String {
+    lines.last().unwrap()["run"].as_str().unwrap().to_owned()
+}

@@ -1,0 +1,513 @@
+//! What a hostile tester broke: files that shrink mid-run, symlinks swapped
+//! in after a repair, file names with control bytes or no UTF-8, paths that
+//! are not store roots, one failing file among many, misfiled data, man
+//! pages, undo edge cases, and the wording of reports.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::Path;
+use tempfile::tempdir;
+
+/// A one-file store whose file is larger than a read window.
+fn big_store(dir: &Path) -> std::path::PathBuf {
+    let store = dir.join("s");
+    gen(
+        &store,
+        &[
+            "--contracts",
+            "1",
+            "--tick-types",
+            "bid_ask",
+            "--hours",
+            "1",
+            "--records",
+            "20000",
+        ],
+    );
+    store
+}
+
+#[test]
+fn a_file_that_shrinks_mid_read_is_a_finding_not_a_crash() {
+    let d = tempdir().unwrap();
+    let store = big_store(d.path());
+    let rel = "v3/json/2025/08/01/00/711280073_bid_ask_1754006400.jsonl";
+    assert!(fs::metadata(store.join(rel)).unwrap().len() > 2 << 20);
+    // The debug build truncates the file to 1000 bytes after its first
+    // window, as another process would.
+    let out = ibstore()
+        .args(["validate", "--json", "--jobs", "1", "--path"])
+        .arg(&store)
+        .env("IBSTORE_TEST_SHRINK", "1000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "no signal, a finding");
+    let lines = json_lines(&out.stdout);
+    let f: Vec<_> = lines
+        .iter()
+        .filter(|l| l["kind"] == "changed_during_run")
+        .collect();
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["file"], rel);
+    assert!(f[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("the file shrank from "));
+    // repair --apply on a file that shrinks: skipped, nothing half-done.
+    let store = big_store(&d.path().join("r"));
+    let abs = store.join(rel);
+    let mut b = fs::read(&abs).unwrap();
+    b.extend_from_slice(b"{\"ts\":17540\n");
+    fs::write(&abs, &b).unwrap();
+    let out = ibstore()
+        .args(["repair", "--apply", "--include-active", "--json", "--path"])
+        .arg(&store)
+        .env("IBSTORE_TEST_SHRINK", "1000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out.stdout);
+    let l = repair_lines(&lines);
+    assert_eq!(
+        (l[0]["file"].as_str(), l[0]["status"].as_str()),
+        (Some(rel), Some("skipped"))
+    );
+    assert_eq!(l[0]["reason"], "changed since it was examined");
+    assert!(!ibstore::fsutil::temp_path(&abs).exists());
+}
+
+#[test]
+fn undo_never_writes_through_a_symlink_swapped_in_after_the_repair() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    let inj = gen(&store, &["--damage", "garbage-line"]);
+    let (code, lines) = repair(&store, &["--apply"]);
+    assert_eq!(code, 0);
+    let hour = store.join(Path::new(&inj[0].file).parent().unwrap());
+    let outside = d.path().join("outside");
+    fs::rename(&hour, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &hour).unwrap();
+    let outside_before = snapshot(&outside);
+    let (code, undo) = repair(&store, &["--undo", &run_id(&lines)]);
+    assert_eq!(code, 1);
+    let refused: Vec<_> = undo
+        .iter()
+        .filter(|l| l["kind"] == "undo_refused")
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["file"], inj[0].file.as_str());
+    assert!(refused[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("a symbolic link inside the store; ibstore never writes through one"));
+    assert_eq!(
+        snapshot(&outside),
+        outside_before,
+        "nothing written outside"
+    );
+}
+
+#[test]
+fn control_bytes_and_non_utf8_in_names_stay_in_their_line_and_are_repaired() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(
+        &store,
+        &["--contracts", "1", "--tick-types", "last", "--hours", "1"],
+    );
+    let dir = store.join("v3/json/2025/08/01/00");
+    let good = fs::read(dir.join("711280073_last_1754006400.jsonl")).unwrap();
+    let mut bad = good.clone();
+    bad.extend_from_slice(b"{\"ts\":17540,garbage\n");
+    let evil = "evil\nname\x1b[31m.jsonl";
+    fs::write(dir.join(evil), &bad).unwrap();
+    let raw: &[u8] = b"raw\xffname.jsonl";
+    fs::write(dir.join(std::ffi::OsStr::from_bytes(raw)), &bad).unwrap();
+    let out = ibstore()
+        .args(["validate", "--path"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !text.contains('\x1b'),
+        "no escape sequence reaches the terminal"
+    );
+    let evil_lines: Vec<&str> = text.lines().filter(|l| l.contains("evil")).collect();
+    assert_eq!(evil_lines.len(), 3, "{text}");
+    assert!(
+        evil_lines
+            .iter()
+            .all(|l| l.contains("evil\\nname\\x1b[31m")),
+        "{evil_lines:?}"
+    );
+    // The non-UTF-8 name is a data file like any other, exact in JSON.
+    let r = validate(&store, &[]);
+    let f: Vec<_> = r
+        .kind("invalid_json")
+        .into_iter()
+        .filter(|f| f["file_bytes"].is_array())
+        .collect();
+    assert_eq!(f.len(), 1);
+    let bytes: Vec<u8> = f[0]["file_bytes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    assert_eq!(bytes, [b"v3/json/2025/08/01/00/".as_slice(), raw].concat());
+    assert_eq!(f[0]["file"], "v3/json/2025/08/01/00/raw\u{fffd}name.jsonl");
+    assert!(r.kind("unknown_file").is_empty());
+    let (code, lines) = repair(&store, &["--apply", "--include-active"]);
+    assert_eq!(code, 0, "{lines:?}");
+    assert_eq!(repair_lines(&lines).len(), 2);
+    assert_eq!(
+        fs::read(dir.join(std::ffi::OsStr::from_bytes(raw))).unwrap(),
+        good
+    );
+    assert_eq!(fs::read(dir.join(evil)).unwrap(), good);
+    let (code, _) = repair(&store, &["--undo", &run_id(&lines)]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        fs::read(dir.join(std::ffi::OsStr::from_bytes(raw))).unwrap(),
+        bad
+    );
+}
+
+#[test]
+fn repair_wants_a_store_root_and_says_which() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(&store, &["--damage", "truncated-tail"]);
+    let root = store.canonicalize().unwrap();
+    let out = ibstore()
+        .args(["repair", "--apply", "--path"])
+        .arg(store.join("v3"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "not a store root (it is inside the store {}; use --path {})",
+            root.display(),
+            root.display()
+        )),
+        "{err}"
+    );
+    assert!(!store.join("v3/.ibstore").exists());
+    assert!(!store.join(".ibstore").exists());
+    // A folder holding two stores.
+    gen(&d.path().join("t"), &[]);
+    let out = ibstore()
+        .args(["repair", "--path"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("it holds 2 stores (s, t); give one of them")
+    );
+    // A path that does not exist.
+    let out = ibstore()
+        .args(["repair", "--path"])
+        .arg(d.path().join("nope"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).ends_with("nope: no such file or folder\n"));
+}
+
+#[test]
+fn one_failing_file_does_not_stop_the_others() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    let inj = gen(
+        &store,
+        &[
+            "--damage",
+            "truncated-tail,garbage-line",
+            "--contracts",
+            "2",
+        ],
+    );
+    let (a, b) = (store.join(&inj[0].file), store.join(&inj[1].file));
+    let a_before = fs::read(&a).unwrap();
+    // A folder where a's temp file must go: that step fails, even as root.
+    fs::create_dir(ibstore::fsutil::temp_path(&a)).unwrap();
+    let (code, lines) = repair(&store, &["--apply"]);
+    assert_eq!(code, 1);
+    let l = repair_lines(&lines);
+    let status = |f: &str| {
+        l.iter()
+            .find(|x| x["file"] == f)
+            .map(|x| x["status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(status(&inj[0].file).as_deref(), Some("failed"));
+    assert_eq!(status(&inj[1].file).as_deref(), Some("done"));
+    assert_eq!(fs::read(&a).unwrap(), a_before);
+    assert!(validate(&store, &[])
+        .errors()
+        .iter()
+        .all(|e| e["file"] == inj[0].file.as_str()));
+    let journal = fs::read_to_string(
+        store
+            .join(".ibstore/journal")
+            .join(format!("{}.jsonl", run_id(&lines))),
+    )
+    .unwrap();
+    assert!(journal.contains(&format!(
+        "{{\"step\":\"failed\",\"file\":\"{}\"",
+        inj[0].file
+    )));
+    assert!(journal.ends_with("{\"step\":\"end\"}\n"));
+    let _ = b;
+}
+
+#[test]
+fn misfiled_data_files_are_reported_and_still_read() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(
+        &store,
+        &["--contracts", "1", "--tick-types", "last", "--hours", "1"],
+    );
+    let f = store.join("v3/json/2025/08/01/00/711280073_last_1754006400.jsonl");
+    let body = fs::read(&f).unwrap();
+    fs::write(store.join("v3/json/foo.jsonl"), &body).unwrap();
+    fs::write(
+        store.join("v3/json/2025/08/01/711280073_last_1754006400.jsonl"),
+        &body,
+    )
+    .unwrap();
+    let r = validate(&store, &[]);
+    let mut bp: Vec<(String, String)> = r
+        .kind("bad_partition")
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_owned(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    bp.sort();
+    assert_eq!(
+        bp,
+        [
+            (
+                "v3/json/2025/08/01/711280073_last_1754006400.jsonl".to_owned(),
+                "a data file in v3/json/2025/08/01, not inside a YYYY/MM/DD/HH partition folder; read all the same".to_owned()
+            ),
+            (
+                "v3/json/foo.jsonl".to_owned(),
+                "a data file directly in v3/json, not inside a YYYY/MM/DD/HH partition folder; read all the same".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(r.kind("bad_file_name").len(), 1, "foo is no v3 name");
+    assert_eq!(r.summary()["records"].as_u64(), Some(300), "all three read");
+    assert!(r.of_type("stream").iter().all(|s| s["base"] == "v3/json"));
+}
+
+#[test]
+fn a_man_page_per_command_with_every_option() {
+    let out = ibstore().args(["man", "validate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH ibstore-validate"), "{page}");
+    for opt in ["max\\-gap", "strict", "repair", "jobs", "json"] {
+        assert!(page.contains(opt), "{opt} in the validate page");
+    }
+    let d = tempdir().unwrap();
+    let out = ibstore()
+        .args(["man", "--out"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let mut pages: Vec<String> = fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    for p in [
+        "ibstore.1",
+        "ibstore-validate.1",
+        "ibstore-repair.1",
+        "ibstore-config-check.1",
+        "ibstore-config-show.1",
+        "ibstore-gen.1",
+    ] {
+        assert!(pages.contains(&p.to_owned()), "{p} in {pages:?}");
+    }
+    let repair = fs::read_to_string(d.path().join("ibstore-repair.1")).unwrap();
+    for opt in [
+        "apply",
+        "undo",
+        "include\\-active",
+        "sort",
+        "dedup",
+        "normalize\\-eol",
+        "relocate",
+    ] {
+        assert!(repair.contains(opt), "{opt} in the repair page");
+    }
+    let out = ibstore().args(["man", "nosuch"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("no man page for \"nosuch\"; pages: validate, repair"));
+    // -h and --help tell the same story, of commands that exist.
+    let short = String::from_utf8(ibstore().arg("-h").output().unwrap().stdout).unwrap();
+    let long = String::from_utf8(ibstore().arg("--help").output().unwrap().stdout).unwrap();
+    assert_eq!(
+        short.lines().next(),
+        long.lines().next().map(|l| l.trim_end_matches('.'))
+    );
+}
+
+#[test]
+fn undo_edge_cases() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(
+        &store,
+        &[
+            "--damage",
+            "garbage-line,truncated-tail",
+            "--contracts",
+            "2",
+        ],
+    );
+    let before = data(&store);
+    let (_, lines) = repair(&store, &["--apply"]);
+    let run = run_id(&lines);
+    let (code, _) = repair(&store, &["--undo", &run]);
+    assert_eq!(code, 0);
+    assert_eq!(data(&store), before);
+    // Twice: said, nothing changed, exit 0.
+    let out = ibstore()
+        .args(["repair", "--undo", &run, "--path"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains(&format!("run {run} was already undone: nothing to restore")));
+    assert_eq!(data(&store), before);
+    // Rewrite flags make no sense with --undo.
+    let out = ibstore()
+        .args(["repair", "--undo", &run, "--sort", "--path"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+    // A run killed after writing a temp file: undo removes it, says the
+    // journal was incomplete, and exits 1.
+    let mut killed = None;
+    for k in 1..40 {
+        let s = d.path().join(format!("k{k}"));
+        copy_store(&store, &s);
+        let _ = fs::remove_dir_all(s.join(".ibstore"));
+        let out = ibstore()
+            .args(["repair", "--apply", "--path"])
+            .arg(&s)
+            .env("IBSTORE_CRASH_AT", k.to_string())
+            .output()
+            .unwrap();
+        let temps = snapshot(&s)
+            .into_iter()
+            .filter(|(p, _, _)| p.to_string_lossy().ends_with(".ibstore-tmp"))
+            .count();
+        if out.status.code().is_none() && temps == 1 {
+            killed = Some(s);
+            break;
+        }
+    }
+    let s = killed.expect("a crash point after a temp file was written");
+    let run = fs::read_dir(s.join(".ibstore/journal"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .trim_end_matches(".jsonl")
+        .to_owned();
+    let (code, lines) = repair(&s, &["--undo", &run]);
+    assert_eq!(code, 1, "{lines:?}");
+    assert!(lines.iter().any(|l| l["kind"] == "journal_incomplete"));
+    let rel = |root: &Path| -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        data(root)
+            .into_iter()
+            .map(|(p, b)| (p.strip_prefix(root).unwrap().to_owned(), b))
+            .collect()
+    };
+    let (a, b) = (rel(&s), rel(&store));
+    let differ: Vec<_> = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| x != y)
+        .map(|(x, y)| (x.0.clone(), x.1.len(), y.1.len()))
+        .collect();
+    assert!(
+        a.len() == b.len() && differ.is_empty(),
+        "temp file gone, data as before: {} vs {} files, differ {differ:?}",
+        a.len(),
+        b.len()
+    );
+}
+
+#[test]
+fn report_wording() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(
+        &store,
+        &["--contracts", "1", "--tick-types", "last", "--hours", "1"],
+    );
+    let f = store.join("v3/json/2025/08/01/00/711280073_last_1754006400.jsonl");
+    let mut b = fs::read(&f).unwrap();
+    b.extend_from_slice(b"{\"ts\":1754006500000000,\"st\":1754006500000100,\"cid\":711280073,\"tt\":\"last\",\"rid\":1,\"p\":1.5,\"s\":1.0,\"zz\":3}\n");
+    for _ in 0..25 {
+        b.extend_from_slice(b"garbage\n");
+    }
+    fs::write(&f, &b).unwrap();
+    let r = validate(&store, &[]);
+    let k = r.kind("unknown_key");
+    assert_eq!(
+        k[0]["message"],
+        "record has a key or field the format does not define: \"zz\""
+    );
+    // Record errors say what, the location says where (no "line N" twice).
+    let j = r.kind("invalid_json");
+    assert_eq!(j[0]["message"], "invalid JSON at column 1");
+    let out = ibstore()
+        .args(["validate", "--path"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[1].starts_with("1 data file, 101 records, ")
+            && lines[1].ends_with(" bytes, 1 stream"),
+        "{text}"
+    );
+    let more = lines
+        .iter()
+        .position(|l| l.contains("5 more invalid_json findings in this file not listed"))
+        .unwrap();
+    let last_json = lines
+        .iter()
+        .rposition(|l| l.starts_with("error[invalid_json]"))
+        .unwrap();
+    assert_eq!(more, last_json, "the 'more' line ends its file's list");
+    assert!(text.contains(" @"), "{text}");
+    assert!(!text.contains("line 3"), "{text}");
+}
