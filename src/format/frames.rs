@@ -193,6 +193,23 @@ impl Frames {
                     return pos;
                 }
             }
+            // The common case: valid frames one after another.
+            while let Some(p) = buf.get(pos..pos + 4) {
+                let n = self.order.read(p);
+                if n == 0 || n > MAX_FRAME || buf.len() - pos - 4 < n {
+                    break;
+                }
+                self.index += 1;
+                sink(Piece::Record {
+                    offset: at(pos),
+                    len: 4 + n as u64,
+                    index: self.index,
+                    bytes: &buf[pos + 4..pos + 4 + n],
+                    crlf: false,
+                    terminated: true,
+                });
+                pos += 4 + n;
+            }
             if pos >= buf.len() {
                 return pos;
             }

@@ -461,13 +461,38 @@ impl Source {
 
 /// A reading window over a [`Source`]: bytes not yet consumed stay at the
 /// front, new bytes are read behind them into a buffer that is allocated
-/// (and zeroed) once, so a scan copies nothing but the short carried tail.
-#[derive(Debug, Default)]
+/// (and zeroed) once per thread and reused for every file, so a scan copies
+/// nothing but the short carried tail.
+#[derive(Debug)]
 pub struct Window {
     buf: Vec<u8>,
     start: usize,
     end: usize,
     base: u64,
+}
+
+thread_local! {
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Self {
+            buf: SPARE.with(std::cell::Cell::take),
+            start: 0,
+            end: 0,
+            base: 0,
+        }
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        // Keep a buffer of at most a few windows for the thread's next file.
+        if self.buf.len() <= 4 * WINDOW {
+            SPARE.with(|s| s.set(std::mem::take(&mut self.buf)));
+        }
+    }
 }
 
 impl Window {

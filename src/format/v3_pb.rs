@@ -103,6 +103,81 @@ pub fn decode(b: &[u8]) -> Result<Decoded, RecordError> {
 /// [`decode`] into a caller's record (no copy of the result).
 #[inline]
 pub fn decode_into(b: &[u8], out: &mut Decoded) -> Result<(), RecordError> {
+    out.notes = Notes::default();
+    if fast(b, &mut out.tick).is_some() {
+        return Ok(());
+    }
+    general(b, out)
+}
+
+/// The record as the recorder's writers serialise it: known fields once
+/// each, in field-number order, one-byte string length, storage tick-type
+/// name. Anything else returns `None` for the general decoder, which gives
+/// the same record (a property test checks it) or the precise error.
+#[inline]
+fn fast(b: &[u8], t: &mut Tick) -> Option<()> {
+    *t = Tick::default();
+    let mut pos = 0;
+    let at = |pos: usize, tag: u8| b.get(pos) == Some(&tag);
+    if at(pos, 0x08) {
+        pos += 1;
+        t.ts = varint(b, &mut pos).ok()? as i64;
+    }
+    if at(pos, 0x10) {
+        pos += 1;
+        t.st = varint(b, &mut pos).ok()? as i64;
+    }
+    if at(pos, 0x18) {
+        pos += 1;
+        t.cid = i64::from(varint(b, &mut pos).ok()? as i32);
+    }
+    if !at(pos, 0x22) {
+        return None;
+    }
+    let n = usize::from(*b.get(pos + 1)?);
+    t.tt = TickType::from_storage_name(b.get(pos + 2..pos + 2 + n)?)?;
+    pos += 2 + n;
+    if at(pos, 0x28) {
+        pos += 1;
+        t.rid = i64::from(varint(b, &mut pos).ok()? as i32);
+    }
+    let double = |pos: &mut usize| -> Option<f64> {
+        let s = b.get(*pos..*pos + 8)?;
+        *pos += 8;
+        Some(f64::from_le_bytes(s.try_into().ok()?))
+    };
+    for (tag, slot) in [
+        (0x51, &mut t.p),
+        (0x59, &mut t.s),
+        (0x61, &mut t.bp),
+        (0x69, &mut t.bs),
+        (0x71, &mut t.ap),
+        (0x79, &mut t.as_),
+    ] {
+        if at(pos, tag) {
+            pos += 1;
+            *slot = Some(double(&mut pos)?);
+        }
+    }
+    if at(pos, 0x81) && at(pos + 1, 0x01) {
+        pos += 2;
+        t.mp = Some(double(&mut pos)?);
+    }
+    for (tag, slot) in [(0xa0, &mut t.bpl), (0xa8, &mut t.aph), (0xb0, &mut t.upt)] {
+        if at(pos, tag) && at(pos + 1, 0x01) {
+            *slot = Some(match *b.get(pos + 2)? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            });
+            pos += 3;
+        }
+    }
+    (pos == b.len()).then_some(())
+}
+
+/// Any valid TickMessage.
+fn general(b: &[u8], out: &mut Decoded) -> Result<(), RecordError> {
     out.tick = Tick::default();
     out.notes = Notes::default();
     let t = &mut out.tick;
@@ -251,6 +326,30 @@ mod tests {
                 v,
                 "{v} at the very end"
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path decodes exactly what the general decoder does, on
+        /// the writer's shape and on mutations of it.
+        #[test]
+        fn fast_path_agrees_with_general(ts in proptest::prelude::any::<i64>(), st in proptest::prelude::any::<i64>(), cid in proptest::prelude::any::<i32>(), rid in proptest::prelude::any::<i32>(), tt in 0usize..4,
+            vals in proptest::collection::vec(proptest::option::of(proptest::prelude::any::<f64>()), 7),
+            flags in proptest::collection::vec(proptest::option::of(proptest::prelude::any::<bool>()), 3),
+            edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 0..3)) {
+            let t = Tick { ts, st, cid: i64::from(cid), rid: i64::from(rid), tt: TickType::ALL[tt], p: vals[0], s: vals[1], bp: vals[2], bs: vals[3], ap: vals[4], as_: vals[5], mp: vals[6], bpl: flags[0], aph: flags[1], upt: flags[2], past_limit: None };
+            let mut body = encode(&t).unwrap();
+            for (i, v) in edits {
+                let k = i.index(body.len());
+                body[k] = v;
+            }
+            let mut fast_t = Tick::default();
+            if fast(&body, &mut fast_t).is_some() {
+                let mut g = Decoded::default();
+                general(&body, &mut g).unwrap();
+                proptest::prop_assert_eq!(format!("{:?}", fast_t), format!("{:?}", g.tick));
+                proptest::prop_assert_eq!(g.notes, Notes::default());
+            }
         }
     }
 

@@ -78,35 +78,93 @@ impl Home {
     }
 }
 
-/// Runs every record-level check, pushing findings into `out`; returns
-/// where the record belongs when that is not its file.
-#[inline]
-pub fn check(
-    t: &Tick,
-    notes: Notes,
-    file: &DataFile,
-    v3_content: bool,
-    at: At<'_>,
-    out: &mut impl FnMut(Finding),
-) -> Option<Stray> {
-    if is_clean(t, notes, file, v3_content) {
-        return None;
-    }
-    check_all(t, notes, file, v3_content, at, out)
+/// What a file's name and folder promise of every record in it, worked out
+/// once per file so the clean-record test is a few comparisons.
+#[derive(Debug, Clone, Copy)]
+pub struct Expect {
+    cid: Option<i64>,
+    tt: Option<TickType>,
+    /// The record time checked (`ts` for v3 content, `st` for v2) must lie
+    /// in `lo..hi` µs, or in `alt` (a per-second v3 file's one second).
+    time: TimeWindow,
 }
 
-/// Whether a record passes every check below without a finding: a branch-light
-/// predicate for the common case, so only unusual records pay for the
-/// detailed checks. A property test keeps it in step with them.
+#[derive(Debug, Clone, Copy)]
+enum TimeWindow {
+    Any,
+    Ts { lo: i64, hi: i64, alt: (i64, i64) },
+    St { lo: i64, hi: i64 },
+}
+
+impl Expect {
+    /// The promises of `file` for content of the given version.
+    pub fn of(file: &DataFile, v3_content: bool) -> Self {
+        let (cid, tt) = match file.name.contract() {
+            Some((cid, tt)) => (Some(cid), tt),
+            None => (None, None),
+        };
+        let time = match (file.hour, &file.name) {
+            (None, _) => TimeWindow::Any,
+            (Some(_), FileName::V3 { t, .. }) if v3_content => {
+                let second = (t * US, (t + 1) * US);
+                if t % HOUR == 0 {
+                    TimeWindow::Ts {
+                        lo: t * US,
+                        hi: (t + HOUR) * US,
+                        alt: second,
+                    }
+                } else {
+                    TimeWindow::Ts {
+                        lo: second.0,
+                        hi: second.1,
+                        alt: second,
+                    }
+                }
+            }
+            (Some(hour), _)
+                if !v3_content && matches!(file.layout, Layout::LegacyV2 | Layout::V2) =>
+            {
+                TimeWindow::St {
+                    lo: hour * US,
+                    hi: (hour + HOUR) * US,
+                }
+            }
+            (Some(_), _) => TimeWindow::Any,
+        };
+        Self { cid, tt, time }
+    }
+
+    /// Whether a record passes every check without a finding (see [`is_clean`]).
+    #[inline]
+    pub fn clean(&self, t: &Tick, notes: Notes) -> bool {
+        let times = (MIN_TIME_US..MAX_TIME_US).contains(&t.ts)
+            && (MIN_TIME_US..MAX_TIME_US).contains(&t.st)
+            && t.ts - t.st <= MAX_TS_AHEAD_US
+            && t.st - t.ts <= MAX_ST_LAG_US;
+        let place = match self.time {
+            TimeWindow::Any => true,
+            TimeWindow::Ts { lo, hi, alt } => {
+                (lo..hi).contains(&t.ts) || (alt.0..alt.1).contains(&t.ts)
+            }
+            TimeWindow::St { lo, hi } => (lo..hi).contains(&t.st),
+        };
+        times
+            && place
+            && t.cid > 0
+            && self.cid.is_none_or(|c| c == t.cid)
+            && self.tt.is_none_or(|tt| tt == t.tt)
+            && notes == Notes::default()
+            && clean_values(t)
+    }
+}
+
+/// The value and field-set part of the clean-record test.
 #[inline]
-pub fn is_clean(t: &Tick, notes: Notes, file: &DataFile, v3_content: bool) -> bool {
-    let times = (MIN_TIME_US..MAX_TIME_US).contains(&t.ts)
-        && (MIN_TIME_US..MAX_TIME_US).contains(&t.st)
-        && t.ts - t.st <= MAX_TS_AHEAD_US
-        && t.st - t.ts <= MAX_ST_LAG_US;
-    let price = |v: Option<f64>| v.is_none_or(|v| v.is_finite() && v > 0.0);
-    let size = |v: Option<f64>| v.is_none_or(|v| v.is_finite() && v >= 0.0);
-    let values = match t.tt {
+fn clean_values(t: &Tick) -> bool {
+    // NaN fails every comparison, infinity the upper bound.
+    let price = |v: Option<f64>| v.is_none_or(|v| v > 0.0 && v < f64::INFINITY);
+    let size = |v: Option<f64>| v.is_none_or(|v| v >= 0.0 && v < f64::INFINITY);
+    match t.tt {
         TickType::BidAsk => {
             (t.bp.is_some() || t.bs.is_some() || t.ap.is_some() || t.as_.is_some())
                 && price(t.bp)
@@ -137,23 +195,53 @@ pub fn is_clean(t: &Tick, notes: Notes, file: &DataFile, v3_content: bool) -> bo
                 && t.ap.is_none()
                 && t.as_.is_none()
         }
-    };
-    let name = match file.name.contract() {
-        Some((cid, tt)) => cid == t.cid && tt.is_none_or(|tt| tt == t.tt),
-        None => true,
-    };
-    let place = match (file.hour, &file.name) {
-        (None, _) => true,
-        (Some(_), FileName::V3 { t: name_t, .. }) if v3_content => {
-            let sec = t.ts.div_euclid(US);
-            (name_t % HOUR == 0 && (*name_t..name_t + HOUR).contains(&sec)) || sec == *name_t
-        }
-        (Some(hour), _) if !v3_content && matches!(file.layout, Layout::LegacyV2 | Layout::V2) => {
-            (hour * US..(hour + HOUR) * US).contains(&t.st)
-        }
-        (Some(_), _) => true,
-    };
-    times && t.cid > 0 && values && notes == Notes::default() && name && place
+    }
+}
+
+/// Runs every record-level check, pushing findings into `out`; returns
+/// where the record belongs when that is not its file.
+#[inline]
+pub fn check(
+    t: &Tick,
+    notes: Notes,
+    file: &DataFile,
+    v3_content: bool,
+    at: At<'_>,
+    out: &mut impl FnMut(Finding),
+) -> Option<Stray> {
+    check_expecting(
+        &Expect::of(file, v3_content),
+        t,
+        notes,
+        file,
+        v3_content,
+        at,
+        out,
+    )
+}
+
+/// [`check`] with the file's promises worked out once.
+#[inline]
+pub fn check_expecting(
+    expect: &Expect,
+    t: &Tick,
+    notes: Notes,
+    file: &DataFile,
+    v3_content: bool,
+    at: At<'_>,
+    out: &mut impl FnMut(Finding),
+) -> Option<Stray> {
+    if expect.clean(t, notes) {
+        return None;
+    }
+    check_all(t, notes, file, v3_content, at, out)
+}
+
+/// Whether a record passes every check below without a finding: a branch-light
+/// predicate for the common case, so only unusual records pay for the
+/// detailed checks. A property test keeps it in step with them.
+pub fn is_clean(t: &Tick, notes: Notes, file: &DataFile, v3_content: bool) -> bool {
+    Expect::of(file, v3_content).clean(t, notes)
 }
 
 fn check_all(

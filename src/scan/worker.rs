@@ -27,6 +27,8 @@ pub(super) struct Worker<'a, S, V> {
     pub crlf: u64,
     /// The record being decoded (reused: the hot path copies no record).
     decoded: Decoded,
+    /// What the file's name and folder promise, worked out once.
+    expect: record::Expect,
 }
 
 impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
@@ -50,6 +52,7 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
             unterminated: None,
             crlf: 0,
             decoded: Decoded::default(),
+            expect: record::Expect::of(file, format.is_v3()),
         }
     }
 
@@ -87,7 +90,8 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
                             self.sink.push(Finding::new(Kind::MissingNewline, rel, "last line has no newline: the record decodes, but the write may have been cut").at(offset, Some(index)).len(len));
                         }
                         let sink = &mut self.sink;
-                        let stray = record::check(
+                        let stray = record::check_expecting(
+                            &self.expect,
                             &d.tick,
                             d.notes,
                             self.file,
