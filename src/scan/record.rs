@@ -163,7 +163,7 @@ impl Expect {
 fn clean_values(t: &Tick) -> bool {
     // NaN fails every comparison, infinity the upper bound.
     let price = |v: Option<f64>| v.is_none_or(|v| v > 0.0 && v < f64::INFINITY);
-    let size = |v: Option<f64>| v.is_none_or(|v| v >= 0.0 && v < f64::INFINITY);
+    let size = |v: Option<f64>| v.is_none_or(|v| (0.0..f64::INFINITY).contains(&v));
     match t.tt {
         TickType::BidAsk => {
             (t.bp.is_some() || t.bs.is_some() || t.ap.is_some() || t.as_.is_some())
