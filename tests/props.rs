@@ -419,3 +419,102 @@ proptest! {
         prop_assert_eq!(&parts, &whole);
     }
 }
+
+/// Every piece of a buffer, whole or fed in windows of `w` bytes (each
+/// window presented with the unconsumed rest of the previous one); runs of
+/// blank lines that cross a window end are merged.
+fn framed(format: Format, buf: &[u8], w: Option<usize>) -> Vec<String> {
+    use ibstore::format::piece::Piece;
+    let mut out: Vec<String> = Vec::new();
+    let mut blank: Option<(u64, u64, u64, u64)> = None;
+    let mut push = |p: Piece<'_>| match p {
+        Piece::Blank {
+            offset,
+            len,
+            index,
+            lines,
+        } => match &mut blank {
+            Some(b) if b.0 + b.1 == offset => {
+                b.1 += len;
+                b.3 += lines;
+            }
+            _ => {
+                if let Some(b) = blank.take() {
+                    out.push(format!("blank@{}+{}#{}x{}", b.0, b.1, b.2, b.3));
+                }
+                blank = Some((offset, len, index, lines));
+            }
+        },
+        other => {
+            if let Some(b) = blank.take() {
+                out.push(format!("blank@{}+{}#{}x{}", b.0, b.1, b.2, b.3));
+            }
+            out.push(other.describe());
+        }
+    };
+    let mut f = format.framer();
+    match w {
+        None => {
+            f.feed(buf, 0, true, &mut push);
+        }
+        Some(w) => {
+            let mut carry = Vec::new();
+            let (mut base, mut pos) = (0u64, 0usize);
+            loop {
+                let take = w.min(buf.len() - pos);
+                carry.extend_from_slice(&buf[pos..pos + take]);
+                pos += take;
+                let eof = pos == buf.len();
+                let used = f.feed(&carry, base, eof, &mut push);
+                if eof {
+                    assert_eq!(used, carry.len());
+                    break;
+                }
+                carry.drain(..used);
+                base += used as u64;
+            }
+        }
+    }
+    if let Some(b) = blank {
+        out.push(format!("blank@{}+{}#{}x{}", b.0, b.1, b.2, b.3));
+    }
+    out
+}
+
+/// Bytes that look like a damaged file: valid records, newlines, NUL
+/// blocks, prefixes, garbage.
+fn damaged_bytes(format: Format) -> impl Strategy<Value = Vec<u8>> {
+    let rec =
+        (1usize..6, any::<u64>()).prop_map(move |(n, seed)| encode(format, &ticks(n, seed)).0);
+    let piece = prop_oneof![
+        4 => rec,
+        1 => prop::collection::vec(Just(0u8), 1..40),
+        1 => prop::collection::vec(Just(b'\n'), 1..20),
+        1 => prop::collection::vec(any::<u8>(), 1..12),
+        1 => Just(vec![0, 0, 0, 9]),
+        1 => Just(vec![9, 0, 0, 0]),
+    ];
+    prop::collection::vec(piece, 0..8).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The streaming framers give the same pieces whatever the windows, and
+    /// every byte of the file is in exactly one piece (or, after a NUL run,
+    /// a terminator that belongs to no line).
+    #[test]
+    fn framing_in_windows_equals_framing_whole(format in formats(), bytes in formats().prop_flat_map(damaged_bytes), w in 1usize..64) {
+        let whole = framed(format, &bytes, None);
+        let windows = framed(format, &bytes, Some(w));
+        prop_assert_eq!(&windows, &whole);
+        let mut covered = 0u64;
+        let mut f = format.framer();
+        f.feed(&bytes, 0, true, &mut |p| {
+            let (o, l) = p.span();
+            assert!(o >= covered, "{o} < {covered}");
+            covered = o + l;
+        });
+        prop_assert!(covered <= bytes.len() as u64);
+    }
+}
