@@ -208,8 +208,8 @@ proptest! {
             notes.add(Note::FloatInteger);
         }
         let mut found = Vec::new();
-        check(&t, notes, &file, format.is_v3(), At { file: "f", offset: 0, index: 1, len: 1 }, &mut |f| found.push(f));
-        prop_assert_eq!(is_clean(&t, notes, &file, format.is_v3()), found.is_empty(), "{:?}", found);
+        check(&t, notes, &file, format.version(), At { file: "f", offset: 0, index: 1, len: 1 }, &mut |f| found.push(f));
+        prop_assert_eq!(is_clean(&t, notes, &file, format.version()), found.is_empty(), "{:?}", found);
     }
 }
 
@@ -236,7 +236,7 @@ fn clean_predicate_accepts_clean_records_and_rejects_each_defect() {
             t,
             Notes::default(),
             &file,
-            true,
+            ibstore::format::Version::V3,
             At {
                 file: "f",
                 offset: 0,
@@ -247,7 +247,12 @@ fn clean_predicate_accepts_clean_records_and_rejects_each_defect() {
         );
         v
     };
-    assert!(is_clean(&good, Notes::default(), &file, true));
+    assert!(is_clean(
+        &good,
+        Notes::default(),
+        &file,
+        ibstore::format::Version::V3
+    ));
     assert!(findings(&good).is_empty());
     use ibstore::report::Kind::*;
     let cases = [
@@ -320,7 +325,10 @@ fn clean_predicate_accepts_clean_records_and_rejects_each_defect() {
         ),
     ];
     for (t, kind) in cases {
-        assert!(!is_clean(&t, Notes::default(), &file, true), "{kind:?}");
+        assert!(
+            !is_clean(&t, Notes::default(), &file, ibstore::format::Version::V3),
+            "{kind:?}"
+        );
         assert!(findings(&t).contains(&kind), "{kind:?}: {:?}", findings(&t));
     }
 }

@@ -21,6 +21,27 @@ use crate::tick::Tick;
 use std::fmt;
 use std::path::Path;
 
+/// The record version: the v2 envelope or the flat v3 record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Version {
+    /// `{type, stream_id, timestamp, data, metadata}` / `StreamMessage`.
+    V2,
+    /// `{ts, st, cid, tt, rid, …}` / `TickMessage`.
+    V3,
+}
+
+impl Version {
+    /// The format of this version in the JSON or protobuf family.
+    pub fn format(self, json: bool) -> Format {
+        match (self, json) {
+            (Self::V2, true) => Format::V2Json,
+            (Self::V2, false) => Format::V2Pb,
+            (Self::V3, true) => Format::V3Json,
+            (Self::V3, false) => Format::V3Pb,
+        }
+    }
+}
+
 /// A record format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Format {
@@ -60,17 +81,20 @@ impl Format {
 
     /// Whether this is a v3 format.
     pub fn is_v3(self) -> bool {
-        matches!(self, Self::V3Json | Self::V3Pb)
+        self.version() == Version::V3
+    }
+
+    /// The record version.
+    pub fn version(self) -> Version {
+        match self {
+            Self::V2Json | Self::V2Pb => Version::V2,
+            Self::V3Json | Self::V3Pb => Version::V3,
+        }
     }
 
     /// The same version in the other encoding family.
     pub fn with_json(self, json: bool) -> Self {
-        match (self.is_v3(), json) {
-            (false, true) => Self::V2Json,
-            (false, false) => Self::V2Pb,
-            (true, true) => Self::V3Json,
-            (true, false) => Self::V3Pb,
-        }
+        self.version().format(json)
     }
 
     /// File extension without compression (`jsonl` or `pb`).

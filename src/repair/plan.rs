@@ -264,7 +264,7 @@ pub fn plan_file(
     plan.append_newline = scan.unterminated.is_some();
     if opts.relocate {
         for r in &scan.strays {
-            let Some(target) = target_of(&scan.file, r.stray.home, scan.format?.is_v3()) else {
+            let Some(target) = target_of(&scan.file, r.stray.home, scan.format?.version()) else {
                 continue;
             };
             plan.cuts.push(Cut {
@@ -351,7 +351,11 @@ fn reorder(plan: &mut FilePlan, order: &[Placed], sorted: bool, opts: &RepairOpt
 /// Where a record belongs in the store's own layout: the v3 file of its
 /// contract, tick type and `ts` hour, or the v2 background file of its
 /// contract, tick type and envelope hour. `None` for other naming shapes.
-pub fn target_of(file: &DataFile, home: crate::scan::record::Home, v3: bool) -> Option<String> {
+pub fn target_of(
+    file: &DataFile,
+    home: crate::scan::record::Home,
+    version: crate::format::Version,
+) -> Option<String> {
     let ext = file
         .rel
         .rsplit('/')
@@ -362,15 +366,15 @@ pub fn target_of(file: &DataFile, home: crate::scan::record::Home, v3: bool) -> 
     } else {
         format!("{}/", file.base)
     };
-    match (&file.name, v3) {
-        (FileName::V3 { .. }, true) => Some(format!(
+    match (&file.name, version) {
+        (FileName::V3 { .. }, crate::format::Version::V3) => Some(format!(
             "{base}{}/{}_{}_{}{ext}",
             hour_folder(home.hour),
             home.cid,
             home.tt,
             home.hour
         )),
-        (FileName::Background { .. }, false) => Some(format!(
+        (FileName::Background { .. }, crate::format::Version::V2) => Some(format!(
             "{base}{}/bg_{}_{}{ext}",
             hour_folder(home.hour),
             home.cid,

@@ -19,7 +19,7 @@ mod worker;
 
 use crate::format::piece::Piece;
 use crate::format::source::{ReadError, Source, Stat, Window};
-use crate::format::{Compression, Format};
+use crate::format::{Compression, Format, Version};
 use crate::report::{Finding, Kind};
 use crate::store::discover::Found;
 use crate::store::layout::{DataFile, Layout};
@@ -262,7 +262,7 @@ pub fn scan_with<V: Visit>(
         let scan = &mut out.scan;
         file_checks(
             &scan.file,
-            scan.file.layout_format().is_some_and(Format::is_v3),
+            scan.file.layout.version().unwrap_or(Version::V2),
             &mut sink,
         );
         scan.format = scan.file.layout_format();
@@ -300,7 +300,7 @@ pub fn scan_with<V: Visit>(
             out.scan.file.name = n;
         }
     }
-    file_checks(&out.scan.file, format.is_v3(), &mut sink);
+    file_checks(&out.scan.file, format.version(), &mut sink);
     let file = out.scan.file.clone();
     let mut cont = Continuity::default();
     let parts = if format.is_json()
@@ -464,14 +464,14 @@ fn confirm(src: &mut Source, format: Format, candidates: &[Candidate]) -> Vec<Lo
 }
 
 /// File-level checks of name and partition.
-fn file_checks(f: &DataFile, v3: bool, sink: &mut Sink) {
+fn file_checks(f: &DataFile, version: Version, sink: &mut Sink) {
     if let Some(where_) = &f.misfiled {
         sink.push(Finding::new(
             Kind::BadPartition,
             &f.rel,
             format!("a data file {where_}, not inside a YYYY/MM/DD/HH partition folder; read all the same"),
         ));
-        if v3 && f.name == FileName::Other {
+        if version == Version::V3 && f.name == FileName::Other {
             sink.push(Finding::new(
                 Kind::BadFileName,
                 &f.rel,
@@ -484,7 +484,7 @@ fn file_checks(f: &DataFile, v3: bool, sink: &mut Sink) {
         sink.push(Finding::new(Kind::BadPartition, &f.rel, "partition in 1970: a record time was probably written in seconds instead of µs (spec §2.3)"));
     }
     match (&f.name, f.layout) {
-        (FileName::V3 { t, .. }, _) if v3 => {
+        (FileName::V3 { t, .. }, _) if version == Version::V3 => {
             let want = t - t.rem_euclid(HOUR);
             if want != hour {
                 sink.push(Finding::new(

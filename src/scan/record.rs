@@ -3,7 +3,7 @@
 //! oddities become findings; a record that belongs in another file is also
 //! returned as a typed [`Stray`] for the commands that move it.
 
-use crate::format::{Note, Notes};
+use crate::format::{Note, Notes, Version};
 use crate::report::{Finding, Kind};
 use crate::store::layout::{DataFile, Layout};
 use crate::store::naming::FileName;
@@ -67,8 +67,8 @@ pub struct Stray {
 
 impl Home {
     /// The home of a record read as v3 (`ts` hour) or v2 (envelope hour).
-    pub fn of(t: &Tick, v3_content: bool) -> Self {
-        let time = if v3_content { t.ts } else { t.st };
+    pub fn of(t: &Tick, version: Version) -> Self {
+        let time = if version == Version::V3 { t.ts } else { t.st };
         let sec = time.div_euclid(US);
         Self {
             cid: t.cid,
@@ -98,14 +98,14 @@ enum TimeWindow {
 
 impl Expect {
     /// The promises of `file` for content of the given version.
-    pub fn of(file: &DataFile, v3_content: bool) -> Self {
+    pub fn of(file: &DataFile, version: Version) -> Self {
         let (cid, tt) = match file.name.contract() {
             Some((cid, tt)) => (Some(cid), tt),
             None => (None, None),
         };
         let time = match (file.hour, &file.name) {
             (None, _) => TimeWindow::Any,
-            (Some(_), FileName::V3 { t, .. }) if v3_content => {
+            (Some(_), FileName::V3 { t, .. }) if version == Version::V3 => {
                 let second = (t * US, (t + 1) * US);
                 if t % HOUR == 0 {
                     TimeWindow::Ts {
@@ -122,7 +122,8 @@ impl Expect {
                 }
             }
             (Some(hour), _)
-                if !v3_content && matches!(file.layout, Layout::LegacyV2 | Layout::V2) =>
+                if version == Version::V2
+                    && matches!(file.layout, Layout::LegacyV2 | Layout::V2) =>
             {
                 TimeWindow::St {
                     lo: hour * US,
@@ -205,19 +206,11 @@ pub fn check(
     t: &Tick,
     notes: Notes,
     file: &DataFile,
-    v3_content: bool,
+    version: Version,
     at: At<'_>,
     out: &mut impl FnMut(Finding),
 ) -> Option<Stray> {
-    check_expecting(
-        &Expect::of(file, v3_content),
-        t,
-        notes,
-        file,
-        v3_content,
-        at,
-        out,
-    )
+    check_expecting(&Expect::of(file, version), t, notes, file, version, at, out)
 }
 
 /// [`check`] with the file's promises worked out once.
@@ -227,35 +220,35 @@ pub fn check_expecting(
     t: &Tick,
     notes: Notes,
     file: &DataFile,
-    v3_content: bool,
+    version: Version,
     at: At<'_>,
     out: &mut impl FnMut(Finding),
 ) -> Option<Stray> {
     if expect.clean(t, notes) {
         return None;
     }
-    check_all(t, notes, file, v3_content, at, out)
+    check_all(t, notes, file, version, at, out)
 }
 
 /// Whether a record passes every check below without a finding: a branch-light
 /// predicate for the common case, so only unusual records pay for the
 /// detailed checks. A property test keeps it in step with them.
-pub fn is_clean(t: &Tick, notes: Notes, file: &DataFile, v3_content: bool) -> bool {
-    Expect::of(file, v3_content).clean(t, notes)
+pub fn is_clean(t: &Tick, notes: Notes, file: &DataFile, version: Version) -> bool {
+    Expect::of(file, version).clean(t, notes)
 }
 
 fn check_all(
     t: &Tick,
     notes: Notes,
     file: &DataFile,
-    v3_content: bool,
+    version: Version,
     at: At<'_>,
     out: &mut impl FnMut(Finding),
 ) -> Option<Stray> {
     values(t, at, out);
     payload(t, at, out);
     oddities(notes, at, out);
-    placement(t, file, v3_content, at, out)
+    placement(t, file, version, at, out)
 }
 
 fn values(t: &Tick, at: At<'_>, out: &mut impl FnMut(Finding)) {
@@ -404,7 +397,7 @@ fn oddities(notes: Notes, at: At<'_>, out: &mut impl FnMut(Finding)) {
 fn placement(
     t: &Tick,
     file: &DataFile,
-    v3_content: bool,
+    version: Version,
     at: At<'_>,
     out: &mut impl FnMut(Finding),
 ) -> Option<Stray> {
@@ -430,7 +423,7 @@ fn placement(
     }
     let stray = |spillover| {
         Some(Stray {
-            home: Home::of(t, v3_content),
+            home: Home::of(t, version),
             spillover,
         })
     };
@@ -438,7 +431,7 @@ fn placement(
         return if misplaced { stray(false) } else { None };
     };
     match &file.name {
-        FileName::V3 { t: name_t, .. } if v3_content => {
+        FileName::V3 { t: name_t, .. } if version == Version::V3 => {
             let sec = t.ts.div_euclid(US);
             let hourly = name_t % HOUR == 0 && (*name_t..name_t + HOUR).contains(&sec);
             if !hourly && sec != *name_t {
@@ -458,7 +451,7 @@ fn placement(
                 ));
             }
         }
-        _ if !v3_content && matches!(file.layout, Layout::LegacyV2 | Layout::V2) => {
+        _ if version == Version::V2 && matches!(file.layout, Layout::LegacyV2 | Layout::V2) => {
             let start = hour * US;
             if t.st >= start + HOUR * US || t.st < start - V2_SPILLOVER_US {
                 misplaced = true;

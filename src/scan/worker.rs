@@ -52,7 +52,7 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
             unterminated: None,
             crlf: 0,
             decoded: Decoded::default(),
-            expect: record::Expect::of(file, format.is_v3()),
+            expect: record::Expect::of(file, format.version()),
         }
     }
 
@@ -95,7 +95,7 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
                             &d.tick,
                             d.notes,
                             self.file,
-                            self.format.is_v3(),
+                            self.format.version(),
                             at,
                             &mut |f| sink.push(f),
                         );

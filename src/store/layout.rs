@@ -9,7 +9,7 @@
 //! ```
 
 use super::naming::FileName;
-use crate::format::{Compression, Extension, Format};
+use crate::format::{Compression, Extension, Format, Version};
 use crate::time;
 use std::path::Path;
 
@@ -30,10 +30,10 @@ pub enum Layout {
 
 impl Layout {
     /// The record version this layout holds, if it says.
-    pub fn version_is_v3(self) -> Option<bool> {
+    pub fn version(self) -> Option<Version> {
         match self {
-            Self::LegacyV2 | Self::V2 => Some(false),
-            Self::V3 | Self::Converter => Some(true),
+            Self::LegacyV2 | Self::V2 => Some(Version::V2),
+            Self::V3 | Self::Converter => Some(Version::V3),
             Self::Unplaced => None,
         }
     }
@@ -84,9 +84,7 @@ pub struct DataFile {
 impl DataFile {
     /// The format the layout implies (`None` when it does not say).
     pub fn layout_format(&self) -> Option<Format> {
-        self.layout
-            .version_is_v3()
-            .map(|v3| (if v3 { Format::V3Json } else { Format::V2Json }).with_json(self.ext.json))
+        self.layout.version().map(|v| v.format(self.ext.json))
     }
 
     /// Whether the file is zstd-compressed.
