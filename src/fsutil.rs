@@ -10,6 +10,7 @@
 use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Component, Path, PathBuf};
 
 /// A step boundary of a command that changes a store. Debug builds (the
@@ -169,6 +170,7 @@ impl Durable {
             .create_new(new)
             .create(true)
             .truncate(!new)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
             .map_err(io(path, "create file"))?;
         Ok(Self {
@@ -249,6 +251,7 @@ pub fn append_line(path: &Path, line: &[u8]) -> Result<()> {
     let mut f = OpenOptions::new()
         .append(true)
         .create(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(io(path, "open journal"))?;
     let mut buf = line.to_vec();

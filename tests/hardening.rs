@@ -511,3 +511,90 @@ fn report_wording() {
     assert!(text.contains(" @"), "{text}");
     assert!(!text.contains("line 3"), "{text}");
 }
+
+/// A repair run writes its lock, journal and quarantine only into real
+/// folders of the store: a symbolic link planted at `.ibstore`, at its
+/// lock, or at its journal or quarantine folder is refused before any data
+/// file changes, and nothing outside the store is written or emptied.
+#[test]
+fn state_folders_and_lock_planted_as_symlinks_are_refused() {
+    for planted in [".ibstore", ".ibstore/lock", ".ibstore/journal", ".ibstore/quarantine"] {
+        let d = tempdir().unwrap();
+        let store = d.path().join("s");
+        gen(&store, &["--damage", "garbage-line"]);
+        let outside = d.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        let victim = outside.join("victim");
+        fs::write(&victim, b"precious\n").unwrap();
+        fs::create_dir_all(store.join(".ibstore")).unwrap();
+        let link = store.join(planted);
+        if link.exists() {
+            fs::remove_dir_all(&link).unwrap();
+        }
+        let target = if planted.ends_with("lock") { &victim } else { &outside };
+        std::os::unix::fs::symlink(target, &link).unwrap();
+        let data_before = data(&store);
+        let outside_before = snapshot(&outside);
+        let out = ibstore()
+            .args(["repair", "--apply", "--path"])
+            .arg(&store)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{planted}: {err}");
+        assert!(
+            err.contains("a symbolic link inside the store; ibstore never writes through one"),
+            "{planted}: {err}"
+        );
+        assert_eq!(data(&store), data_before, "{planted}: no data file changed");
+        assert_eq!(snapshot(&outside), outside_before, "{planted}: nothing outside written");
+        assert_eq!(fs::read(&victim).unwrap(), b"precious\n");
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 1, "{planted}: no folder made outside");
+    }
+}
+
+/// Only ibstore's own temp files (`NAME.ibstore-tmp` beside a data file
+/// name) are stale temps, and repair moves them into the quarantine, never
+/// deletes them; any other `*.ibstore-tmp` is an unknown file, left alone.
+#[test]
+fn stale_temps_are_quarantined_and_foreign_ones_left_alone() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(&store, &[]);
+    let first = data(&store)[0].0.clone();
+    let ours = first.with_file_name(format!(
+        "{}.ibstore-tmp",
+        first.file_name().unwrap().to_string_lossy()
+    ));
+    let ours_rel = ours.strip_prefix(&store).unwrap().to_string_lossy().into_owned();
+    let foreign = store.join("notes.ibstore-tmp");
+    fs::write(&ours, b"half a rewrite\n").unwrap();
+    fs::write(&foreign, b"someone's notes\n").unwrap();
+
+    let v = validate(&store, &[]);
+    let stale = v.kind("stale_temp");
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0]["file"], ours_rel.as_str());
+    let unknown: Vec<_> = v.kind("unknown_file").iter().map(|f| f["file"].clone()).collect();
+    assert_eq!(unknown, vec![serde_json::json!("notes.ibstore-tmp")]);
+
+    let (code, lines) = repair(&store, &[]);
+    assert_eq!(code, 1, "a dry run with work to do exits 1");
+    let dry: Vec<_> = lines.iter().filter(|l| l["kind"] == "stale_temp").collect();
+    assert_eq!(dry.len(), 1);
+    assert_eq!(dry[0]["file"], ours_rel.as_str());
+    assert!(ours.exists(), "a dry run moves nothing");
+
+    let (_, lines) = repair(&store, &["--apply"]);
+    let run = run_id(&lines);
+    let moved: Vec<_> = lines.iter().filter(|l| l["kind"] == "stale_temp").collect();
+    assert_eq!(moved.len(), 1);
+    let q = format!("quarantine/{run}/{ours_rel}.stale");
+    assert_eq!(
+        moved[0]["message"],
+        format!("temp file of an interrupted ibstore write moved to .ibstore/{q}").as_str()
+    );
+    assert!(!ours.exists());
+    assert_eq!(fs::read(store.join(".ibstore").join(&q)).unwrap(), b"half a rewrite\n");
+    assert_eq!(fs::read(&foreign).unwrap(), b"someone's notes\n");
+}

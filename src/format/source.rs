@@ -545,7 +545,9 @@ fn trace_open(path: &Path) {
                 .create(true)
                 .open(log)
             {
-                let _ = writeln!(f, "{}", path.display());
+                // One write per line: with O_APPEND, lines written by
+                // parallel threads never interleave.
+                let _ = f.write_all(format!("{}\n", path.display()).as_bytes());
             }
         }
     }

@@ -188,8 +188,9 @@ impl RepairReport {
     /// an undo was refused for a file or its journal was incomplete.
     pub fn exit_code(&self) -> u8 {
         let tally = Tally::of(&self.findings);
-        let pending =
-            self.mode == Mode::DryRun && self.lines.iter().any(|l| l.status == Status::Planned);
+        let pending = self.mode == Mode::DryRun
+            && (self.lines.iter().any(|l| l.status == Status::Planned)
+                || self.findings.iter().any(|f| f.kind == Kind::StaleTemp));
         let left = self
             .lines
             .iter()

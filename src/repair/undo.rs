@@ -114,7 +114,12 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Undone> {
             _ => {}
         }
     }
-    let undo_journal = state.join("journal").join(format!("{run}.undo.jsonl"));
+    // A real file in a real folder of the store, never through a link.
+    let undo_journal = crate::fsutil::resolve_in(
+        root,
+        &format!("{}/journal/{run}.undo.jsonl", crate::store::discover::STATE_DIR),
+        true,
+    )?;
     journal::append(
         &undo_journal,
         &Step::Begin {

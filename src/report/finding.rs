@@ -182,6 +182,9 @@ kinds! {
     StaleLock = "stale_lock", Info, false;
     /// repair --undo: the run's journal is incomplete (killed run or cut journal).
     JournalIncomplete = "journal_incomplete", Warning, false;
+    /// A temp file an interrupted ibstore write left beside a data file;
+    /// repair --apply moves it to the quarantine.
+    StaleTemp = "stale_temp", Warning, false;
 }
 
 impl fmt::Display for Kind {
