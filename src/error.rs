@@ -76,6 +76,9 @@ pub enum Error {
         /// Why.
         why: String,
     },
+    /// A step refused for a reason about the file a finding already names.
+    #[error("refused: {0}")]
+    Refused(String),
     /// Arguments that cannot work together.
     #[error("{0}")]
     Usage(String),

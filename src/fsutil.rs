@@ -140,8 +140,20 @@ pub fn resolve_in(root: &Path, rel: &str, create: bool) -> Result<PathBuf> {
             }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !last && create => {
-                fs::create_dir(&p).map_err(io(&p, "create folder"))?;
-                fsync_dir(p.parent().unwrap_or(root))?;
+                match fs::create_dir(&p) {
+                    Ok(()) => fsync_dir(p.parent().unwrap_or(root))?,
+                    // Another process made it first: it must be a real folder.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        if !fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+                            return Err(Error::Unsafe {
+                                path: p,
+                                why: "not a folder (made by another process while this one looked)"
+                                    .into(),
+                            });
+                        }
+                    }
+                    Err(e) => return Err(io(&p, "create folder")(e)),
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && last => {}
             Err(source) => return Err(Error::path(p, source)),

@@ -819,14 +819,23 @@ fn checks_follow_the_loaders() {
 fn special_and_huge_files_are_refused_not_read() {
     let d = tempdir().unwrap();
     let fifo = d.path().join("production.env");
-    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(status.success());
     let big = d.path().join("staging.env");
     let f = std::fs::File::create(&big).unwrap();
     f.set_len((1 << 20) + 1).unwrap();
     for (p, why) in [
-        (fifo.clone(), "not a regular file (a folder, FIFO, device or socket)"),
-        (PathBuf::from("/dev/zero"), "not a regular file (a folder, FIFO, device or socket)"),
+        (
+            fifo.clone(),
+            "not a regular file (a folder, FIFO, device or socket)",
+        ),
+        (
+            PathBuf::from("/dev/zero"),
+            "not a regular file (a folder, FIFO, device or socket)",
+        ),
         (big.clone(), "larger than 1024 KiB: not an env file"),
     ] {
         let out = ibstore()

@@ -170,8 +170,8 @@ fn control_bytes_and_non_utf8_in_names_stay_in_their_line_and_are_repaired() {
         good
     );
     assert_eq!(fs::read(dir.join(evil)).unwrap(), good);
-    let (code, _) = repair(&store, &["--undo", &run_id(&lines)]);
-    assert_eq!(code, 0);
+    let (code, undo) = repair(&store, &["--undo", &run_id(&lines)]);
+    assert_eq!(code, 0, "{undo:?}");
     assert_eq!(
         fs::read(dir.join(std::ffi::OsStr::from_bytes(raw))).unwrap(),
         bad
@@ -284,6 +284,12 @@ fn misfiled_data_files_are_reported_and_still_read() {
         &body,
     )
     .unwrap();
+    fs::create_dir_all(store.join("v3/json/2025/08/01/00/old/x")).unwrap();
+    fs::write(
+        store.join("v3/json/2025/08/01/00/old/x/711280073_last_1754006400.jsonl"),
+        &body,
+    )
+    .unwrap();
     let r = validate(&store, &[]);
     let mut bp: Vec<(String, String)> = r
         .kind("bad_partition")
@@ -304,13 +310,17 @@ fn misfiled_data_files_are_reported_and_still_read() {
                 "a data file in v3/json/2025/08/01, not inside a YYYY/MM/DD/HH partition folder; read all the same".to_owned()
             ),
             (
+                "v3/json/2025/08/01/00/old/x/711280073_last_1754006400.jsonl".to_owned(),
+                "a data file in v3/json/2025/08/01/00/old/x, not inside a YYYY/MM/DD/HH partition folder; read all the same".to_owned()
+            ),
+            (
                 "v3/json/foo.jsonl".to_owned(),
                 "a data file directly in v3/json, not inside a YYYY/MM/DD/HH partition folder; read all the same".to_owned()
             ),
         ]
     );
     assert_eq!(r.kind("bad_file_name").len(), 1, "foo is no v3 name");
-    assert_eq!(r.summary()["records"].as_u64(), Some(300), "all three read");
+    assert_eq!(r.summary()["records"].as_u64(), Some(400), "all four read");
     assert!(r.of_type("stream").iter().all(|s| s["base"] == "v3/json"));
 }
 
@@ -518,7 +528,12 @@ fn report_wording() {
 /// file changes, and nothing outside the store is written or emptied.
 #[test]
 fn state_folders_and_lock_planted_as_symlinks_are_refused() {
-    for planted in [".ibstore", ".ibstore/lock", ".ibstore/journal", ".ibstore/quarantine"] {
+    for planted in [
+        ".ibstore",
+        ".ibstore/lock",
+        ".ibstore/journal",
+        ".ibstore/quarantine",
+    ] {
         let d = tempdir().unwrap();
         let store = d.path().join("s");
         gen(&store, &["--damage", "garbage-line"]);
@@ -531,7 +546,11 @@ fn state_folders_and_lock_planted_as_symlinks_are_refused() {
         if link.exists() {
             fs::remove_dir_all(&link).unwrap();
         }
-        let target = if planted.ends_with("lock") { &victim } else { &outside };
+        let target = if planted.ends_with("lock") {
+            &victim
+        } else {
+            &outside
+        };
         std::os::unix::fs::symlink(target, &link).unwrap();
         let data_before = data(&store);
         let outside_before = snapshot(&outside);
@@ -547,9 +566,17 @@ fn state_folders_and_lock_planted_as_symlinks_are_refused() {
             "{planted}: {err}"
         );
         assert_eq!(data(&store), data_before, "{planted}: no data file changed");
-        assert_eq!(snapshot(&outside), outside_before, "{planted}: nothing outside written");
+        assert_eq!(
+            snapshot(&outside),
+            outside_before,
+            "{planted}: nothing outside written"
+        );
         assert_eq!(fs::read(&victim).unwrap(), b"precious\n");
-        assert_eq!(fs::read_dir(&outside).unwrap().count(), 1, "{planted}: no folder made outside");
+        assert_eq!(
+            fs::read_dir(&outside).unwrap().count(),
+            1,
+            "{planted}: no folder made outside"
+        );
     }
 }
 
@@ -566,7 +593,11 @@ fn stale_temps_are_quarantined_and_foreign_ones_left_alone() {
         "{}.ibstore-tmp",
         first.file_name().unwrap().to_string_lossy()
     ));
-    let ours_rel = ours.strip_prefix(&store).unwrap().to_string_lossy().into_owned();
+    let ours_rel = ours
+        .strip_prefix(&store)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let foreign = store.join("notes.ibstore-tmp");
     fs::write(&ours, b"half a rewrite\n").unwrap();
     fs::write(&foreign, b"someone's notes\n").unwrap();
@@ -575,7 +606,11 @@ fn stale_temps_are_quarantined_and_foreign_ones_left_alone() {
     let stale = v.kind("stale_temp");
     assert_eq!(stale.len(), 1);
     assert_eq!(stale[0]["file"], ours_rel.as_str());
-    let unknown: Vec<_> = v.kind("unknown_file").iter().map(|f| f["file"].clone()).collect();
+    let unknown: Vec<_> = v
+        .kind("unknown_file")
+        .iter()
+        .map(|f| f["file"].clone())
+        .collect();
     assert_eq!(unknown, vec![serde_json::json!("notes.ibstore-tmp")]);
 
     let (code, lines) = repair(&store, &[]);
@@ -595,6 +630,72 @@ fn stale_temps_are_quarantined_and_foreign_ones_left_alone() {
         format!("temp file of an interrupted ibstore write moved to .ibstore/{q}").as_str()
     );
     assert!(!ours.exists());
-    assert_eq!(fs::read(store.join(".ibstore").join(&q)).unwrap(), b"half a rewrite\n");
+    assert_eq!(
+        fs::read(store.join(".ibstore").join(&q)).unwrap(),
+        b"half a rewrite\n"
+    );
     assert_eq!(fs::read(&foreign).unwrap(), b"someone's notes\n");
+}
+
+/// A `.zst` file cut short by another process while it is read is a
+/// change (`changed_during_run`), not a corrupt stream (`compression`).
+#[test]
+fn a_zstd_file_that_shrinks_mid_read_is_changed_not_corrupt() {
+    let d = tempdir().unwrap();
+    let store = big_store(d.path());
+    let rel = "v3/json/2025/08/01/00/711280073_bid_ask_1754006400.jsonl";
+    let plain = fs::read(store.join(rel)).unwrap();
+    fs::write(
+        store.join(format!("{rel}.zst")),
+        zstd::encode_all(plain.as_slice(), 1).unwrap(),
+    )
+    .unwrap();
+    fs::remove_file(store.join(rel)).unwrap();
+    let out = ibstore()
+        .args(["validate", "--json", "--jobs", "1", "--path"])
+        .arg(&store)
+        .env("IBSTORE_TEST_SHRINK", "1000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out.stdout);
+    let kinds: Vec<_> = lines
+        .iter()
+        .filter(|l| l["type"] == "finding" && l["severity"] == "error")
+        .map(|l| (l["kind"].as_str().unwrap(), l["file"].as_str().unwrap()))
+        .collect();
+    let zrel = format!("{rel}.zst");
+    assert_eq!(kinds, vec![("changed_during_run", zrel.as_str())]);
+}
+
+/// Undo restores nothing over a file that changed after the repair, and
+/// says so in a finding that names the file once.
+#[test]
+fn undo_refuses_a_file_changed_after_the_repair() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    let inj = gen(&store, &["--damage", "garbage-line"]);
+    let (code, lines) = repair(&store, &["--apply"]);
+    assert_eq!(code, 0);
+    let abs = store.join(&inj[0].file);
+    let mut b = fs::read(&abs).unwrap();
+    b.extend_from_slice(&b.clone()[..b.iter().position(|&c| c == b'\n').unwrap() + 1]);
+    fs::write(&abs, &b).unwrap();
+    let (code, undo) = repair(&store, &["--undo", &run_id(&lines)]);
+    assert_eq!(code, 1);
+    let refused: Vec<_> = undo
+        .iter()
+        .filter(|l| l["kind"] == "undo_refused")
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["file"], inj[0].file.as_str());
+    assert_eq!(
+        refused[0]["message"],
+        "refused: the file changed after the repair (appended to or edited); not restored, to lose nothing"
+    );
+    assert_eq!(
+        fs::read(&abs).unwrap(),
+        b,
+        "the changed file is left as it is"
+    );
 }

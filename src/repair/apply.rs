@@ -68,14 +68,20 @@ impl RunDirs {
     pub fn create(&self) -> Result<()> {
         let journal = format!("{}/journal/{}.jsonl", STATE_DIR, self.run);
         fsutil::resolve_in(&self.root, &journal, true)?;
-        fsutil::resolve_in(&self.root, &format!("{STATE_DIR}/quarantine/{}", self.run), true)?;
+        fsutil::resolve_in(
+            &self.root,
+            &format!("{STATE_DIR}/quarantine/{}", self.run),
+            true,
+        )?;
         fsutil::fsync_dir(&self.state)
     }
 
     /// Where a quarantine piece named by [`RunDirs::piece`] goes, its folders
     /// created and checked as [`RunDirs::create`] does.
     fn piece_path(&self, q: &str) -> Result<PathBuf> {
-        fsutil::resolve_in(&self.root, &format!("{STATE_DIR}/{q}"), true)
+        // `q` names the file literally (a `%XX` in it is part of the name).
+        let key = fsutil::rel_key(&format!("{STATE_DIR}/{q}"), None);
+        fsutil::resolve_in(&self.root, &key, true)
     }
 
     /// Quarantine path (relative to `.ibstore`) for a piece of `rel`.

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::{self, crc32};
 use crate::report::{Finding, Kind};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Runs with a journal under `state`.
 pub fn runs(state: &Path) -> Vec<String> {
@@ -117,7 +117,10 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Undone> {
     // A real file in a real folder of the store, never through a link.
     let undo_journal = crate::fsutil::resolve_in(
         root,
-        &format!("{}/journal/{run}.undo.jsonl", crate::store::discover::STATE_DIR),
+        &format!(
+            "{}/journal/{run}.undo.jsonl",
+            crate::store::discover::STATE_DIR
+        ),
         true,
     )?;
     journal::append(
@@ -186,10 +189,7 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Undone> {
 }
 
 fn refuse(msg: String) -> Error {
-    Error::Unsafe {
-        path: PathBuf::new(),
-        why: msg,
-    }
+    Error::Refused(msg)
 }
 
 /// Restores one rewritten file; `Ok(None)` when it is already the original.

@@ -391,7 +391,11 @@ fn read_sequential(
     let mut framer = format.framer();
     loop {
         let eof = src.at_end();
-        let used = framer.feed(win.data(), win.base(), eof, &mut on);
+        // A read that stopped early (the file shrank, a zstd stream broke)
+        // did not reach the file's end: its partial last piece is not a
+        // truncated tail, and the read problem's finding covers it.
+        let last = eof && src.problem().is_none();
+        let used = framer.feed(win.data(), win.base(), last, &mut on);
         if eof {
             return;
         }

@@ -269,5 +269,7 @@ fn is_stale_temp(path: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt as _;
     let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
     name.strip_suffix(crate::fsutil::TEMP_SUFFIX.as_bytes())
-        .is_some_and(|stem| Extension::from_path(&path.with_file_name(std::ffi::OsStr::from_bytes(stem))).is_some())
+        .is_some_and(|stem| {
+            Extension::from_path(&path.with_file_name(std::ffi::OsStr::from_bytes(stem))).is_some()
+        })
 }

@@ -167,7 +167,8 @@ pub fn classify(abs: &Path, rel: String, ext: Extension, size: u64) -> DataFile 
 }
 
 /// A data file under `{v2|v3}/{json|protobuf}/` but outside a valid
-/// partition (directly in the family folder, under a day folder, …): its
+/// partition (directly in the family folder, under a day folder, in a
+/// folder below an hour folder, …): its
 /// era is known, so it is read as such, and the folders are reported.
 fn misfiled(comps: &[&str], family: &str, out: &mut DataFile) {
     let n = comps.len();
@@ -177,9 +178,6 @@ fn misfiled(comps: &[&str], family: &str, out: &mut DataFile) {
     else {
         return;
     };
-    if n - f - 2 > 4 {
-        return;
-    }
     out.layout = if comps[f - 1] == "v3" {
         Layout::V3
     } else {
