@@ -306,12 +306,12 @@ fn misfiled_data_files_are_reported_and_still_read() {
         bp,
         [
             (
-                "v3/json/2025/08/01/711280073_last_1754006400.jsonl".to_owned(),
-                "a data file in v3/json/2025/08/01, not inside a YYYY/MM/DD/HH partition folder; read all the same".to_owned()
-            ),
-            (
                 "v3/json/2025/08/01/00/old/x/711280073_last_1754006400.jsonl".to_owned(),
                 "a data file in v3/json/2025/08/01/00/old/x, not inside a YYYY/MM/DD/HH partition folder; read all the same".to_owned()
+            ),
+            (
+                "v3/json/2025/08/01/711280073_last_1754006400.jsonl".to_owned(),
+                "a data file in v3/json/2025/08/01, not inside a YYYY/MM/DD/HH partition folder; read all the same".to_owned()
             ),
             (
                 "v3/json/foo.jsonl".to_owned(),
