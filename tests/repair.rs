@@ -606,3 +606,60 @@ fn a_failed_step_leaves_the_file_unchanged() {
     assert_eq!(fs::read(&abs).unwrap(), before);
     assert_eq!(repair_lines(&lines)[0]["status"], "failed");
 }
+
+/// A record whose contract id is invalid (≤ 0) has no home file:
+/// `--relocate` leaves it where it is (reported, not moved), and never
+/// creates a file named after it.
+#[test]
+fn relocate_never_moves_a_record_with_an_invalid_contract_id() {
+    for (format, rel, from, to) in [
+        (
+            "v3-json",
+            "v3/json/2025/08/01/00/711280073_bid_ask_1754006400.jsonl",
+            "\"cid\":711280073",
+            "\"cid\":-5",
+        ),
+        (
+            "v2-json",
+            "v2/json/2025/08/01/00/bg_711280073_bid_ask.jsonl",
+            "\"contract_id\":\"711280073\"",
+            "\"contract_id\":\"-5\"",
+        ),
+    ] {
+        let d = tempdir().unwrap();
+        let store = d.path().join("s");
+        gen(
+            &store,
+            &[
+                "--format",
+                format,
+                "--contracts",
+                "1",
+                "--tick-types",
+                "bid_ask",
+                "--hours",
+                "2",
+            ],
+        );
+        let abs = store.join(rel);
+        let text = fs::read_to_string(&abs).unwrap();
+        let second = text.lines().nth(1).unwrap().to_owned();
+        assert!(second.contains(from), "{second}");
+        let changed = text.replacen(&second, &second.replace(from, to), 1);
+        fs::write(&abs, &changed).unwrap();
+        let v = validate(&store, &[]);
+        let bad: Vec<_> = v.kind("invalid_value");
+        assert_eq!(bad.len(), 1, "{format}");
+        assert_eq!(bad[0]["file"], rel);
+        assert_eq!(bad[0]["record"], 2);
+        let before = data(&store);
+        let (code, lines) = repair(&store, &["--apply", "--relocate", "--include-active"]);
+        assert_eq!(code, 0, "{format}: {lines:?}");
+        assert_eq!(repair_lines(&lines).len(), 0, "{format}: {lines:?}");
+        assert_eq!(
+            data(&store),
+            before,
+            "{format}: nothing moved, nothing created"
+        );
+    }
+}

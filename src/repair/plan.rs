@@ -350,12 +350,17 @@ fn reorder(plan: &mut FilePlan, order: &[Placed], sorted: bool, opts: &RepairOpt
 
 /// Where a record belongs in the store's own layout: the v3 file of its
 /// contract, tick type and `ts` hour, or the v2 background file of its
-/// contract, tick type and envelope hour. `None` for other naming shapes.
+/// contract, tick type and envelope hour. `None` for other naming shapes,
+/// and for a record whose contract id is not a valid one (≤ 0, an
+/// `invalid_value` or `zero_contract_id`): it has no home to go to.
 pub fn target_of(
     file: &DataFile,
     home: crate::scan::record::Home,
     version: crate::format::Version,
 ) -> Option<String> {
+    if home.cid <= 0 {
+        return None;
+    }
     let ext = file
         .rel
         .rsplit('/')
