@@ -855,3 +855,25 @@ fn special_and_huge_files_are_refused_not_read() {
         );
     }
 }
+
+/// The text summary counts in the singular for one.
+#[test]
+fn text_summary_says_one_file_and_one_error() {
+    let d = tempdir().unwrap();
+    let p = write(
+        d.path(),
+        "production.env",
+        "PORT=8001\nIB_STREAM_CLIENT_ID=x\n",
+    );
+    let out = ibstore()
+        .args(["config", "check"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 env file, 2 settings, 32 bytes\n"),
+        "{text}"
+    );
+    assert!(text.contains("1 error, 0 warnings, 0 info\n"), "{text}");
+}

@@ -6,7 +6,7 @@ use super::apply::{Outcome, Planned};
 use super::plan::{Action, Cut};
 use super::undo::Undone;
 use super::Mode;
-use crate::report::{Finding, Kind, Summary, Tally, Units, Writer};
+use crate::report::{plural, Finding, Kind, Summary, Tally, Units, Writer};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -333,9 +333,6 @@ impl RepairReport {
 }
 
 /// `1 record`, `2 records`.
-pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
 
 fn serde_name<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v)
