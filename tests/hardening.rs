@@ -699,3 +699,37 @@ fn undo_refuses_a_file_changed_after_the_repair() {
         "the changed file is left as it is"
     );
 }
+
+/// A data file in the other family's partition (`.jsonl` under
+/// `protobuf/`, `.pb` under `json/`) is a warning naming both, and is read
+/// by its extension.
+#[test]
+fn data_files_in_the_other_family_folder_are_warned_and_read() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(
+        &store,
+        &["--contracts", "1", "--tick-types", "last", "--hours", "1"],
+    );
+    let name = "711280073_last_1754006400.jsonl";
+    let body = fs::read(store.join("v3/json/2025/08/01/00").join(name)).unwrap();
+    fs::create_dir_all(store.join("v3/protobuf/2025/08/01/00")).unwrap();
+    fs::write(store.join("v3/protobuf/2025/08/01/00").join(name), &body).unwrap();
+    let r = validate(&store, &[]);
+    let f: Vec<_> = r.findings();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (
+            f[0]["kind"].as_str(),
+            f[0]["severity"].as_str(),
+            f[0]["file"].as_str()
+        ),
+        (
+            Some("format_mismatch"),
+            Some("warning"),
+            Some("v3/protobuf/2025/08/01/00/711280073_last_1754006400.jsonl")
+        )
+    );
+    assert_eq!(f[0]["message"], "a JSON Lines file in the v3/protobuf folder, where protobuf files belong: the recorder's readers of that folder skip it; read as JSON Lines all the same");
+    assert_eq!(r.summary()["records"].as_u64(), Some(200));
+}

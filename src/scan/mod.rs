@@ -483,6 +483,21 @@ fn file_checks(f: &DataFile, version: Version, sink: &mut Sink) {
             ));
         }
     }
+    if f.wrong_family {
+        let (is, belongs) = if f.ext.json {
+            ("JSON Lines", "protobuf")
+        } else {
+            ("protobuf", "JSON Lines")
+        };
+        sink.push(
+            Finding::new(
+                Kind::FormatMismatch,
+                &f.rel,
+                format!("a {is} file in the {} folder, where {belongs} files belong: the recorder's readers of that folder skip it; read as {is} all the same", f.base),
+            )
+            .severity(crate::report::Severity::Warning),
+        );
+    }
     let Some(hour) = f.hour else { return };
     if hour < HOUR * 24 * 366 {
         sink.push(Finding::new(Kind::BadPartition, &f.rel, "partition in 1970: a record time was probably written in seconds instead of µs (spec §2.3)"));
