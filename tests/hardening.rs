@@ -733,3 +733,30 @@ fn data_files_in_the_other_family_folder_are_warned_and_read() {
     assert_eq!(f[0]["message"], "a JSON Lines file in the v3/protobuf folder, where protobuf files belong: the recorder's readers of that folder skip it; read as JSON Lines all the same");
     assert_eq!(r.summary()["records"].as_u64(), Some(200));
 }
+
+/// A 0-byte `.zst` file is an empty file like any other: `empty_file`,
+/// removed by repair, brought back by undo.
+#[test]
+fn a_zero_byte_zst_file_is_empty_not_corrupt() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(
+        &store,
+        &["--contracts", "1", "--tick-types", "last", "--hours", "2"],
+    );
+    let rel = "v3/json/2025/08/01/00/711280073_last_1754006400.jsonl.zst";
+    fs::write(store.join(rel), b"").unwrap();
+    let r = validate(&store, &[]);
+    let errors: Vec<_> = r
+        .errors()
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap(), f["file"].as_str().unwrap()))
+        .collect();
+    assert_eq!(errors, vec![("empty_file", rel)]);
+    let (code, lines) = repair(&store, &["--apply"]);
+    assert_eq!(code, 0, "{lines:?}");
+    assert!(!store.join(rel).exists());
+    let (code, _) = repair(&store, &["--undo", &run_id(&lines)]);
+    assert_eq!(code, 0);
+    assert_eq!(fs::read(store.join(rel)).unwrap(), b"");
+}

@@ -266,7 +266,9 @@ pub fn scan_with<V: Visit>(
             &mut sink,
         );
         scan.format = scan.file.layout_format();
-        if let Some(p) = src.problem() {
+        // A 0-byte file is empty whatever its extension (a 0-byte `.zst`
+        // holds no frame, which the decoder calls incomplete).
+        if let Some(p) = src.problem().filter(|_| src.stat().size > 0) {
             sink.push(problem_finding(p, &rel, scan));
         } else {
             let why = if src.stat().size == 0 {
