@@ -332,8 +332,6 @@ impl RepairReport {
     }
 }
 
-/// `1 record`, `2 records`.
-
 fn serde_name<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
