@@ -663,3 +663,48 @@ fn relocate_never_moves_a_record_with_an_invalid_contract_id() {
         );
     }
 }
+
+/// A record relocated out of a `.jsonl.zst` file goes into its stream-hour's
+/// existing plain `.jsonl` file: never a second home file beside it.
+#[test]
+fn relocate_from_a_zst_file_appends_to_the_existing_plain_home() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    let inj = gen(&store, &["--damage", "misplaced"]);
+    let src = store.join(&inj[0].file);
+    let plain = fs::read(&src).unwrap();
+    let zrel = format!("{}.zst", inj[0].file);
+    fs::write(
+        store.join(&zrel),
+        zstd::encode_all(plain.as_slice(), 3).unwrap(),
+    )
+    .unwrap();
+    fs::remove_file(&src).unwrap();
+    // The stream-hour the misplaced record belongs to already has its
+    // plain home file.
+    let first =
+        String::from_utf8(plain[..=plain.iter().position(|&b| b == b'\n').unwrap()].to_vec())
+            .unwrap();
+    let home = store.join("v3/json/2025/08/01/01/711280074_bid_ask_1754010000.jsonl");
+    fs::write(
+        &home,
+        first.replace("\"cid\":711280073", "\"cid\":711280074"),
+    )
+    .unwrap();
+    let files_before: Vec<_> = data(&store).into_iter().map(|(p, _)| p).collect();
+    let (code, lines) = repair(&store, &["--apply", "--relocate", "--include-active"]);
+    assert_eq!(code, 0, "{lines:?}");
+    let l = repair_lines(&lines);
+    assert_eq!(l.len(), 1, "{l:?}");
+    let target = l[0]["moved"][0][1].as_str().unwrap().to_owned();
+    assert!(target.ends_with(".jsonl"), "{target}");
+    assert!(target.contains("711280074_bid_ask"), "{target}");
+    let files_after: Vec<_> = data(&store).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(files_after, files_before, "no new file");
+    let (o, n) = (inj[0].offset as usize, inj[0].len as usize);
+    assert!(fs::read(store.join(&target))
+        .unwrap()
+        .ends_with(&plain[o..o + n]));
+    let v = validate(&store, &[]);
+    assert_eq!(v.errors().len(), 0, "{:?}", v.errors());
+}

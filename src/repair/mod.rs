@@ -278,6 +278,22 @@ fn relocations(
         if f.plan.action != Action::Rewrite || f.plan.moves.is_empty() {
             continue;
         }
+        // A stream-hour has one home file: when the target named after the
+        // source's compression is missing but its plain or `.zst` twin is
+        // there, the records go into the twin.
+        for m in &mut f.plan.moves {
+            let twin = match m.target.strip_suffix(".zst") {
+                Some(plain) => plain.to_owned(),
+                None => format!("{}.zst", m.target),
+            };
+            let exists = |t: &str| {
+                std::fs::symlink_metadata(root.join(crate::fsutil::key_path(t)))
+                    .is_ok_and(|md| md.is_file())
+            };
+            if !exists(&m.target) && exists(&twin) {
+                m.target = twin;
+            }
+        }
         let target_active = |t: &str| {
             let abs = root.join(t);
             crate::format::Extension::from_path(&abs).is_some_and(|ext| {
