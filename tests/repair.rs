@@ -708,3 +708,43 @@ fn relocate_from_a_zst_file_appends_to_the_existing_plain_home() {
     let v = validate(&store, &[]);
     assert_eq!(v.errors().len(), 0, "{:?}", v.errors());
 }
+
+/// The report's `bytes_kept` is the size of the file a sorting,
+/// EOL-normalising repair writes, blank and CRLF lines included.
+#[test]
+fn bytes_kept_is_the_written_size_when_sorting() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(
+        &store,
+        &["--contracts", "1", "--tick-types", "last", "--hours", "2"],
+    );
+    let rel = "v3/json/2025/08/01/00/711280073_last_1754006400.jsonl";
+    let abs = store.join(rel);
+    let text = fs::read_to_string(&abs).unwrap();
+    let mut lines: Vec<String> = text.lines().map(|l| format!("{l}\n")).collect();
+    lines.swap(3, 40);
+    lines[10] = lines[10].replace('\n', "\r\n");
+    lines.insert(20, "\n".to_owned());
+    let last = lines.len() - 1;
+    lines[last] = lines[last].trim_end().to_owned();
+    fs::write(&abs, lines.concat()).unwrap();
+    let (code, out) = repair(
+        &store,
+        &["--apply", "--sort", "--normalize-eol", "--include-active"],
+    );
+    assert_eq!(code, 0, "{out:?}");
+    let l = repair_lines(&out);
+    assert_eq!(l.len(), 1, "{l:?}");
+    let written = fs::read(&abs).unwrap();
+    assert_eq!(
+        l[0]["bytes_kept"].as_u64(),
+        Some(written.len() as u64),
+        "{l:?}"
+    );
+    assert_eq!(
+        written,
+        text.as_bytes(),
+        "sorted back, LF only, blank line gone, newline added"
+    );
+}

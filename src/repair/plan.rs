@@ -311,7 +311,17 @@ pub fn plan_file(
         reorder(&mut plan, order, scan.arrival_sorted, opts);
     }
     plan.bytes_quarantined = plan.cuts.iter().map(|c| c.len).sum();
-    plan.bytes_kept = scan.decoded_bytes.saturating_sub(plan.bytes_quarantined);
+    plan.bytes_kept = match &plan.segments {
+        // A rewritten order keeps exactly its segments (a CR dropped from
+        // each normalised line).
+        Some(segs) => {
+            segs.iter()
+                .map(|s| s.end - s.start - u64::from(s.strip_cr))
+                .sum::<u64>()
+                + u64::from(plan.append_newline)
+        }
+        None => scan.decoded_bytes.saturating_sub(plan.bytes_quarantined),
+    };
     if plan.is_noop() {
         return None;
     }
