@@ -37,11 +37,6 @@ fn undo_of_a_large_cut_runs_in_bounded_memory() {
     assert_eq!(back.len() as u64, good.len() as u64 + len);
     assert_eq!(&back[..good.len()], good.as_slice());
     assert!(back[good.len()..].iter().all(|&b| b == 0));
-    // SAFETY: getrusage only writes the struct passed.
-    let maxrss_kib = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
-        u.ru_maxrss
-    };
+    let maxrss_kib = children_peak_rss_kib();
     assert!(maxrss_kib < 64 * 1024, "peak RSS {maxrss_kib} KiB");
 }
