@@ -272,6 +272,32 @@ pub fn append_line(path: &Path, line: &[u8]) -> Result<()> {
     f.sync_all().map_err(io(path, "fsync journal"))
 }
 
+/// Points the symbolic link `link` at `target` atomically: a new link is
+/// made under a temp name in the same folder, renamed over `link`, and the
+/// folder fsynced. A reader resolving `link` sees the old target or the new
+/// one, never nothing (`ln -sfn` unlinks first). A temp link left by a
+/// crash is replaced. Crash points after each step.
+pub fn replace_symlink(link: &Path, target: &Path) -> Result<()> {
+    let tmp = temp_path(link);
+    match fs::symlink_metadata(&tmp) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::remove_file(&tmp).map_err(io(&tmp, "remove stale temp link"))?
+        }
+        Ok(_) => {
+            return Err(Error::Unsafe {
+                path: tmp,
+                why: "not a symbolic link where ibstore makes its temp link; move it away".into(),
+            })
+        }
+        Err(_) => {}
+    }
+    std::os::unix::fs::symlink(target, &tmp).map_err(io(&tmp, "create temp link"))?;
+    crash_point();
+    fs::rename(&tmp, link).map_err(io(link, "rename link into place"))?;
+    crash_point();
+    fsync_dir(link.parent().unwrap_or(Path::new(".")))
+}
+
 /// Whether a `/`-separated relative path stays inside its root (no `..`,
 /// no absolute part, not empty).
 pub fn is_contained(rel: &str) -> bool {

@@ -29,6 +29,7 @@ pub mod repair;
 pub mod report;
 pub mod scan;
 pub mod store;
+pub mod switch;
 pub mod tick;
 pub mod time;
 pub mod validate;

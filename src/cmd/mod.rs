@@ -6,4 +6,5 @@ pub mod config;
 pub mod gen;
 pub mod man;
 pub mod repair;
+pub mod switch;
 pub mod validate;
