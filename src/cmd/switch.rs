@@ -2,7 +2,7 @@
 
 use crate::cli::writer;
 use anyhow::Result;
-use ibstore::report::{Summary, Tally, Units, Writer};
+use ibstore::report::{plural, Summary, Tally, Units, Writer};
 use ibstore::switch::{history::Entry, Outcome};
 use std::io::Write;
 use std::path::PathBuf;
@@ -108,12 +108,12 @@ fn render<W: Write>(
             } else {
                 let v = entry.validation;
                 w.text_line(&format!(
-                    "validated {}: {} data files, {} records, {} errors, {} warnings{}",
+                    "validated {}: {}, {}, {}, {}{}",
                     w.escape(&entry.to),
-                    v.files,
-                    v.records,
-                    v.errors,
-                    v.warnings,
+                    plural(v.files, "data file", "data files"),
+                    plural(v.records, "record", "records"),
+                    plural(v.errors, "error", "errors"),
+                    plural(v.warnings, "warning", "warnings"),
                     if entry.forced { " (--force)" } else { "" }
                 ))?;
                 let from = entry.from.as_deref().unwrap_or("(no link)");
@@ -146,11 +146,11 @@ fn render<W: Write>(
         } => {
             if !w.is_json() {
                 w.text_line(&format!(
-                    "refused: {} has {} error findings ({} data files, {} records); the link is unchanged (--force to switch anyway)",
+                    "refused: {} has {} ({}, {}); the link is unchanged (--force to switch anyway)",
                     w.escape(&to.display().to_string()),
-                    validation.errors,
-                    validation.files,
-                    validation.records
+                    plural(validation.errors, "error finding", "error findings"),
+                    plural(validation.files, "data file", "data files"),
+                    plural(validation.records, "record", "records")
                 ))?;
             }
             w.findings(findings)?;
@@ -175,7 +175,7 @@ pub fn run_history(a: HistoryArgs) -> Result<u8> {
         }
         for (i, e) in entries.iter().enumerate() {
             w.text_line(&format!(
-                "{} {} {} by {}@{}: {} -> {} ({} files, {} records, {} errors, {} warnings{})",
+                "{} {} {} by {}@{}: {} -> {} ({}, {}, {}, {}{})",
                 i + 1,
                 e.time,
                 e.action,
@@ -183,10 +183,10 @@ pub fn run_history(a: HistoryArgs) -> Result<u8> {
                 w.escape(&e.host),
                 w.escape(e.from.as_deref().unwrap_or("(no link)")),
                 w.escape(&e.to),
-                e.validation.files,
-                e.validation.records,
-                e.validation.errors,
-                e.validation.warnings,
+                plural(e.validation.files, "file", "files"),
+                plural(e.validation.records, "record", "records"),
+                plural(e.validation.errors, "error", "errors"),
+                plural(e.validation.warnings, "warning", "warnings"),
                 if e.forced { ", forced" } else { "" }
             ))?;
         }

@@ -102,7 +102,19 @@ impl Link {
                 what: "open lock",
                 source,
             })?;
-        match f.try_lock() {
+        // A moment's grace: a process forked by this one (to run
+        // something else) holds a copy of the descriptor until it execs.
+        let mut tries = 0;
+        let got = loop {
+            match f.try_lock() {
+                Err(TryLockError::WouldBlock) if tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => break r,
+            }
+        };
+        match got {
             Ok(()) => Ok(f),
             Err(TryLockError::WouldBlock) => Err(Error::Refused(format!(
                 "another switch or rollback of {} is running (it holds {}); wait for it to finish",
