@@ -155,6 +155,7 @@ pub enum Outcome {
 /// Points `link` at the store `to`.
 pub fn switch(link: &Path, to: &Path, force: bool) -> Result<Outcome> {
     let link = Link::new(link)?;
+    link.current()?;
     let _lock = link.lock()?;
     let hist = history::read(&link.history)?;
     let target = fs::canonicalize(to).map_err(|e| Error::path(to, e))?;
@@ -164,6 +165,7 @@ pub fn switch(link: &Path, to: &Path, force: bool) -> Result<Outcome> {
 /// Points `link` back at the target before the last switch in its history.
 pub fn rollback(link: &Path, force: bool) -> Result<Outcome> {
     let link = Link::new(link)?;
+    link.current()?;
     let _lock = link.lock()?;
     let hist = history::read(&link.history)?;
     let Some(last) = hist.last() else {
