@@ -73,14 +73,12 @@ pub fn sibling(path: &Path, what: &str) -> PathBuf {
         .unwrap_or_else(|| path.with_file_name(format!("{what}-{stamp}")))
 }
 
-/// An absolute path for a folder that may not exist yet (its parent must).
+/// An absolute path for a folder that may not exist yet (its parent must);
+/// a last component that is a symbolic link is kept, not followed.
 fn absolute(p: &Path) -> Result<PathBuf> {
-    if let Ok(c) = fs::canonicalize(p) {
-        return Ok(c);
-    }
-    let name = p
-        .file_name()
-        .ok_or_else(|| Error::Usage(format!("{}: not a folder name", p.display())))?;
+    let Some(name) = p.file_name() else {
+        return fs::canonicalize(p).map_err(|e| Error::path(p, e));
+    };
     let parent = match p.parent() {
         Some(x) if !x.as_os_str().is_empty() => x,
         _ => Path::new("."),
@@ -104,9 +102,12 @@ fn refuse_nested(a: &Path, b: &Path, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// A file's rel key and absolute path.
+type Keyed = (String, PathBuf);
+
 /// Every regular file under `root` as (rel key, absolute path), sorted,
 /// and what was skipped. ibstore's temp files and a manifest are left out.
-fn walk(root: &Path) -> Result<(Vec<(String, PathBuf)>, Vec<String>)> {
+fn walk(root: &Path) -> Result<(Vec<Keyed>, Vec<String>)> {
     use std::os::unix::ffi::OsStrExt as _;
     let mut files = Vec::new();
     let mut skipped = Vec::new();
@@ -433,10 +434,14 @@ fn check(
                 out.push(p("records", records.to_string(), s.records.to_string()));
             }
             if (s.first_ts, s.last_ts) != (e.first_ts, e.last_ts) {
+                let span = |a: Option<i64>, b: Option<i64>| {
+                    let t = |x: Option<i64>| x.map_or("none".into(), crate::time::display_us);
+                    format!("{}..{}", t(a), t(b))
+                };
                 out.push(p(
                     "ts",
-                    format!("{:?}..{:?}", e.first_ts, e.last_ts),
-                    format!("{:?}..{:?}", s.first_ts, s.last_ts),
+                    span(e.first_ts, e.last_ts),
+                    span(s.first_ts, s.last_ts),
                 ));
             }
             s.crc32.ok_or_else(|| "unreadable".to_string())
@@ -489,10 +494,12 @@ pub fn restore(backup: &Path, to: &Path) -> Result<RestoreReport> {
     };
     let to = absolute(to)?;
     match fs::symlink_metadata(&to) {
-        Ok(x) if x.file_type().is_symlink() => return Err(Error::Refused(format!(
+        Ok(x) if x.file_type().is_symlink() => {
+            return Err(Error::Refused(format!(
             "{} is a symbolic link; restore to a new folder and `ibstore switch` the link to it",
             to.display()
-        ))),
+        )))
+        }
         Ok(x) if !x.is_dir() => {
             return Err(Error::Refused(format!("{} is not a folder", to.display())))
         }
