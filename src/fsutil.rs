@@ -205,6 +205,13 @@ impl Durable {
         Ok((self.path, self.len, self.crc.finalize()))
     }
 
+    /// fsyncs the file only (not its folder): for a temp file renamed with
+    /// [`rename_deferred`], whose folder the caller fsyncs once afterwards.
+    pub fn finish_file(self) -> Result<(PathBuf, u64, u32)> {
+        self.file.sync_all().map_err(io(&self.path, "fsync file"))?;
+        Ok((self.path, self.len, self.crc.finalize()))
+    }
+
     /// Path being written.
     pub fn path(&self) -> &Path {
         &self.path
@@ -236,6 +243,14 @@ pub fn write_temp(target: &Path, bytes: &[u8]) -> Result<PathBuf> {
 pub fn commit(tmp: &Path, target: &Path) -> Result<()> {
     fs::rename(tmp, target).map_err(io(target, "rename into place"))?;
     fsync_dir(target.parent().unwrap_or(Path::new(".")))
+}
+
+/// Renames a durable temp file over its target without fsyncing the
+/// folder: for many files in a few folders (a backup), whose folders the
+/// caller fsyncs once each ([`fsync_dir`]) before the step that depends on
+/// them (the manifest).
+pub fn rename_deferred(tmp: &Path, target: &Path) -> Result<()> {
+    fs::rename(tmp, target).map_err(io(target, "rename into place"))
 }
 
 /// `write_temp` then `commit`.

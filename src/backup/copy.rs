@@ -1,6 +1,7 @@
 //! Copies one file into a backup: a real copy (never a hard link: the
 //! recorder appends to live files in place), through a durable temp file
-//! beside the final name. The source is read once, up to the size it had
+//! beside the final name (fsynced; the caller renames it and fsyncs the
+//! folders once all files are in). The source is read once, up to the size it had
 //! when the copy began; a source that changed meanwhile (size or mtime) is
 //! copied again, up to [`ATTEMPTS`] times, and the caller cuts a last copy
 //! that still changed at its last complete record.
@@ -107,7 +108,7 @@ fn one(
             pos += n as u64;
             left -= n as u64;
         }
-        let (temp, len, crc) = out.finish()?;
+        let (temp, len, crc) = out.finish_file()?;
         Ok((temp, len, crc, left > 0))
     }
 }

@@ -136,6 +136,22 @@ fn walk(root: &Path) -> Result<(Vec<Keyed>, Vec<String>)> {
     Ok((files, skipped))
 }
 
+/// fsyncs every folder under `root` (and `root`): the renames of a copy
+/// are durable before its manifest is written or it is renamed into place.
+fn fsync_tree(root: &Path) -> Result<()> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).map_err(|e| Error::path(&d, e))? {
+            let e = e.map_err(|e| Error::path(&d, e))?;
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(e.path());
+            }
+        }
+        fsutil::fsync_dir(&d)?;
+    }
+    Ok(())
+}
+
 /// CRC-32 and size of a file's bytes.
 fn crc_of(path: &Path) -> Result<(u64, u32)> {
     use std::io::Read as _;
@@ -217,13 +233,14 @@ pub fn backup(src: &Path, dest: Option<&Path>, progress: &dyn Progress) -> Resul
             let dst = fsutil::resolve_in(&dest, key, true)?;
             let c = copy::copy_to_temp(abs, &dst, &|_| {})?;
             let r = entry_for(key, data.get(abs), &c, &opts)?;
-            fsutil::commit(&c.temp, &dst)?;
+            fsutil::rename_deferred(&c.temp, &dst)?;
             progress.advance(c.size);
             fsutil::crash_point();
             Ok(r)
         })
         .collect::<Result<_>>()
         .map_err(incomplete)?;
+    fsync_tree(&dest).map_err(incomplete)?;
     let mut entries = Vec::with_capacity(done.len());
     let mut changed = Vec::new();
     for (e, c) in done {
@@ -539,11 +556,12 @@ pub fn restore(backup: &Path, to: &Path) -> Result<RestoreReport> {
                     e.crc32
                 )));
             }
-            fsutil::commit(&c.temp, &dst)?;
+            fsutil::rename_deferred(&c.temp, &dst)?;
             fsutil::crash_point();
             Ok(c.size)
         })
         .sum::<Result<u64>>()?;
+    fsync_tree(&tmp)?;
     fsutil::crash_point();
     let moved_aside = if fs::symlink_metadata(&to).is_ok() {
         let aside = sibling(&to, "failed");

@@ -58,12 +58,22 @@ fn summary(files: u64, records: u64, bytes: u64, errors: u64, exit_code: u8) -> 
     }
 }
 
+/// The worker pool of a copy: fsync-bound, so 4 threads per core unless
+/// `--jobs` says otherwise.
+fn io_pool(c: &Common) -> Result<rayon::ThreadPool> {
+    if c.jobs.is_some() {
+        return c.pool();
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(rayon::ThreadPoolBuilder::new()
+        .num_threads(4 * cores)
+        .build()?)
+}
+
 /// Runs `backup`.
 pub fn run_backup(a: BackupArgs) -> Result<u8> {
     let bar = Bar::new();
-    let r = a
-        .common
-        .pool()?
+    let r = io_pool(&a.common)?
         .install(|| ibstore::backup::backup(&a.path, a.dest.as_deref(), &bar))?;
     bar.finish();
     let mut w = a.common.writer();
@@ -177,10 +187,7 @@ pub fn run_verify(a: VerifyArgs) -> Result<u8> {
 
 /// Runs `restore`.
 pub fn run_restore(a: RestoreArgs) -> Result<u8> {
-    let r = a
-        .common
-        .pool()?
-        .install(|| ibstore::backup::restore(&a.backup, &a.to))?;
+    let r = io_pool(&a.common)?.install(|| ibstore::backup::restore(&a.backup, &a.to))?;
     let mut w = a.common.writer();
     w.begin("restore", &r.to.display().to_string())?;
     if w.is_json() {
