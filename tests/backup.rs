@@ -432,3 +432,41 @@ fn a_full_disk_stops_the_backup_with_no_manifest_and_no_temp_file() {
     assert_eq!(run(&["verify", "--backup", "mnt/bk"], &root, None).code, 1);
     assert_eq!(data(&root.join("big")), before, "the source is untouched");
 }
+
+#[test]
+fn a_file_growing_during_the_copy_is_cut_at_its_last_complete_record_and_reported() {
+    let (_d, root) = store();
+    let rel = "v3/json/2025/08/01/00/265598_bid_ask_1754006400.jsonl";
+    let orig = fs::read(root.join("s").join(rel)).unwrap();
+    let line = orig.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut c = ibstore();
+    c.current_dir(&root)
+        .args(["backup", "--path", "s", "--dest", "bk"])
+        .env("IBSTORE_TEST_GROW", rel);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let kept = orig.len() + line;
+    let now = fs::read(root.join("s").join(rel)).unwrap();
+    assert_eq!(now.len(), orig.len() + 2 * line);
+    assert_eq!(
+        out.lines().nth(2).unwrap(),
+        format!(
+            "changed during the copy: {rel}: still changing after the last copy: kept up to its last complete record ({kept} bytes; the source now has {})",
+            now.len()
+        )
+    );
+    assert_eq!(fs::read(root.join("bk").join(rel)).unwrap(), &now[..kept]);
+    let m = manifest(&root.join("bk"));
+    let e = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == rel)
+        .unwrap();
+    assert_eq!(e["changed"], true);
+    assert_eq!(e["records"], 101);
+    assert_eq!(e["size"], kept);
+    assert_eq!(e["crc32"], crc32fast::hash(&now[..kept]));
+    assert_eq!(run(&["verify", "--backup", "bk"], &root, None).code, 0);
+}

@@ -244,7 +244,7 @@ fn switch_killed_at_every_step_leaves_a_whole_store_and_reruns() {
         "b",
         vec![hop("switch", None, "a"), hop("switch", Some("a"), "b")],
     );
-    assert_eq!(n, 4, "validated, temp link, renamed, history temp");
+    assert_eq!(n, 4, "validated, history temp, temp link, renamed");
 }
 
 #[test]
@@ -547,4 +547,64 @@ fn a_target_on_another_filesystem_is_refused() {
     let r = root.display();
     assert!(o.stderr.contains(&format!("{r}/mnt/c: refused: on another filesystem than the link's folder {r}: the rename could not be atomic")), "{}", o.stderr);
     assert_eq!(link_of(&root).as_deref(), Some("a"));
+}
+
+#[test]
+fn a_full_disk_stops_the_switch_before_the_link_changes() {
+    let d = tempdir().unwrap();
+    let root = fs::canonicalize(d.path()).unwrap().join("mnt");
+    fs::create_dir(&root).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "none"])
+        .arg(&root)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: cannot mount a small tmpfs here to fill a disk");
+        return;
+    }
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Umount(root.clone());
+    gen(&root.join("a"), &["--hours", "1"]);
+    gen(&root.join("b"), &["--hours", "1"]);
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "a"], &root, None).code,
+        0
+    );
+    let hist = fs::read(root.join("act.history.jsonl")).unwrap();
+    // Fill the disk.
+    let mut f = fs::File::create(root.join("filler")).unwrap();
+    while std::io::Write::write_all(&mut f, &[0u8; 4096]).is_ok() {}
+    drop(f);
+    let o = run(&["switch", "--link", "act", "--to", "b"], &root, None);
+    assert_eq!(o.code, 2, "{}", o.stdout);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "ibstore: error: {}/act.history.jsonl: write temp file: No space left on device (os error 28)\n",
+            root.display()
+        )
+    );
+    assert_eq!(o.stdout, "");
+    assert_eq!(
+        link_of(&root).as_deref(),
+        Some("a"),
+        "the link is unchanged"
+    );
+    assert_eq!(fs::read(root.join("act.history.jsonl")).unwrap(), hist);
+    assert!(!root.join("act.history.jsonl.ibstore-tmp").exists());
+    assert!(!root.join("act.ibstore-tmp").exists());
+    // Room again: the switch goes through.
+    fs::remove_file(root.join("filler")).unwrap();
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "b"], &root, None).code,
+        0
+    );
+    assert_eq!(link_of(&root).as_deref(), Some("b"));
 }

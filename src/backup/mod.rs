@@ -231,7 +231,7 @@ pub fn backup(src: &Path, dest: Option<&Path>, progress: &dyn Progress) -> Resul
         .par_iter()
         .map(|(key, abs)| {
             let dst = fsutil::resolve_in(&dest, key, true)?;
-            let c = copy::copy_to_temp(abs, &dst, &|_| {})?;
+            let c = copy::copy_to_temp(abs, &dst, &|n| test_hook_grow(key, abs, n))?;
             let r = entry_for(key, data.get(abs), &c, &opts)?;
             fsutil::rename_deferred(&c.temp, &dst)?;
             progress.advance(c.size);
@@ -261,6 +261,31 @@ pub fn backup(src: &Path, dest: Option<&Path>, progress: &dyn Progress) -> Resul
         changed,
         skipped,
     })
+}
+
+/// Debug builds only: `IBSTORE_TEST_GROW=REL` makes the file REL grow
+/// while it is copied, as a live recorder would: after the first copy a
+/// whole record (a copy of its first line) is appended, after the second
+/// half of one, after the third the rest.
+fn test_hook_grow(key: &str, abs: &Path, attempt: u32) {
+    use std::io::Write as _;
+    if !cfg!(debug_assertions) || std::env::var("IBSTORE_TEST_GROW").ok().as_deref() != Some(key) {
+        return;
+    }
+    let Ok(b) = fs::read(abs) else { return };
+    let Some(end) = b.iter().position(|&c| c == b'\n') else {
+        return;
+    };
+    let line = &b[..=end];
+    let half = line.len() / 2;
+    let piece = match attempt {
+        1 => line,
+        2 => &line[..half],
+        _ => &line[half..],
+    };
+    if let Ok(mut f) = fs::OpenOptions::new().append(true).open(abs) {
+        let _ = f.write_all(piece);
+    }
 }
 
 /// The manifest entry of a copied file: scans the copy of a data file, and

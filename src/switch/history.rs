@@ -87,7 +87,16 @@ pub fn read(path: &Path) -> Result<Vec<Entry>> {
 }
 
 /// Rewrites the history with `entry` appended (atomically).
-pub fn append(path: &Path, mut entries: Vec<Entry>, entry: Entry) -> Result<()> {
+pub fn append(path: &Path, entries: Vec<Entry>, entry: Entry) -> Result<()> {
+    let tmp = prepare(path, entries, entry)?;
+    fsutil::crash_point();
+    fsutil::commit(&tmp, path)
+}
+
+/// Writes the history with `entry` appended to a durable temp file beside
+/// it and returns its path, for [`fsutil::commit`] once the switch is done:
+/// a full disk shows here, before anything has changed.
+pub fn prepare(path: &Path, mut entries: Vec<Entry>, entry: Entry) -> Result<PathBuf> {
     entries.push(entry);
     let mut buf = Vec::new();
     for e in &entries {
@@ -97,9 +106,9 @@ pub fn append(path: &Path, mut entries: Vec<Entry>, entry: Entry) -> Result<()> 
         })?);
         buf.push(b'\n');
     }
-    let tmp = fsutil::write_temp(path, &buf)?;
-    fsutil::crash_point();
-    fsutil::commit(&tmp, path)
+    // A failed write (a full disk) leaves no temp file behind.
+    fsutil::write_temp(path, &buf)
+        .inspect_err(|_| drop(std::fs::remove_file(fsutil::temp_path(path))))
 }
 
 #[cfg(test)]

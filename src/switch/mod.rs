@@ -6,9 +6,10 @@
 //! history (strictly: a damaged history stops everything), checks the link
 //! and the target (a store, not empty, inside the link's folder, on the same
 //! filesystem, not the current target and not nested in it), validates the
-//! target (error findings refuse unless forced), then makes the new link
-//! under a temp name, renames it over the link, fsyncs the folder
-//! ([`fsutil::replace_symlink`]) and appends the entry to the history.
+//! target (error findings refuse unless forced), writes the new history to
+//! a temp file (so a full disk stops it before anything changes), makes the
+//! new link under a temp name, renames it over the link, fsyncs the folder
+//! ([`fsutil::replace_symlink`]), then renames the new history into place.
 //! A run killed after the rename but before the history write leaves the
 //! link switched; running the same command again records the missing entry.
 
@@ -284,10 +285,6 @@ fn run(
     } else {
         cur.map(|c| c.display().to_string())
     };
-    if !recorded {
-        let rel = target.strip_prefix(&link.dir).unwrap_or(&target);
-        fsutil::replace_symlink(&link.path, rel)?;
-    }
     let entry = Entry {
         action: action.into(),
         time: crate::time::display_us(crate::time::now_us()),
@@ -298,7 +295,15 @@ fn run(
         validation,
         forced: force && t.errors > 0,
     };
-    history::append(&link.history, hist, entry.clone())?;
+    // The new history is written (and a full disk found) before the link
+    // changes; it is renamed into place after.
+    let tmp = history::prepare(&link.history, hist, entry.clone())?;
+    fsutil::crash_point();
+    if !recorded {
+        let rel = target.strip_prefix(&link.dir).unwrap_or(&target);
+        fsutil::replace_symlink(&link.path, rel)?;
+    }
+    fsutil::commit(&tmp, &link.history)?;
     Ok(Outcome::Switched { entry, recorded })
 }
 
