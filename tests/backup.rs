@@ -470,3 +470,40 @@ fn a_file_growing_during_the_copy_is_cut_at_its_last_complete_record_and_reporte
     assert_eq!(e["crc32"], crc32fast::hash(&now[..kept]));
     assert_eq!(run(&["verify", "--backup", "bk"], &root, None).code, 0);
 }
+
+#[test]
+fn verify_compares_the_times_of_data_files() {
+    let (_d, root) = store();
+    assert_eq!(
+        run(&["backup", "--path", "s", "--dest", "bk"], &root, None).code,
+        0
+    );
+    let rel = "v3/json/2025/08/01/00/265598_bid_ask_1754006400.jsonl";
+    let p = root.join("bk").join(rel);
+    let b = fs::read(&p).unwrap();
+    // The first record's ts 1h46m40s earlier (same size): crc32 and ts differ.
+    let s = String::from_utf8(b.clone()).unwrap();
+    let edited = s.replacen("{\"ts\":1754006406000000", "{\"ts\":1754000000000000", 1);
+    assert_eq!(edited.len(), b.len());
+    fs::write(&p, &edited).unwrap();
+    let m = manifest(&root.join("bk"));
+    let e = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == rel)
+        .unwrap();
+    assert_eq!(e["first_ts"], 1754006406000000i64);
+    let last = ibstore::time::display_us(e["last_ts"].as_i64().unwrap());
+    let o = run(&["verify", "--backup", "bk"], &root, None);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stdout,
+        format!(
+            "ibstore verify: {}/bk\ncrc32: {rel}: expected {:08x}, found {:08x}\nts: {rel}: expected 2025-08-01T00:00:06Z..{last}, found 2025-07-31T22:13:20Z..{last}\nbad: 2 problems against the manifest\n",
+            root.display(),
+            crc32fast::hash(&b),
+            crc32fast::hash(edited.as_bytes())
+        )
+    );
+}

@@ -608,3 +608,36 @@ fn a_full_disk_stops_the_switch_before_the_link_changes() {
     );
     assert_eq!(link_of(&root).as_deref(), Some("b"));
 }
+
+#[test]
+fn rollback_to_a_target_with_errors_is_refused_unless_forced() {
+    let (_d, root) = stores();
+    gen(&root.join("bad"), &["--damage", "garbage-line"]);
+    assert_eq!(
+        run(
+            &["switch", "--link", "act", "--to", "bad", "--force"],
+            &root,
+            None
+        )
+        .code,
+        0
+    );
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "a"], &root, None).code,
+        0
+    );
+    let o = run(&["rollback", "--link", "act"], &root, None);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stdout.starts_with(&format!(
+        "ibstore rollback: {r}/act\nrefused: {r}/bad has 1 error finding (12 data files, 1200 records); the link is unchanged",
+        r = root.display()
+    )), "{}", o.stdout);
+    assert_eq!(link_of(&root).as_deref(), Some("a"));
+    assert_eq!(history(&root).len(), 2);
+    let o = run(&["rollback", "--link", "act", "--force"], &root, None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(link_of(&root).as_deref(), Some("bad"));
+    let h = history(&root);
+    assert_eq!(hops(&h)[2], hop("rollback", Some("a"), "bad"));
+    assert_eq!(h[2]["forced"], true);
+}
