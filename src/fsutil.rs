@@ -205,6 +205,13 @@ impl Durable {
         Ok((self.path, self.len, self.crc.finalize()))
     }
 
+    /// fsyncs the file only (not its folder): for a temp file renamed with
+    /// [`rename_deferred`], whose folder the caller fsyncs once afterwards.
+    pub fn finish_file(self) -> Result<(PathBuf, u64, u32)> {
+        self.file.sync_all().map_err(io(&self.path, "fsync file"))?;
+        Ok((self.path, self.len, self.crc.finalize()))
+    }
+
     /// Path being written.
     pub fn path(&self) -> &Path {
         &self.path
@@ -236,6 +243,14 @@ pub fn write_temp(target: &Path, bytes: &[u8]) -> Result<PathBuf> {
 pub fn commit(tmp: &Path, target: &Path) -> Result<()> {
     fs::rename(tmp, target).map_err(io(target, "rename into place"))?;
     fsync_dir(target.parent().unwrap_or(Path::new(".")))
+}
+
+/// Renames a durable temp file over its target without fsyncing the
+/// folder: for many files in a few folders (a backup), whose folders the
+/// caller fsyncs once each ([`fsync_dir`]) before the step that depends on
+/// them (the manifest).
+pub fn rename_deferred(tmp: &Path, target: &Path) -> Result<()> {
+    fs::rename(tmp, target).map_err(io(target, "rename into place"))
 }
 
 /// `write_temp` then `commit`.
@@ -270,6 +285,32 @@ pub fn append_line(path: &Path, line: &[u8]) -> Result<()> {
     buf.push(b'\n');
     f.write_all(&buf).map_err(io(path, "append to journal"))?;
     f.sync_all().map_err(io(path, "fsync journal"))
+}
+
+/// Points the symbolic link `link` at `target` atomically: a new link is
+/// made under a temp name in the same folder, renamed over `link`, and the
+/// folder fsynced. A reader resolving `link` sees the old target or the new
+/// one, never nothing (`ln -sfn` unlinks first). A temp link left by a
+/// crash is replaced. Crash points after each step.
+pub fn replace_symlink(link: &Path, target: &Path) -> Result<()> {
+    let tmp = temp_path(link);
+    match fs::symlink_metadata(&tmp) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::remove_file(&tmp).map_err(io(&tmp, "remove stale temp link"))?
+        }
+        Ok(_) => {
+            return Err(Error::Unsafe {
+                path: tmp,
+                why: "not a symbolic link where ibstore makes its temp link; move it away".into(),
+            })
+        }
+        Err(_) => {}
+    }
+    std::os::unix::fs::symlink(target, &tmp).map_err(io(&tmp, "create temp link"))?;
+    crash_point();
+    fs::rename(&tmp, link).map_err(io(link, "rename link into place"))?;
+    crash_point();
+    fsync_dir(link.parent().unwrap_or(Path::new(".")))
 }
 
 /// Whether a `/`-separated relative path stays inside its root (no `..`,

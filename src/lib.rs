@@ -16,6 +16,7 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod backup;
 pub mod config;
 pub mod error;
 pub mod fingerprint;
@@ -29,6 +30,7 @@ pub mod repair;
 pub mod report;
 pub mod scan;
 pub mod store;
+pub mod switch;
 pub mod tick;
 pub mod time;
 pub mod validate;

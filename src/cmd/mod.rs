@@ -2,8 +2,10 @@
 //! checks them once, calls the command's library entry point, renders its
 //! report and returns the exit code.
 
+pub mod backup;
 pub mod config;
 pub mod gen;
 pub mod man;
 pub mod repair;
+pub mod switch;
 pub mod validate;
