@@ -28,6 +28,9 @@ enum Command {
     /// Check or show the recorder's environment files.
     #[command(subcommand)]
     Config(cmd::config::Command),
+    /// Compare an old store with a new one: lost, extra, changed records per stream-hour.
+    #[command(alias = "validate-migration")]
+    Compare(cmd::compare::Args),
     /// Write a deterministic synthetic store, optionally with injected damage.
     Gen(cmd::gen::Args),
     /// Print a shell completion script.
@@ -46,6 +49,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Repair(a) => cmd::repair::run(a),
         Command::Config(c) => cmd::config::run(c),
         Command::Gen(a) => cmd::gen::run(a),
+        Command::Compare(a) => cmd::compare::run(a),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "ibstore", &mut io::stdout());
