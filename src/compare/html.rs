@@ -75,15 +75,15 @@ td:first-child,th:first-child{{text-align:left}}.bad{{color:#d62728;font-weight:
 .sw{{display:inline-block;width:12px;height:12px;border:1px solid #888;margin:0 4px 0 12px}}\
 </style></head><body>\n<h1>ibstore compare</h1>\n"
     );
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<p>old: {} <b>{}</b> ({} files, {} records)<br>new: {} <b>{}</b> ({} files, {} records)</p>\n",
+        "<p>old: {} <b>{}</b> ({} files, {} records)<br>new: {} <b>{}</b> ({} files, {} records)</p>",
         esc(&s.old.path), s.old.format, s.old.files, s.old.records,
         esc(&s.new.path), s.new.format, s.new.files, s.new.records
     );
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<p id=\"verdict\" class=\"{}\">{}: {} lost, {} extra, {} changed records; {} missing, {} added, {} differing, {} moved, {} damaged hours; {} new gaps</p>\n",
+        "<p id=\"verdict\" class=\"{}\">{}: {} lost, {} extra, {} changed records; {} missing, {} added, {} differing, {} moved, {} damaged hours; {} new gaps</p>",
         if s.exit_code == 0 { "" } else { "bad" },
         if s.exit_code == 0 { "nothing lost or changed" } else { "differences found" },
         s.lost, s.extra, s.changed, s.missing_hours, s.added_hours, s.differing_hours,

@@ -242,12 +242,28 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<CompareReport> {
     let (od, nd) = (discover(&old_root)?, discover(&new_root)?);
     let of = side::pick_format(&od, o.old_format, "old")?;
     let nf = side::pick_format(&nd, o.new_format, "new")?;
-    let basis = Basis::new(of, nf, &o.allow);
+    let mut basis = Basis::new(of, nf, &o.allow);
     progress.start(od.total_bytes + nd.total_bytes);
-    let (old, new) = rayon::join(
-        || side::read(od, of, basis, &o.scan, progress),
-        || side::read(nd, nf, basis, &o.scan, progress),
+    let read = |basis: Basis| {
+        rayon::join(
+            || side::read(&od, of, basis, &o.scan, progress),
+            || side::read(&nd, nf, basis, &o.scan, progress),
+        )
+    };
+    let (mut old, mut new) = read(basis);
+    // The content decides (v3 records under a v2-era folder): when it
+    // holds another format than the layout says and that changes what
+    // can be compared, read again on the right basis (rare).
+    let (cof, cnf) = (
+        old.content_format().unwrap_or(of),
+        new.content_format().unwrap_or(nf),
     );
+    let real = Basis::new(cof, cnf, &o.allow);
+    if real.fields != basis.fields {
+        (old, new) = read(real);
+    }
+    basis = real;
+    let (of, nf) = (cof, cnf);
     let streams_of =
         |s: &Side| -> BTreeSet<(i64, TickType)> { s.hours.keys().map(|h| (h.cid, h.tt)).collect() };
     let (os, ns) = (streams_of(&old), streams_of(&new));

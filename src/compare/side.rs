@@ -63,6 +63,16 @@ pub struct Side {
     pub bytes: u64,
     /// Mapping-loss tallies.
     pub lossy: Lossy,
+    /// Formats the files' content holds (the layout may say otherwise, as
+    /// for v3 records under a v2-era `{root}/json` folder).
+    pub detected: BTreeMap<Format, usize>,
+}
+
+impl Side {
+    /// The one format the content holds, when it is one.
+    pub fn content_format(&self) -> Option<Format> {
+        (self.detected.len() == 1).then(|| self.detected.keys().next().copied())?
+    }
 }
 
 /// One stream-hour on one side.
@@ -161,7 +171,7 @@ fn named_hour(f: &Found) -> Option<StreamHour> {
 
 /// Scans one side: the files of `format`, in parallel, once each.
 pub fn read(
-    d: Discovery,
+    d: &Discovery,
     format: Format,
     basis: Basis,
     opts: &ScanOptions,
@@ -169,8 +179,9 @@ pub fn read(
 ) -> Side {
     let files: Vec<Found> = d
         .files
-        .into_iter()
+        .iter()
         .filter(|f| f.file.layout_format() == Some(format))
+        .cloned()
         .collect();
     let per_file: Vec<_> = files
         .par_iter()
@@ -191,12 +202,15 @@ pub fn read(
                 .into_iter()
                 .filter(|x| x.severity == Severity::Error && is_damage(x.kind))
                 .collect();
-            (hours, lossy, damage, scan.records)
+            (hours, lossy, damage, scan.records, scan.format)
         })
         .collect();
     let mut side = Side::default();
-    for (i, (f, (hours, lossy, damage, records))) in files.iter().zip(per_file).enumerate() {
+    for (i, (f, (hours, lossy, damage, records, fmt))) in files.iter().zip(per_file).enumerate() {
         side.records += records;
+        if let Some(fmt) = fmt {
+            *side.detected.entry(fmt).or_insert(0) += 1;
+        }
         side.bytes += f.file.size;
         side.lossy.merge(&lossy);
         if !damage.is_empty() {
