@@ -252,3 +252,115 @@ fn grid(r: &CompareReport, o: &mut String) {
     }
     o.push_str("</svg>\n");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::allow::Basis;
+    use crate::compare::{SideInfo, StreamDiff};
+    use crate::fingerprint::StreamHour;
+    use crate::format::Format;
+    use crate::tick::TickType;
+
+    fn report(streams: usize, hours: i64, lost_every: usize) -> CompareReport {
+        let side = SideInfo {
+            path: "/s".into(),
+            format: "v3-pb",
+            files: 0,
+            records: 0,
+            bytes: 0,
+            streams: streams as u64,
+        };
+        let h0 = 1_754_006_400;
+        let mut diffs = Vec::new();
+        let mut st = Vec::new();
+        for i in 0..streams {
+            let cid = 1000 + i as i64;
+            st.push(StreamDiff {
+                contract_id: cid,
+                tick_type: "last",
+                status: "same",
+                first_hour: h0,
+                last_hour: h0 + (hours - 1) * 3600,
+                ..StreamDiff::default()
+            });
+            if lost_every > 0 && i % lost_every == 0 {
+                let hour = h0 + (i as i64 % hours) * 3600;
+                diffs.push(HourDiff {
+                    contract_id: cid,
+                    tick_type: "last",
+                    hour,
+                    partition: String::new(),
+                    status: Status::Missing,
+                    old_records: 5,
+                    new_records: 0,
+                    lost: 5,
+                    extra: 0,
+                    changed: 0,
+                    new_gaps: 0,
+                    old_first_ts: None,
+                    old_last_ts: None,
+                    new_first_ts: None,
+                    new_last_ts: None,
+                    old_files: Vec::new(),
+                    new_files: Vec::new(),
+                    details: Vec::new(),
+                    key: StreamHour {
+                        cid,
+                        tt: TickType::Last,
+                        hour,
+                    },
+                });
+            }
+        }
+        CompareReport {
+            old: side.clone(),
+            new: side,
+            basis: Basis::new(Format::V3Pb, Format::V3Pb, &[]),
+            hours: diffs,
+            streams: st,
+            mappings: Vec::new(),
+            findings: Vec::new(),
+            hours_compared: streams as u64 * hours as u64,
+            details: 0,
+        }
+    }
+
+    #[test]
+    fn a_thousand_streams_by_two_thousand_hours_are_aggregated() {
+        let r = report(1000, 2000, 7);
+        let p = page(&r);
+        assert!(p.contains("1000 streams × 2000 hours (aggregated into 250 × 500 cells"));
+        // One background bar per row, one cell per aggregated lost cell.
+        let rects = p.matches("<rect").count();
+        let lost = p.matches("<rect class=\"lost\"").count();
+        assert_eq!(rects, 250 + lost);
+        assert!(lost > 0 && lost <= 143, "{lost}");
+        assert!(p.len() < 1 << 20, "{} bytes", p.len());
+        for banned in ["http:", "https:", "src=", "<script"] {
+            assert!(!p.contains(banned));
+        }
+    }
+
+    #[test]
+    fn the_worst_hour_colours_an_aggregated_cell() {
+        let mut r = report(4, 3, 1);
+        r.hours[1].status = Status::Moved;
+        r.hours[1].lost = 0;
+        let p = page(&r);
+        assert_eq!(p.matches("<rect class=\"lost\"").count(), 3);
+        assert_eq!(p.matches("<rect class=\"moved\"").count(), 1);
+        assert!(
+            p.contains("<text"),
+            "stream names when rows are tall enough"
+        );
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(
+            esc("<a href='x'>&\u{1b}"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;\u{fffd}"
+        );
+    }
+}
