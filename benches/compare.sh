@@ -39,7 +39,7 @@ best() { # prints the best wall time in seconds of $runs runs of "$@"
   done
   printf '%.3f' "$b"
 }
-field() { sed "s/.*\"$1\":\([0-9]*\).*/\1/"; }
+field() { grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }  # the first (top-level) one
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
 printf '| old → new | bytes (both) | records (both) | validate old s | validate new s | both s | compare s | compare ÷ both | MB/s | M records/s | peak RSS MiB |\n'

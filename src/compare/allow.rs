@@ -104,7 +104,11 @@ impl Basis {
     /// Adds a record to a print.
     #[inline]
     pub fn add(&self, p: &mut HourPrint, t: &Tick) {
-        p.add(&self.norm(t), &self.fields);
+        if self.strip_mid && t.tt == TickType::MidPoint {
+            p.add(&self.norm(t), &self.fields);
+        } else {
+            p.add(t, &self.fields);
+        }
     }
 
     /// The record's two hashes.

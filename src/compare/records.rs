@@ -275,3 +275,82 @@ fn new_gaps(old: &[Rec], new: &[Rec], basis: &Basis, max_gap_us: i64) -> u64 {
     }
     gaps
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Format;
+    use crate::tick::TickType;
+
+    fn rec(basis: &Basis, ts: i64, st: i64, p: f64, offset: u64) -> Rec {
+        let tick = Tick {
+            ts,
+            st,
+            cid: 1,
+            tt: TickType::Last,
+            rid: 7,
+            p: Some(p),
+            s: Some(1.0),
+            ..Tick::default()
+        };
+        Rec {
+            tick,
+            hash: basis.hashes(&tick),
+            file: 0,
+            offset,
+            index: offset + 1,
+        }
+    }
+
+    fn place(old: bool, r: &Rec) -> Place {
+        Place {
+            file: if old { "o" } else { "n" }.into(),
+            offset: r.offset,
+            record: r.index,
+        }
+    }
+
+    #[test]
+    fn same_second_differences_pair_up_in_arrival_order_and_the_rest_is_lost_or_extra() {
+        let b = Basis::new(Format::V3Json, Format::V3Pb, &[]);
+        let s = 1_754_010_000_000_000;
+        // Second 1: two ticks; the second's price changed. Second 2: lost.
+        // Second 3: an extra tick. Equal ticks in any order cancel.
+        let old = vec![
+            rec(&b, s, s + 5, 1.0, 0),
+            rec(&b, s, s + 9, 2.0, 1),
+            rec(&b, s + 1_000_000, s + 1_000_001, 3.0, 2),
+        ];
+        let new = vec![
+            rec(&b, s, s + 5, 1.0, 0),
+            rec(&b, s, s + 9, 2.5, 1),
+            rec(&b, s + 2_000_000, s + 2_000_001, 4.0, 2),
+        ];
+        let m = matched(&old, &new, &b, 300_000_000, 10, &place);
+        assert_eq!((m.lost, m.extra, m.changed, m.new_gaps), (1, 1, 1, 0));
+        let changes: Vec<_> = m.details.iter().map(|d| (d.change, d.ts)).collect();
+        assert_eq!(
+            changes,
+            vec![("changed", s), ("lost", s + 1_000_000), ("extra", s + 2_000_000)]
+        );
+        assert_eq!(m.details[0].fields, vec!["p"]);
+        assert_eq!(m.details[0].old.as_ref().map(|p| p.offset), Some(1));
+        // --details caps the list, not the counts.
+        let m = matched(&old, &new, &b, 300_000_000, 1, &place);
+        assert_eq!((m.details.len(), m.lost + m.extra + m.changed), (1, 3));
+    }
+
+    #[test]
+    fn a_silence_the_old_records_fill_is_a_new_gap() {
+        let b = Basis::new(Format::V3Json, Format::V3Json, &[]);
+        let s = 1_754_010_000_000_000;
+        let m = 60_000_000;
+        let old: Vec<Rec> = (0..10).map(|i| rec(&b, s + i * m, s + i * m, 1.0, i as u64)).collect();
+        let new: Vec<Rec> = old.iter().filter(|r| !(2..8).contains(&r.offset)).copied().collect();
+        let got = matched(&old, &new, &b, 300_000_000, 0, &place);
+        assert_eq!((got.lost, got.new_gaps), (6, 1));
+        // A silence the old store had too is not new.
+        let sparse: Vec<Rec> = new.clone();
+        assert_eq!(matched(&sparse, &new, &b, 300_000_000, 0, &place).new_gaps, 0);
+    }
+}

@@ -21,9 +21,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub struct Printer {
     basis: Basis,
     /// Prints by stream-hour.
-    pub hours: HashMap<StreamHour, HourPrint>,
+    hours: HashMap<StreamHour, HourPrint>,
     /// Values the mapping loses.
     pub lossy: Lossy,
+    /// The stream-hour of the last record and its print so far (a file's
+    /// records are mostly of one hour: one map update per run of them).
+    cur: Option<(StreamHour, HourPrint)>,
 }
 
 impl Printer {
@@ -33,6 +36,19 @@ impl Printer {
             basis,
             hours: HashMap::new(),
             lossy: Lossy::default(),
+            cur: None,
+        }
+    }
+
+    /// The prints by stream-hour.
+    pub fn finish(mut self) -> (HashMap<StreamHour, HourPrint>, Lossy) {
+        self.flush();
+        (self.hours, self.lossy)
+    }
+
+    fn flush(&mut self) {
+        if let Some((h, p)) = self.cur.take() {
+            self.hours.entry(h).or_default().merge(&p);
         }
     }
 }
@@ -42,7 +58,13 @@ impl Visit for Printer {
         let t = r.tick;
         self.lossy.count(t);
         let h = self.basis.hour_of(t);
-        self.basis.add(self.hours.entry(h).or_default(), t);
+        if self.cur.as_ref().is_none_or(|(c, _)| *c != h) {
+            self.flush();
+            self.cur = Some((h, HourPrint::default()));
+        }
+        if let Some((_, p)) = &mut self.cur {
+            self.basis.add(p, t);
+        }
     }
 }
 
@@ -191,8 +213,9 @@ pub fn read(
             let mut hours: HashMap<StreamHour, HourPrint> = HashMap::new();
             let mut lossy = Lossy::default();
             for v in s.visits {
-                lossy.merge(&v.lossy);
-                for (h, p) in v.hours {
+                let (vh, vl) = v.finish();
+                lossy.merge(&vl);
+                for (h, p) in vh {
                     hours.entry(h).or_default().merge(&p);
                 }
             }
