@@ -41,9 +41,14 @@ best() { # prints the best wall time in seconds of $runs runs of "$@"
 }
 field() { grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }  # the first (top-level) one
 
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
-printf '| old → new | bytes (both) | records (both) | validate old s | validate new s | both s | compare s | compare ÷ both | MB/s | M records/s | peak RSS MiB |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
+cpu() { # CPU seconds (user + sys) and peak RSS KiB of one run of "$@"
+  /usr/bin/time -o "$dir/.time" -f '%U %S %M' "$@" >/dev/null 2>&1 || true
+  tail -1 "$dir/.time"
+}
+
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| old → new | bytes (both) | records (both) | validate old + new s | compare s | compare ÷ validates (wall) | CPU s validates | CPU s compare | compare ÷ validates (CPU) | MB/s | M records/s | peak RSS MiB |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 for pair in "v3-json v3-pb" "reference/v3/json reference/v3/protobuf"; do
   read -r old new <<<"$pair"
   [ -d "$dir/$old" ] && [ -d "$dir/$new" ] || continue
@@ -55,9 +60,13 @@ for pair in "v3-json v3-pb" "reference/v3/json reference/v3/protobuf"; do
   vo=$(best "$bin" validate --path "$o")
   vn=$(best "$bin" validate --path "$n")
   c=$(best "$bin" compare --old "$o" --new "$n")
-  rss=$( { /usr/bin/time -f '%M' "$bin" compare --old "$o" --new "$n" >/dev/null; } 2>&1 | tail -1)
+  read -r uo so _ <<<"$(cpu "$bin" validate --path "$o")"
+  read -r un sn _ <<<"$(cpu "$bin" validate --path "$n")"
+  read -r uc sc rss <<<"$(cpu "$bin" compare --old "$o" --new "$n")"
   both=$(echo "$vo + $vn" | bc -l)
-  printf '| %s → %s | %s | %s | %s | %s | %.3f | %s | %.2f | %.0f | %.1f | %.1f |\n' "$old" "$new" "$bytes" "$records" \
-    "$vo" "$vn" "$both" "$c" "$(echo "$c / $both" | bc -l)" "$(echo "$bytes / $c / 1000000" | bc -l)" \
-    "$(echo "$records / $c / 1000000" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+  cv=$(echo "$uo + $so + $un + $sn" | bc -l)
+  cc=$(echo "$uc + $sc" | bc -l)
+  printf '| %s → %s | %s | %s | %.3f | %s | %.2f | %.2f | %.2f | %.2f | %.0f | %.1f | %.1f |\n' "$old" "$new" "$bytes" "$records" \
+    "$both" "$c" "$(echo "$c / $both" | bc -l)" "$cv" "$cc" "$(echo "$cc / $cv" | bc -l)" \
+    "$(echo "$bytes / $c / 1000000" | bc -l)" "$(echo "$records / $c / 1000000" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
 done

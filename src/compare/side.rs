@@ -12,7 +12,7 @@ use crate::report::{Finding, Kind, Severity};
 use crate::scan::{self, Good, ScanOptions, Visit};
 use crate::store::discover::{Discovery, Found};
 use crate::store::naming::FileName;
-use crate::time::HOUR;
+use crate::time::{HOUR, US};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -57,10 +57,17 @@ impl Visit for Printer {
     fn record(&mut self, r: &Good<'_>) {
         let t = r.tick;
         self.lossy.count(t);
-        let h = self.basis.hour_of(t);
-        if self.cur.as_ref().is_none_or(|(c, _)| *c != h) {
+        // Same stream and inside the current hour: no division needed.
+        let time = self.basis.time(t);
+        let same = self.cur.as_ref().is_some_and(|(c, _)| {
+            c.cid == t.cid
+                && c.tt == t.tt
+                && time >= c.hour * US
+                && time < (c.hour + HOUR) * US
+        });
+        if !same {
             self.flush();
-            self.cur = Some((h, HourPrint::default()));
+            self.cur = Some((self.basis.hour_of(t), HourPrint::default()));
         }
         if let Some((_, p)) = &mut self.cur {
             self.basis.add(p, t);
