@@ -331,7 +331,11 @@ mod tests {
         let changes: Vec<_> = m.details.iter().map(|d| (d.change, d.ts)).collect();
         assert_eq!(
             changes,
-            vec![("changed", s), ("lost", s + 1_000_000), ("extra", s + 2_000_000)]
+            vec![
+                ("changed", s),
+                ("lost", s + 1_000_000),
+                ("extra", s + 2_000_000)
+            ]
         );
         assert_eq!(m.details[0].fields, vec!["p"]);
         assert_eq!(m.details[0].old.as_ref().map(|p| p.offset), Some(1));
@@ -345,12 +349,21 @@ mod tests {
         let b = Basis::new(Format::V3Json, Format::V3Json, &[]);
         let s = 1_754_010_000_000_000;
         let m = 60_000_000;
-        let old: Vec<Rec> = (0..10).map(|i| rec(&b, s + i * m, s + i * m, 1.0, i as u64)).collect();
-        let new: Vec<Rec> = old.iter().filter(|r| !(2..8).contains(&r.offset)).copied().collect();
+        let old: Vec<Rec> = (0..10)
+            .map(|i| rec(&b, s + i * m, s + i * m, 1.0, i as u64))
+            .collect();
+        let new: Vec<Rec> = old
+            .iter()
+            .filter(|r| !(2..8).contains(&r.offset))
+            .copied()
+            .collect();
         let got = matched(&old, &new, &b, 300_000_000, 0, &place);
         assert_eq!((got.lost, got.new_gaps), (6, 1));
         // A silence the old store had too is not new.
         let sparse: Vec<Rec> = new.clone();
-        assert_eq!(matched(&sparse, &new, &b, 300_000_000, 0, &place).new_gaps, 0);
+        assert_eq!(
+            matched(&sparse, &new, &b, 300_000_000, 0, &place).new_gaps,
+            0
+        );
     }
 }

@@ -60,10 +60,7 @@ impl Visit for Printer {
         // Same stream and inside the current hour: no division needed.
         let time = self.basis.time(t);
         let same = self.cur.as_ref().is_some_and(|(c, _)| {
-            c.cid == t.cid
-                && c.tt == t.tt
-                && time >= c.hour * US
-                && time < (c.hour + HOUR) * US
+            c.cid == t.cid && c.tt == t.tt && time >= c.hour * US && time < (c.hour + HOUR) * US
         });
         if !same {
             self.flush();
