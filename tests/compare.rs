@@ -566,6 +566,19 @@ fn bad_input_exits_2_with_a_clear_message() {
         assert!(err.contains(msg), "{err} lacks {msg}");
         assert!(!err.contains("panicked"));
     }
+    // The page is never written into a store.
+    let out = ibstore()
+        .args(["compare", "--old"])
+        .arg(&s.v3_pb)
+        .arg("--new")
+        .arg(&s.v3_json)
+        .arg("--html")
+        .arg(s.v3_json.join("v3/report.html"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("compare never writes into a store"));
+    assert!(!s.v3_json.join("v3/report.html").exists());
     // No stream in common.
     let other = dir.path().join("other");
     gen(

@@ -95,6 +95,26 @@ pub fn run(a: Args) -> Result<u8> {
             ..ScanOptions::default()
         },
     };
+    if let Some(html) = &a.html {
+        // An inspecting command never writes into a store.
+        let dir = html
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if let Ok(dir) = std::fs::canonicalize(dir) {
+            for store in [&a.old, &a.new] {
+                if let Ok(root) = std::fs::canonicalize(store) {
+                    if dir.starts_with(&root) {
+                        bail!(
+                            "--html {}: inside the store {}; compare never writes into a store",
+                            html.display(),
+                            root.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
     let bar = Bar::new();
     let report = a.common.pool()?.install(|| compare::run(&o, &bar))?;
     bar.finish();
