@@ -665,3 +665,117 @@ fn html_page_is_self_contained_and_marks_a_lost_hour() {
     assert_eq!(html.matches("<tr><td>").count(), 4, "4 streams");
     assert!(html.contains("<p>none needed or given</p>"));
 }
+
+#[test]
+fn the_recorders_lossy_mappings_are_losses_until_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    let shape = [
+        "--records",
+        "20",
+        "--tick-types",
+        "last,mid_point",
+        "--contracts",
+        "1",
+        "--hours",
+        "1",
+    ];
+    gen(&old, &[&shape[..], &["--format", "v2-json"]].concat());
+    gen(&new, &[&shape[..], &["--format", "v3-json"]].concat());
+    let part = "2025/08/01/00";
+    // The old v2 trades carry past_limit on their first 3 records.
+    let last = old.join(format!("v2/json/{part}/bg_711280073_last.jsonl"));
+    let text = std::fs::read_to_string(&last).unwrap();
+    let edited: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let l = if i < 3 {
+                l.replacen("\"size\":", "\"past_limit\":true,\"size\":", 1)
+            } else {
+                l.to_owned()
+            };
+            format!("{l}\n")
+        })
+        .collect();
+    std::fs::write(&last, edited).unwrap();
+    // The converter: st is the conversion time, mid values are gone.
+    for (tt, drop_mp) in [("last", false), ("mid_point", true)] {
+        let p = new.join(format!("v3/json/{part}/711280073_{tt}_1754006400.jsonl"));
+        let text = std::fs::read_to_string(&p).unwrap();
+        let mut out = String::new();
+        for (i, l) in text.lines().enumerate() {
+            let mut r: Value = serde_json::from_str(l).unwrap();
+            r["st"] = (1_754_100_000_000_000i64 + i as i64).into();
+            if drop_mp {
+                r.as_object_mut().unwrap().remove("mp");
+            }
+            out.push_str(&format!("{r}\n"));
+        }
+        std::fs::write(&p, out).unwrap();
+    }
+    let (code, lines, _) = compare(&old, &new, &["--details", "1"]);
+    assert_eq!(code, 1);
+    let hours = of_type(&lines, "compare_hour");
+    let got: Vec<_> = hours
+        .iter()
+        .map(|h| {
+            (
+                h["tick_type"].as_str().unwrap(),
+                h["changed"].as_u64().unwrap(),
+                h["lost"].as_u64().unwrap(),
+                h["details"][0]["fields"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("last", 20, 0, serde_json::json!(["st"])),
+            ("mid_point", 20, 0, serde_json::json!(["st", "mp"])),
+        ]
+    );
+    assert_eq!(
+        summary(&lines)["allowances"],
+        serde_json::json!([{"kind":"v3-drops","what":"v3 has no past_limit, exchange or conditions","records":3,"allowed":false}])
+    );
+    // Allowing the converter's st and mid values leaves the past_limit loss.
+    let (code, lines, _) = compare(&old, &new, &["--allow", "st-replaced,mid-value"]);
+    assert_eq!(code, 1);
+    let sm = summary(&lines);
+    assert_eq!(
+        (&sm["changed"], &sm["lost"]),
+        (&Value::from(0), &Value::from(0))
+    );
+    assert_eq!(
+        sm["not_compared"],
+        serde_json::json!(["st", "past_limit", "mp of mid_point"])
+    );
+    // All three allowed: clean, every allowance printed with its count.
+    let (code, lines, _) = compare(
+        &old,
+        &new,
+        &["--allow", "v3-drops", "--allow", "mid-value,st-replaced"],
+    );
+    assert_eq!(code, 0);
+    let kinds: Vec<_> = summary(&lines)["allowances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap().to_owned(),
+                a["records"].as_u64().unwrap(),
+                a["allowed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("v3-drops".to_owned(), 3, true),
+            ("mid-value".to_owned(), 20, true),
+            ("st-replaced".to_owned(), 0, true),
+        ]
+    );
+}
