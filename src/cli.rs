@@ -28,6 +28,9 @@ enum Command {
     /// Check or show the recorder's environment files.
     #[command(subcommand)]
     Config(cmd::config::Command),
+    /// Compare an old store with a new one: lost, extra, changed records per stream-hour.
+    #[command(alias = "validate-migration")]
+    Compare(cmd::compare::Args),
     /// Write a deterministic synthetic store, optionally with injected damage.
     Gen(cmd::gen::Args),
     /// Copy a store, with a manifest written last.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Switch(a) => cmd::switch::run_switch(a),
         Command::Rollback(a) => cmd::switch::run_rollback(a),
         Command::History(a) => cmd::switch::run_history(a),
+        Command::Compare(a) => cmd::compare::run(a),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "ibstore", &mut io::stdout());

@@ -17,6 +17,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod backup;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod fingerprint;

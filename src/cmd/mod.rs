@@ -3,6 +3,7 @@
 //! report and returns the exit code.
 
 pub mod backup;
+pub mod compare;
 pub mod config;
 pub mod gen;
 pub mod man;
