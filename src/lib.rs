@@ -17,6 +17,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod config;
+pub mod convert;
 pub mod error;
 pub mod fingerprint;
 pub mod format;

@@ -3,6 +3,7 @@
 //! report and returns the exit code.
 
 pub mod config;
+pub mod convert;
 pub mod gen;
 pub mod man;
 pub mod repair;

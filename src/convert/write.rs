@@ -1,0 +1,256 @@
+//! Output files: records encoded once, into one reused byte buffer per
+//! output file and part ([`Chunk`]), sorted by `(ts, st)` through an index
+//! (the bytes never move), and written through [`fsutil`]: temp file,
+//! fsync, rename, fsync folder.
+
+use crate::error::{Error, Result};
+use crate::format::{frames, EncodeError, Format};
+use crate::fsutil::{self, Durable};
+use crate::tick::Tick;
+use std::path::Path;
+
+/// One encoded record in a [`Chunk`].
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// Event time.
+    pub ts: i64,
+    /// System time.
+    pub st: i64,
+    /// Offset in the chunk's bytes.
+    pub start: u32,
+    /// Length (framing included).
+    pub len: u32,
+}
+
+/// Encoded records of one output file from one source part, in arrival order.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    /// The records' bytes, back to back.
+    pub bytes: Vec<u8>,
+    /// Where each record lies.
+    pub idx: Vec<Entry>,
+}
+
+impl Chunk {
+    /// Encodes one record (already mapped to the target) at the end.
+    #[inline]
+    pub fn push(&mut self, t: &Tick, target: Format) -> Result<(), EncodeError> {
+        let start = self.bytes.len();
+        encode(t, target, &mut self.bytes)?;
+        let len = self.bytes.len() - start;
+        // A chunk stays below 4 GiB: callers start a new one before that.
+        self.idx.push(Entry {
+            ts: t.ts,
+            st: t.st,
+            start: start as u32,
+            len: len as u32,
+        });
+        Ok(())
+    }
+
+    /// Whether a chunk should be closed (its offsets must fit `u32`).
+    pub fn full(&self) -> bool {
+        self.bytes.len() > (u32::MAX as usize) - (1 << 20)
+    }
+}
+
+/// Appends one framed record of `target` to `out`. v3 protobuf is encoded
+/// directly into `out` (no allocation); the others go through the codec.
+#[inline]
+pub fn encode(t: &Tick, target: Format, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    match target {
+        Format::V3Pb => encode_v3_pb(t, out),
+        _ => target.encode(t, out),
+    }
+}
+
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// One v3 `TickMessage` with its big-endian length prefix, written the way
+/// prost writes it (field order, proto3 defaults omitted, optional fields
+/// when present), straight into `out`.
+pub fn encode_v3_pb(t: &Tick, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let cid = i32::try_from(t.cid).map_err(|_| EncodeError("contract id does not fit v3 int32"))?;
+    let rid = i32::try_from(t.rid).map_err(|_| EncodeError("request id does not fit v3 int32"))?;
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    if t.ts != 0 {
+        out.push(1 << 3);
+        varint(t.ts as u64, out);
+    }
+    if t.st != 0 {
+        out.push(2 << 3);
+        varint(t.st as u64, out);
+    }
+    if cid != 0 {
+        out.push(3 << 3);
+        varint(i64::from(cid) as u64, out);
+    }
+    let tt = t.tt.as_str().as_bytes();
+    out.push(4 << 3 | 2);
+    out.push(tt.len() as u8);
+    out.extend_from_slice(tt);
+    if rid != 0 {
+        out.push(5 << 3);
+        varint(i64::from(rid) as u64, out);
+    }
+    for (n, v) in [
+        (10u8, t.p),
+        (11, t.s),
+        (12, t.bp),
+        (13, t.bs),
+        (14, t.ap),
+        (15, t.as_),
+        (16, t.mp),
+    ] {
+        if let Some(v) = v {
+            out.push(n << 3 | 1);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    for (n, b) in [(20u8, t.bpl), (21, t.aph), (22, t.upt)] {
+        if let Some(b) = b {
+            varint(u64::from(n) << 3, out);
+            out.push(u8::from(b));
+        }
+    }
+    let len = (out.len() - at - 4) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    debug_assert!(len as usize <= frames::MAX_FRAME);
+    Ok(())
+}
+
+/// The records of `chunks` in `(ts, st)` order (stable: arrival order
+/// among equals), as `(chunk, entry)` index pairs.
+pub fn sorted(chunks: &[Chunk]) -> Vec<(u32, Entry)> {
+    let mut all: Vec<(u32, Entry)> = chunks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.idx.iter().map(move |e| (i as u32, *e)))
+        .collect();
+    if !all
+        .windows(2)
+        .all(|w| (w[0].1.ts, w[0].1.st) <= (w[1].1.ts, w[1].1.st))
+    {
+        all.sort_by_key(|(_, e)| (e.ts, e.st));
+    }
+    all
+}
+
+/// Writes the records of `chunks` in `(ts, st)` order to `target` (zstd at
+/// `level` when given) through a temp file, fsynced, then renamed into place.
+/// Returns the file's size and CRC-32.
+pub fn write_file(target: &Path, chunks: &[Chunk], zstd: Option<i32>) -> Result<(u64, u32)> {
+    let order = sorted(chunks);
+    let io = |what: &'static str| {
+        move |source: std::io::Error| Error::Io {
+            path: target.to_owned(),
+            what,
+            source,
+        }
+    };
+    let tmp = Durable::temp_for(target)?;
+    let tmp_path = tmp.path().to_owned();
+    let result = (|| -> Result<(u64, u32)> {
+        let tmp = match zstd {
+            Some(level) => {
+                let mut z = zstd::stream::write::Encoder::new(tmp, level)
+                    .map_err(io("start zstd stream"))?;
+                emit(&mut z, chunks, &order).map_err(io("write temp file"))?;
+                z.finish().map_err(io("finish zstd stream"))?
+            }
+            None => {
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
+                emit(&mut w, chunks, &order).map_err(io("write temp file"))?;
+                w.into_inner()
+                    .map_err(|e| io("write temp file")(e.into_error()))?
+            }
+        };
+        let (_, size, crc) = tmp.finish()?;
+        fsutil::crash_point();
+        fsutil::commit(&tmp_path, target)?;
+        fsutil::crash_point();
+        Ok((size, crc))
+    })();
+    if result.is_err() {
+        // Never leave a half-written temp behind (its final name is untouched).
+        let _ = std::fs::remove_file(&tmp_path);
+    }
+    result
+}
+
+fn emit(
+    w: &mut impl std::io::Write,
+    chunks: &[Chunk],
+    order: &[(u32, Entry)],
+) -> std::io::Result<()> {
+    for (c, e) in order {
+        let b = &chunks[*c as usize].bytes;
+        w.write_all(&b[e.start as usize..(e.start + e.len) as usize])?;
+    }
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tick::TickType;
+
+    #[test]
+    fn direct_v3_pb_equals_prost() {
+        let ticks = [
+            Tick {
+                ts: 1_754_010_291_910_988,
+                st: 1_754_010_291_911_004,
+                cid: 711_280_073,
+                tt: TickType::BidAsk,
+                rid: -5,
+                bp: Some(1.5),
+                as_: Some(0.0),
+                bpl: Some(false),
+                upt: Some(true),
+                ..Tick::default()
+            },
+            Tick::default(),
+            Tick {
+                cid: -1,
+                tt: TickType::MidPoint,
+                mp: Some(-0.0),
+                ..Tick::default()
+            },
+        ];
+        for t in ticks {
+            let mut a = Vec::new();
+            encode_v3_pb(&t, &mut a).unwrap();
+            let mut b = Vec::new();
+            Format::V3Pb.encode(&t, &mut b).unwrap();
+            assert_eq!(a, b, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn sorted_is_stable_by_ts_then_st() {
+        let mut c = Chunk::default();
+        for (ts, st) in [(2, 1), (1, 9), (2, 0), (1, 9)] {
+            c.push(
+                &Tick {
+                    ts,
+                    st,
+                    ..Tick::default()
+                },
+                Format::V3Json,
+            )
+            .unwrap();
+        }
+        let starts: Vec<u32> = c.idx.iter().map(|e| e.start).collect();
+        let o: Vec<u32> = sorted(&[c]).iter().map(|(_, e)| e.start).collect();
+        // (1,9) twice: arrival order kept; then (2,0), (2,1).
+        assert_eq!(o, vec![starts[1], starts[3], starts[2], starts[0]]);
+    }
+}
