@@ -217,29 +217,33 @@ pub fn check_paths(src: &Path, dst: &Path) -> Result<(PathBuf, PathBuf)> {
     }
 }
 
-/// Picks the source format: `wanted`, or the one format the layout of
-/// every file implies; several without `wanted` are refused, listing them.
-/// Returns the format and the files to read.
+/// The format a file holds as far as it can be told before scanning it:
+/// the layout's under `v2/` and `v3/`; elsewhere (legacy `json/`,
+/// converter and unplaced folders, which held both versions, spec §2.4)
+/// the content's first records decide.
+fn likely_format(f: &Found) -> Option<Format> {
+    use crate::store::layout::Layout;
+    match f.file.layout {
+        Layout::V2 | Layout::V3 => f.file.layout_format(),
+        _ => head_of(&f.abs, f.file.ext.compression)
+            .and_then(|head| Format::sniff(f.file.ext.json, &head))
+            .or_else(|| f.file.layout_format()),
+    }
+}
+
+/// Picks the source format: `wanted`, or the one format every file holds;
+/// several without `wanted` are refused, listing them. Returns the format
+/// and the files to read (files known to hold another format are left out).
 pub fn choose_source(files: Vec<Found>, wanted: Option<Format>) -> Result<(Format, Vec<Found>)> {
+    let likely: Vec<Option<Format>> = files.iter().map(likely_format).collect();
     let mut seen: BTreeMap<Format, u64> = BTreeMap::new();
-    for f in &files {
-        if let Some(fmt) = f.file.layout_format() {
-            *seen.entry(fmt).or_default() += 1;
-        }
+    for f in likely.iter().flatten() {
+        *seen.entry(*f).or_default() += 1;
     }
     let format = match wanted {
         Some(w) => w,
         None => match seen.len() {
-            0 => {
-                // Unplaced files only: the content decides (the first that sniffs).
-                files
-                    .iter()
-                    .find_map(|f| {
-                        let head = head_of(&f.abs, f.file.ext.compression)?;
-                        Format::sniff(f.file.ext.json, &head)
-                    })
-                    .ok_or_else(|| Error::Usage("SRC holds no tick data files".into()))?
-            }
+            0 => return Err(Error::Usage("SRC holds no tick data files".into())),
             1 => *seen.keys().next().unwrap_or(&Format::V3Json),
             _ => {
                 let list: Vec<String> = seen
@@ -255,7 +259,9 @@ pub fn choose_source(files: Vec<Found>, wanted: Option<Format>) -> Result<(Forma
     };
     let files = files
         .into_iter()
-        .filter(|f| f.file.layout_format().is_none_or(|l| l == format))
+        .zip(likely)
+        .filter(|(_, l)| l.is_none_or(|l| l == format))
+        .map(|(f, _)| f)
         .collect();
     Ok((format, files))
 }
