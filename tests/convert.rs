@@ -69,7 +69,17 @@ fn n(v: &Value, k: &str) -> u64 {
 fn v3_json_to_pb_and_back_is_byte_identical_and_verified() {
     let d = tempdir().unwrap();
     let src = d.path().join("s");
-    gen(&src, &["--format", "v3-json", "--records", "50"]);
+    gen(
+        &src,
+        &[
+            "--format",
+            "v3-json",
+            "--records",
+            "25",
+            "--tick-types",
+            "bid_ask,last,all_last,mid_point",
+        ],
+    );
     let pb = d.path().join("pb");
     let (code, c, f, _) = convert(&src, &pb, &["--format", "v3-pb"]);
     assert_eq!((code, f.len()), (0, 0), "{f:?}");
@@ -82,7 +92,7 @@ fn v3_json_to_pb_and_back_is_byte_identical_and_verified() {
             n(&c, "verified_hours"),
             n(&c, "mismatched_hours")
         ),
-        (12, 600, 600, 12, 12, 0)
+        (24, 600, 600, 24, 24, 0)
     );
     assert!(pb
         .join("v3/protobuf/2025/08/01/00/265598_bid_ask_1754006400.pb")
@@ -464,6 +474,36 @@ fn unwritable_dst_is_a_clear_error_and_leaves_no_output() {
     assert_eq!(code, 2);
     assert!(err.contains("Permission denied"), "{err}");
     assert!(tree(&dst).is_empty());
+}
+
+#[test]
+fn a_file_where_dst_needs_a_folder_is_a_clear_error_and_the_manifest_stays_true() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    gen(&src, &["--format", "v3-json", "--records", "5"]);
+    let dst = d.path().join("o");
+    fs::create_dir_all(dst.join("v3/protobuf/2025/08/01")).unwrap();
+    fs::write(dst.join("v3/protobuf/2025/08/01/01"), b"in the way").unwrap();
+    let (code, _, _, err) = convert(&src, &dst, &["--format", "v3-pb"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("v3/protobuf/2025/08/01/01: refused: not a folder"),
+        "{err}"
+    );
+    // Hour 00 was finished and recorded before hour 01 failed; nothing else.
+    let m: Value =
+        serde_json::from_slice(&fs::read(dst.join(".ibstore/convert.json")).unwrap()).unwrap();
+    let done: Vec<&String> = m["outputs"].as_object().unwrap().keys().collect();
+    assert_eq!(done.len(), 4, "{done:?}");
+    assert!(done
+        .iter()
+        .all(|k| k.starts_with("v3/protobuf/2025/08/01/00/")));
+    fs::remove_file(dst.join("v3/protobuf/2025/08/01/01")).unwrap();
+    let (code, c, _, _) = convert(&src, &dst, &["--format", "v3-pb"]);
+    assert_eq!(
+        (code, n(&c, "outputs_done"), n(&c, "outputs_written")),
+        (0, 4, 8)
+    );
 }
 
 extern "C" {

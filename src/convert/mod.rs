@@ -12,6 +12,8 @@
 
 pub mod manifest;
 pub mod plan;
+#[cfg(test)]
+mod props;
 pub mod report;
 pub mod verify;
 pub mod write;

@@ -110,7 +110,7 @@ pub fn encode_v3_pb(t: &Tick, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         (16, t.mp),
     ] {
         if let Some(v) = v {
-            out.push(n << 3 | 1);
+            varint(u64::from(n) << 3 | 1, out);
             out.extend_from_slice(&v.to_le_bytes());
         }
     }
