@@ -193,9 +193,10 @@ impl Visit for Collect<'_> {
         }
         let home = plan::home(&t, ctx.target);
         let fields = ctx.fields;
+        let from_v2 = ctx.source.version() == Version::V2;
         let g = self.group(home);
         g.losses.0 |= losses.0;
-        if g.chunk.push(&t, ctx.target).is_err() {
+        if g.chunk.push_from(&t, ctx.target, from_v2).is_err() {
             // Unreachable after mapping; counted as a lost contract id.
             g.losses.add(LossField::Cid);
             return;
@@ -231,6 +232,7 @@ struct Run<'a> {
     flushed: HashSet<Home>,
     blocked: HashSet<Home>,
     refused_loss: BTreeMap<LossField, u64>,
+    from_v2: bool,
     prints: HashMap<Home, HashMap<StreamHour, HourPrint>>,
     report: ConvertReport,
 }
@@ -268,6 +270,7 @@ pub fn run(
         flushed: HashSet::new(),
         blocked: HashSet::new(),
         refused_loss: BTreeMap::new(),
+        from_v2: source.version() == Version::V2,
         prints: HashMap::new(),
         report,
     };
@@ -594,7 +597,7 @@ impl Run<'_> {
                         what: "read back output",
                         source: std::io::Error::other(format!("record at offset {off}: {e}")),
                     })?;
-                    let _ = first.push(&d.tick, self.opts.target);
+                    let _ = first.push_from(&d.tick, self.opts.target, self.from_v2);
                 }
             }
             if self.refuses(&b) {

@@ -35,8 +35,29 @@ impl Chunk {
     /// Encodes one record (already mapped to the target) at the end.
     #[inline]
     pub fn push(&mut self, t: &Tick, target: Format) -> Result<(), EncodeError> {
+        self.push_from(t, target, false)
+    }
+
+    /// [`Chunk::push`] of a record read from v2 (`from_v2`): a v2 JSON
+    /// target then leaves out the `unix_time` and `request_id` the record
+    /// did not have (`ts = st`, `rid = 0`) instead of inventing them.
+    #[inline]
+    pub fn push_from(
+        &mut self,
+        t: &Tick,
+        target: Format,
+        from_v2: bool,
+    ) -> Result<(), EncodeError> {
         let start = self.bytes.len();
-        encode(t, target, &mut self.bytes)?;
+        if from_v2 && target == Format::V2Json {
+            let omit = crate::format::v2_json::Invent {
+                no_unix_time: t.ts == t.st,
+                no_request_id: t.rid == 0,
+            };
+            crate::format::v2_json::encode_with(t, &mut self.bytes, omit)?;
+        } else {
+            encode(t, target, &mut self.bytes)?;
+        }
         let len = self.bytes.len() - start;
         // A chunk stays below 4 GiB: callers start a new one before that.
         self.idx.push(Entry {
