@@ -285,7 +285,8 @@ fn rerun_skips_what_is_done_and_redoes_what_changed() {
     );
     // A damaged output is caught by verification, not trusted.
     let o = dst.join("v3/protobuf/2025/08/01/01/265598_last_1754010000.pb");
-    let mut b = fs::read(&o).unwrap();
+    let orig = fs::read(&o).unwrap();
+    let mut b = orig.clone();
     let last = b.len() - 1;
     b[last] ^= 0x55;
     fs::write(&o, &b).unwrap();
@@ -293,6 +294,13 @@ fn rerun_skips_what_is_done_and_redoes_what_changed() {
     assert_eq!((code, n(&c, "mismatched_hours")), (1, 1), "{f:?}");
     assert!(f.iter().any(|f| f["kind"] == "verify_mismatch"
         && f["file"] == "v3/protobuf/2025/08/01/01/265598_last_1754010000.pb"));
+    // ... and is redone by the next run.
+    let (code, c, _, _) = convert(&src, &dst, &["--format", "v3-pb"]);
+    assert_eq!(
+        (code, n(&c, "outputs_written"), n(&c, "mismatched_hours")),
+        (0, 1, 0)
+    );
+    assert_eq!(fs::read(&o).unwrap(), orig);
 }
 
 #[test]

@@ -315,7 +315,14 @@ pub fn run(
     run.flush(|_| true)?;
     run.flush_late()?;
     run.finish_losses();
-    verify::verify(&mut run_view(&mut run), &ctx.fields)?;
+    let bad = verify::verify(&mut run_view(&mut run), &ctx.fields)?;
+    // An output that does not verify is not done: the next run redoes it.
+    if !bad.is_empty() {
+        for rel in &bad {
+            run.manifest.outputs.remove(rel);
+        }
+        run.manifest.save(&run.dst)?;
+    }
     run.report.finish();
     Ok(run.report)
 }

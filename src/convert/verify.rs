@@ -24,8 +24,9 @@ impl Visit for Prints<'_> {
     }
 }
 
-/// Reads the outputs back and compares them with the input.
-pub fn verify(v: &mut VerifyInput<'_>, fields: &Fields) -> Result<()> {
+/// Reads the outputs back and compares them with the input; returns the
+/// output files that did not match.
+pub fn verify(v: &mut VerifyInput<'_>, fields: &Fields) -> Result<Vec<String>> {
     let d = discover::discover(v.dst)?;
     let opts = ScanOptions {
         crc: true,
@@ -53,8 +54,10 @@ pub fn verify(v: &mut VerifyInput<'_>, fields: &Fields) -> Result<()> {
         })
         .collect();
     let mut seen = std::collections::BTreeSet::new();
+    let mut bad = Vec::new();
     for (rel, scan, got) in results {
         seen.insert(rel.clone());
+        let findings_before = v.report.findings.len();
         let home = v.outputs[&rel];
         let empty = HashMap::new();
         let want = v.prints.get(&home).unwrap_or(&empty);
@@ -106,9 +109,13 @@ pub fn verify(v: &mut VerifyInput<'_>, fields: &Fields) -> Result<()> {
                 ));
             }
         }
+        if v.report.findings.len() > findings_before {
+            bad.push(rel);
+        }
     }
     for rel in v.outputs.keys() {
         if !seen.contains(rel) {
+            bad.push(rel.clone());
             v.report.mismatched_hours += 1;
             v.report.findings.push(Finding::new(
                 Kind::VerifyMismatch,
@@ -117,5 +124,5 @@ pub fn verify(v: &mut VerifyInput<'_>, fields: &Fields) -> Result<()> {
             ));
         }
     }
-    Ok(())
+    Ok(bad)
 }
