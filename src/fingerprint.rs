@@ -158,9 +158,14 @@ fn words(t: &Tick, f: &Fields) -> [u64; 13] {
 pub fn record_hashes(t: &Tick, f: &Fields) -> (u64, u64) {
     let mut a: u64 = 0x243F_6A88_85A3_08D3;
     let mut b: u64 = 0x1319_8A2E_0370_7344;
+    // One multiply per word and lane (each step is a bijection of the
+    // word, so a changed word changes the state); full mixes at the end.
     for w in words(t, f) {
-        a = mix(a ^ w);
-        b = mix(b.wrapping_add(w).rotate_left(17));
+        a = (a ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        b = b
+            .wrapping_add(w)
+            .wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+            .rotate_left(31);
     }
     (mix(a), mix(b ^ 0x9E37_79B9_7F4A_7C15))
 }

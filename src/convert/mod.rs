@@ -233,6 +233,7 @@ struct Run<'a> {
     blocked: HashSet<Home>,
     refused_loss: BTreeMap<LossField, u64>,
     from_v2: bool,
+    inflight: Option<std::thread::JoinHandle<(Manifest, Result<u64>)>>,
     prints: HashMap<Home, HashMap<StreamHour, HourPrint>>,
     report: ConvertReport,
 }
@@ -271,6 +272,7 @@ pub fn run(
         blocked: HashSet::new(),
         refused_loss: BTreeMap::new(),
         from_v2: source.version() == Version::V2,
+        inflight: None,
         prints: HashMap::new(),
         report,
     };
@@ -313,7 +315,9 @@ pub fn run(
         i = j;
     }
     run.flush(|_| true)?;
+    run.join()?;
     run.flush_late()?;
+    run.join()?;
     run.finish_losses();
     let bad = verify::verify(&mut run_view(&mut run), &ctx.fields)?;
     // An output that does not verify is not done: the next run redoes it.
@@ -468,6 +472,7 @@ impl Run<'_> {
         self.prints.remove(&h);
         self.report.outputs_refused += 1;
         if self.flushed.remove(&h) {
+            self.join()?;
             let rel = plan::output_rel(h, self.opts.target, self.opts.compression());
             if self.manifest.outputs.remove(&rel).is_some() {
                 self.manifest.save(&self.dst)?;
@@ -505,6 +510,8 @@ impl Run<'_> {
 
     /// Writes every gathered output file whose home passes `ready`.
     fn flush(&mut self, ready: impl Fn(&Home) -> bool) -> Result<()> {
+        // The manifest is with the writer while a batch is in flight.
+        self.join()?;
         let homes: Vec<Home> = self.buckets.keys().filter(|h| ready(h)).copied().collect();
         let mut jobs = Vec::new();
         for h in homes {
@@ -530,52 +537,40 @@ impl Run<'_> {
     }
 
     fn write_jobs(&mut self, mut jobs: Vec<(String, Vec<SourceId>, u64, Bucket)>) -> Result<()> {
+        self.join()?;
         if jobs.is_empty() {
             return Ok(());
         }
         jobs.sort_by(|a, b| a.0.cmp(&b.0));
-        let dst = &self.dst;
-        let zstd = self.opts.zstd;
         // Folders are created one job at a time (two threads creating one
-        // folder would race); the files are then written in parallel.
+        // folder would race); the files are then written in the background
+        // while the next hour is read.
         let mut placed = Vec::with_capacity(jobs.len());
         for (rel, sources, records, b) in jobs {
-            let path = fsutil::resolve_in(dst, &rel, true)?;
+            let path = fsutil::resolve_in(&self.dst, &rel, true)?;
             placed.push((path, rel, sources, records, b));
         }
-        let done: Vec<Result<(String, manifest::Output)>> = placed
-            .into_par_iter()
-            .map(|(path, rel, sources, records, b)| {
-                let (size, crc32) = write::write_file(&path, &b.chunks, zstd)?;
-                Ok((
-                    rel,
-                    manifest::Output {
-                        size,
-                        crc32,
-                        records,
-                        sources,
-                    },
-                ))
-            })
-            .collect();
-        let mut first_err = None;
-        for r in done {
-            match r {
-                Ok((rel, o)) => {
-                    self.report.outputs_written += 1;
-                    self.manifest.outputs.insert(rel, o);
-                }
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        // The files that were finished are recorded even when another failed.
-        self.manifest.save(&self.dst)?;
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        let dst = self.dst.clone();
+        let zstd = self.opts.zstd;
+        let mut manifest = std::mem::take(&mut self.manifest);
+        self.inflight = Some(std::thread::spawn(move || {
+            let r = write_batch(&dst, zstd, placed, &mut manifest);
+            (manifest, r)
+        }));
+        Ok(())
+    }
+
+    /// Waits for the batch being written, if any.
+    fn join(&mut self) -> Result<()> {
+        let Some(h) = self.inflight.take() else {
+            return Ok(());
+        };
+        let (m, r) = h
+            .join()
+            .map_err(|_| Error::Usage("the output writer thread panicked".into()))?;
+        self.manifest = m;
+        self.report.outputs_written += r?;
+        Ok(())
     }
 
     /// Records for an output file already written this run (stray records
@@ -664,4 +659,57 @@ fn read_output(path: &Path, zstd: bool) -> Result<Vec<u8>> {
     } else {
         Ok(raw)
     }
+}
+
+/// A batch of output files ready to be written: final path, path relative
+/// to DST, sources, records, and the records themselves.
+type Placed = Vec<(PathBuf, String, Vec<SourceId>, u64, Bucket)>;
+
+/// Writes a batch: temp files, then all synced, renamed and their folders
+/// synced ([`write::commit_all`]), then the manifest. Returns the files
+/// written; on an error nothing of the batch is left under a temp name.
+fn write_batch(
+    dst: &Path,
+    zstd: Option<i32>,
+    placed: Placed,
+    manifest: &mut Manifest,
+) -> Result<u64> {
+    let written: Vec<Result<write::Pending>> = placed
+        .par_iter()
+        .map(|(path, _, _, _, b)| write::write_temp(path, &b.chunks, zstd))
+        .collect();
+    let mut pending = Vec::with_capacity(written.len());
+    let mut first_err = None;
+    for w in written {
+        match w {
+            Ok(p) => pending.push(p),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    let result = match first_err {
+        Some(e) => Err(e),
+        None => write::commit_all(&pending),
+    };
+    if let Err(e) = result {
+        for p in &pending {
+            let _ = std::fs::remove_file(&p.tmp);
+        }
+        return Err(e);
+    }
+    let n = pending.len() as u64;
+    for ((_, rel, sources, records, _), p) in placed.into_iter().zip(pending) {
+        manifest.outputs.insert(
+            rel,
+            manifest::Output {
+                size: p.size,
+                crc32: p.crc32,
+                records,
+                sources,
+            },
+        );
+    }
+    manifest.save(dst)?;
+    Ok(n)
 }

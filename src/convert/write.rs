@@ -164,10 +164,25 @@ pub fn sorted(chunks: &[Chunk]) -> Vec<(u32, Entry)> {
     all
 }
 
-/// Writes the records of `chunks` in `(ts, st)` order to `target` (zstd at
-/// `level` when given) through a temp file, fsynced, then renamed into place.
-/// Returns the file's size and CRC-32.
-pub fn write_file(target: &Path, chunks: &[Chunk], zstd: Option<i32>) -> Result<(u64, u32)> {
+/// An output file written to its temp file, not yet synced or renamed.
+#[derive(Debug)]
+pub struct Pending {
+    /// The open temp file.
+    pub file: std::fs::File,
+    /// The temp file's path.
+    pub tmp: std::path::PathBuf,
+    /// The final path.
+    pub target: std::path::PathBuf,
+    /// Size on disk.
+    pub size: u64,
+    /// CRC-32 of the bytes on disk.
+    pub crc32: u32,
+}
+
+/// Writes the records of `chunks` in `(ts, st)` order (zstd at `level` when
+/// given) to the temp file of `target`; [`commit_all`] makes it durable and
+/// renames it into place. A failed write leaves no temp file.
+pub fn write_temp(target: &Path, chunks: &[Chunk], zstd: Option<i32>) -> Result<Pending> {
     let order = sorted(chunks);
     let io = |what: &'static str| {
         move |source: std::io::Error| Error::Io {
@@ -178,8 +193,8 @@ pub fn write_file(target: &Path, chunks: &[Chunk], zstd: Option<i32>) -> Result<
     };
     let tmp = Durable::temp_for(target)?;
     let tmp_path = tmp.path().to_owned();
-    let result = (|| -> Result<(u64, u32)> {
-        let tmp = match zstd {
+    let result = (|| -> Result<Durable> {
+        Ok(match zstd {
             Some(level) => {
                 let mut z = zstd::stream::write::Encoder::new(tmp, level)
                     .map_err(io("start zstd stream"))?;
@@ -192,18 +207,59 @@ pub fn write_file(target: &Path, chunks: &[Chunk], zstd: Option<i32>) -> Result<
                 w.into_inner()
                     .map_err(|e| io("write temp file")(e.into_error()))?
             }
-        };
-        let (_, size, crc) = tmp.finish()?;
-        fsutil::crash_point();
-        fsutil::commit(&tmp_path, target)?;
-        fsutil::crash_point();
-        Ok((size, crc))
+        })
     })();
-    if result.is_err() {
-        // Never leave a half-written temp behind (its final name is untouched).
-        let _ = std::fs::remove_file(&tmp_path);
+    match result {
+        Ok(d) => {
+            let (file, tmp, size, crc32) = d.into_unsynced();
+            Ok(Pending {
+                file,
+                tmp,
+                target: target.to_owned(),
+                size,
+                crc32,
+            })
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp_path);
+            Err(e)
+        }
     }
-    result
+}
+
+/// Makes a batch of written temp files durable and puts them in place:
+/// fsync every file (concurrently), then rename each over its target, then
+/// fsync every folder touched once. A crash at any point leaves each
+/// target either absent, as it was, or complete.
+pub fn commit_all(batch: &[Pending]) -> Result<()> {
+    let files: Vec<(&std::fs::File, &Path)> =
+        batch.iter().map(|p| (&p.file, p.tmp.as_path())).collect();
+    fsutil::sync_all_files(&files)?;
+    let mut dirs: Vec<&Path> = Vec::new();
+    for p in batch {
+        fsutil::crash_point();
+        std::fs::rename(&p.tmp, &p.target).map_err(|e| Error::Io {
+            path: p.target.clone(),
+            what: "rename into place",
+            source: e,
+        })?;
+        fsutil::crash_point();
+        if let Some(d) = p.target.parent() {
+            if dirs.last() != Some(&d) && !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+    }
+    let opened: Vec<(std::fs::File, &Path)> = dirs
+        .iter()
+        .map(|d| {
+            std::fs::File::open(d)
+                .map(|f| (f, *d))
+                .map_err(|e| Error::path(*d, e))
+        })
+        .collect::<Result<_>>()?;
+    let refs: Vec<(&std::fs::File, &Path)> = opened.iter().map(|(f, d)| (f, *d)).collect();
+    fsutil::sync_all_files(&refs)
 }
 
 fn emit(
