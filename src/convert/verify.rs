@@ -12,15 +12,24 @@ use crate::store::discover;
 use rayon::prelude::*;
 use std::collections::HashMap;
 
+/// Prints per stream-hour; an output file holds one or two, so a short
+/// list searched from its end beats a hash map.
 struct Prints<'a> {
     fields: &'a Fields,
-    map: HashMap<StreamHour, HourPrint>,
+    map: Vec<(StreamHour, HourPrint)>,
 }
 
 impl Visit for Prints<'_> {
     fn record(&mut self, r: &Good<'_>) {
         let sh = StreamHour::of(r.tick, self.fields);
-        self.map.entry(sh).or_default().add(r.tick, self.fields);
+        let p = match self.map.iter_mut().rev().find(|(k, _)| *k == sh) {
+            Some((_, p)) => p,
+            None => {
+                self.map.push((sh, HourPrint::default()));
+                &mut self.map.last_mut().expect("just pushed").1
+            }
+        };
+        p.add(r.tick, self.fields);
     }
 }
 
@@ -42,7 +51,7 @@ pub fn verify(v: &mut VerifyInput<'_>, fields: &Fields) -> Result<Vec<String>> {
         .map(|f| {
             let s = scan::scan_with(f, &opts, &|| Prints {
                 fields,
-                map: HashMap::new(),
+                map: Vec::new(),
             });
             let mut map: HashMap<StreamHour, HourPrint> = HashMap::new();
             for p in s.visits {

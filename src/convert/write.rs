@@ -85,65 +85,88 @@ pub fn encode(t: &Tick, target: Format, out: &mut Vec<u8>) -> Result<(), EncodeE
     }
 }
 
-fn varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
+/// A record's bytes built on the stack (a v3 record is at most 4 + 3×10 +
+/// 2 + 9 + 6 + 7×10 + 3×3 bytes), copied out once.
+struct Buf {
+    b: [u8; 160],
+    n: usize,
+}
+
+impl Buf {
+    #[inline(always)]
+    fn byte(&mut self, v: u8) {
+        self.b[self.n] = v;
+        self.n += 1;
     }
-    out.push(v as u8);
+    #[inline(always)]
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.byte((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
+    }
+    #[inline(always)]
+    fn bytes(&mut self, s: &[u8]) {
+        self.b[self.n..self.n + s.len()].copy_from_slice(s);
+        self.n += s.len();
+    }
 }
 
 /// One v3 `TickMessage` with its big-endian length prefix, written the way
 /// prost writes it (field order, proto3 defaults omitted, optional fields
 /// when present), straight into `out`.
+#[inline]
 pub fn encode_v3_pb(t: &Tick, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let cid = i32::try_from(t.cid).map_err(|_| EncodeError("contract id does not fit v3 int32"))?;
     let rid = i32::try_from(t.rid).map_err(|_| EncodeError("request id does not fit v3 int32"))?;
-    let at = out.len();
-    out.extend_from_slice(&[0; 4]);
+    let mut b = Buf { b: [0; 160], n: 4 };
     if t.ts != 0 {
-        out.push(1 << 3);
-        varint(t.ts as u64, out);
+        b.byte(1 << 3);
+        b.varint(t.ts as u64);
     }
     if t.st != 0 {
-        out.push(2 << 3);
-        varint(t.st as u64, out);
+        b.byte(2 << 3);
+        b.varint(t.st as u64);
     }
     if cid != 0 {
-        out.push(3 << 3);
-        varint(i64::from(cid) as u64, out);
+        b.byte(3 << 3);
+        b.varint(i64::from(cid) as u64);
     }
     let tt = t.tt.as_str().as_bytes();
-    out.push(4 << 3 | 2);
-    out.push(tt.len() as u8);
-    out.extend_from_slice(tt);
+    b.byte(4 << 3 | 2);
+    b.byte(tt.len() as u8);
+    b.bytes(tt);
     if rid != 0 {
-        out.push(5 << 3);
-        varint(i64::from(rid) as u64, out);
+        b.byte(5 << 3);
+        b.varint(i64::from(rid) as u64);
     }
-    for (n, v) in [
-        (10u8, t.p),
-        (11, t.s),
-        (12, t.bp),
-        (13, t.bs),
-        (14, t.ap),
-        (15, t.as_),
-        (16, t.mp),
+    for (key, v) in [
+        (10u8 << 3 | 1, t.p),
+        (11 << 3 | 1, t.s),
+        (12 << 3 | 1, t.bp),
+        (13 << 3 | 1, t.bs),
+        (14 << 3 | 1, t.ap),
+        (15 << 3 | 1, t.as_),
     ] {
         if let Some(v) = v {
-            varint(u64::from(n) << 3 | 1, out);
-            out.extend_from_slice(&v.to_le_bytes());
+            b.byte(key);
+            b.bytes(&v.to_le_bytes());
         }
     }
-    for (n, b) in [(20u8, t.bpl), (21, t.aph), (22, t.upt)] {
-        if let Some(b) = b {
-            varint(u64::from(n) << 3, out);
-            out.push(u8::from(b));
+    if let Some(v) = t.mp {
+        b.bytes(&[16 << 3 | 1 | 0x80, 1]);
+        b.bytes(&v.to_le_bytes());
+    }
+    for (n, f) in [(20u8, t.bpl), (21, t.aph), (22, t.upt)] {
+        if let Some(f) = f {
+            b.bytes(&[(n << 3) | 0x80, 1, u8::from(f)]);
         }
     }
-    let len = (out.len() - at - 4) as u32;
-    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    let len = (b.n - 4) as u32;
+    b.b[..4].copy_from_slice(&len.to_be_bytes());
     debug_assert!(len as usize <= frames::MAX_FRAME);
+    out.extend_from_slice(&b.b[..b.n]);
     Ok(())
 }
 
@@ -183,7 +206,14 @@ pub struct Pending {
 /// given) to the temp file of `target`; [`commit_all`] makes it durable and
 /// renames it into place. A failed write leaves no temp file.
 pub fn write_temp(target: &Path, chunks: &[Chunk], zstd: Option<i32>) -> Result<Pending> {
-    let order = sorted(chunks);
+    // One chunk already in order (the common case: one source file per
+    // output) is written as it is, without an index.
+    let in_place = chunks.len() == 1
+        && chunks[0]
+            .idx
+            .windows(2)
+            .all(|w| (w[0].ts, w[0].st) <= (w[1].ts, w[1].st));
+    let order = if in_place { Vec::new() } else { sorted(chunks) };
     let io = |what: &'static str| {
         move |source: std::io::Error| Error::Io {
             path: target.to_owned(),
@@ -267,6 +297,13 @@ fn emit(
     chunks: &[Chunk],
     order: &[(u32, Entry)],
 ) -> std::io::Result<()> {
+    if order.is_empty() {
+        // In place (see write_temp), or no records at all.
+        for c in chunks {
+            w.write_all(&c.bytes)?;
+        }
+        return w.flush();
+    }
     for (c, e) in order {
         let b = &chunks[*c as usize].bytes;
         w.write_all(&b[e.start as usize..(e.start + e.len) as usize])?;
