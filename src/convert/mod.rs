@@ -5,8 +5,9 @@
 //! counts what it loses, encodes it into its output file's buffer
 //! ([`write::Chunk`]) and adds it to the input fingerprints. Sources are
 //! taken hour by hour; an output file is written (sorted by `(ts, st)`,
-//! temp + fsync + rename) as soon as no later hour can add to it, so memory
-//! holds about two hours of the store. The manifest ([`manifest`]) records
+//! temp + fsync + rename) as soon as no later hour can add to it, in the
+//! background while the next hour is read, so memory holds about two hours
+//! of the store, encoded. The manifest ([`manifest`]) records
 //! each finished output; [`verify`] reads every output back and compares
 //! its fingerprints with the input's.
 
@@ -28,7 +29,6 @@ use crate::scan::record::Home;
 use crate::scan::{self, Good, ScanOptions, Visit};
 use crate::store::discover::{self, Found};
 use crate::tick::{Tick, TickType};
-use crate::time::HOUR;
 use manifest::{Manifest, SourceId};
 use plan::{Filter, LossField, Losses};
 use rayon::prelude::*;
@@ -309,8 +309,12 @@ pub fn run(
         for (k, s) in scanned {
             run.absorb(&files[k], k, s, source)?;
         }
+        // Later source files are of later hours: v3 ones hold records of
+        // their own `ts` hour, v2 ones of their envelope hour or (spill-over,
+        // `ts` a little before `st`) the hour before. So no later file adds
+        // to an output before hour `h`; a stray that does is merged late.
         if let Some(h) = hour {
-            run.flush(|home| home.hour < h - HOUR)?;
+            run.flush(|home| home.hour < h)?;
         }
         i = j;
     }
