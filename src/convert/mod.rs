@@ -11,6 +11,7 @@
 //! each finished output; [`verify`] reads every output back and compares
 //! its fingerprints with the input's.
 
+mod collect;
 pub mod manifest;
 pub mod plan;
 #[cfg(test)]
@@ -26,9 +27,10 @@ use crate::fsutil;
 use crate::progress::Progress;
 use crate::report::{Finding, Kind};
 use crate::scan::record::Home;
-use crate::scan::{self, Good, ScanOptions, Visit};
+use crate::scan::{self, ScanOptions};
 use crate::store::discover::{self, Found};
-use crate::tick::{Tick, TickType};
+pub use collect::Counts;
+use collect::{Collect, Ctx};
 use manifest::{Manifest, SourceId};
 use plan::{Filter, LossField, Losses};
 use rayon::prelude::*;
@@ -79,137 +81,6 @@ impl Options {
         } else {
             Compression::None
         }
-    }
-}
-
-/// Per-record counts a visitor keeps.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Counts {
-    /// Records read (good records of the source format).
-    pub read: u64,
-    /// Records left out by the filters.
-    pub filtered: u64,
-    /// Records that lost each [`LossField`] (index = field).
-    pub lost: [u64; 4],
-    /// v2 records without a request id (rid 0 kept).
-    pub rid_zero: u64,
-    /// v2 protobuf records: `ts` is the envelope time.
-    pub envelope_ts: u64,
-    /// v2 records whose `st` is the envelope time (v3 targets).
-    pub st_from_envelope: u64,
-    /// v2 JSON mid records whose value was under `mid_price` / `mid_point`.
-    pub mid_key: u64,
-}
-
-impl Counts {
-    fn merge(&mut self, o: &Counts) {
-        self.read += o.read;
-        self.filtered += o.filtered;
-        for i in 0..4 {
-            self.lost[i] += o.lost[i];
-        }
-        self.rid_zero += o.rid_zero;
-        self.envelope_ts += o.envelope_ts;
-        self.st_from_envelope += o.st_from_envelope;
-        self.mid_key += o.mid_key;
-    }
-}
-
-/// What every visitor shares.
-struct Ctx {
-    source: Format,
-    target: Format,
-    filter: Filter,
-    fields: Fields,
-}
-
-/// One output file's records from one part of one source.
-struct Group {
-    home: Home,
-    chunk: Chunk,
-    losses: Losses,
-    prints: Vec<(StreamHour, HourPrint)>,
-}
-
-/// The visitor: maps, counts, encodes and fingerprints every good record.
-struct Collect<'a> {
-    ctx: &'a Ctx,
-    groups: Vec<Group>,
-    last: usize,
-    counts: Counts,
-}
-
-impl Collect<'_> {
-    fn group(&mut self, h: Home) -> &mut Group {
-        if self.groups.get(self.last).is_none_or(|g| g.home != h) {
-            self.last = match self.groups.iter().position(|g| g.home == h) {
-                Some(i) => i,
-                None => {
-                    self.groups.push(Group {
-                        home: h,
-                        chunk: Chunk::default(),
-                        losses: Losses::default(),
-                        prints: Vec::new(),
-                    });
-                    self.groups.len() - 1
-                }
-            };
-        }
-        &mut self.groups[self.last]
-    }
-}
-
-impl Visit for Collect<'_> {
-    fn record(&mut self, r: &Good<'_>) {
-        let ctx = self.ctx;
-        self.counts.read += 1;
-        if !ctx.filter.keep(r.tick) {
-            self.counts.filtered += 1;
-            return;
-        }
-        let mut t: Tick = *r.tick;
-        if ctx.source.version() == Version::V2 {
-            self.counts.rid_zero += u64::from(t.rid == 0);
-            if ctx.target.is_v3() {
-                self.counts.st_from_envelope += 1;
-            }
-            if ctx.source == Format::V2Pb {
-                self.counts.envelope_ts += 1;
-            } else if t.tt == TickType::MidPoint
-                && (memchr::memmem::find(r.bytes, b"\"mid_price\"").is_some()
-                    || memchr::memmem::find(r.bytes, b"\"mid_point\"").is_some())
-            {
-                self.counts.mid_key += 1;
-            }
-        }
-        let home_before = plan::home(&t, ctx.target);
-        let Some(losses) = plan::map_to_target(&mut t, ctx.target) else {
-            self.counts.lost[LossField::Cid as usize] += 1;
-            self.group(home_before).losses.add(LossField::Cid);
-            return;
-        };
-        for f in losses.iter() {
-            self.counts.lost[f as usize] += 1;
-        }
-        let home = plan::home(&t, ctx.target);
-        let fields = ctx.fields;
-        let from_v2 = ctx.source.version() == Version::V2;
-        let g = self.group(home);
-        g.losses.0 |= losses.0;
-        if g.chunk.push_from(&t, ctx.target, from_v2).is_err() {
-            // Unreachable after mapping; counted as a lost contract id.
-            g.losses.add(LossField::Cid);
-            return;
-        }
-        let sh = StreamHour::of(&t, &fields);
-        let p = match g.prints.iter_mut().rev().find(|(k, _)| *k == sh) {
-            Some((_, p)) => p,
-            None => {
-                g.prints.push((sh, HourPrint::default()));
-                &mut g.prints.last_mut().expect("just pushed").1
-            }
-        };
-        p.add(&t, &fields);
     }
 }
 
