@@ -617,3 +617,50 @@ fn killed_at_every_step_then_rerun_equals_a_one_shot_run() {
     // 16 outputs (temp + rename each), the late rewrite, a manifest per batch.
     assert!(crashes >= 33, "{crashes}");
 }
+
+#[test]
+fn v2_json_recompressed_and_back_is_byte_identical_with_a_text_report() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    gen(
+        &src,
+        &[
+            "--format",
+            "v2-json",
+            "--records",
+            "20",
+            "--tick-types",
+            "bid_ask,last,all_last,mid_point",
+        ],
+    );
+    let z = d.path().join("z");
+    assert_eq!(
+        convert(&src, &z, &["--format", "v2-json", "--compress", "zstd:7"]).0,
+        0
+    );
+    assert!(z
+        .join("v2/json/2025/08/01/00/bg_265598_mid_point.jsonl.zst")
+        .is_file());
+    let back = d.path().join("b");
+    let out = ibstore()
+        .args(["convert", "--from"])
+        .arg(&z)
+        .arg("--to")
+        .arg(&back)
+        .args(["--format", "v2-json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let z = fs::canonicalize(&z).unwrap();
+    let back_abs = fs::canonicalize(&back).unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "ibstore convert: {z}\n{z} -> {b} (v2-json -> v2-json)\nread 24 files, 12633 bytes, 480 records (0 filtered out)\noutput: 24 files written, 0 already done, 0 refused; 480 records\nverified: 24 stream-hours match, 0 differ\n",
+            z = z.display(),
+            b = back_abs.display()
+        )
+    );
+    assert_eq!(tree(&back), tree(&src));
+}

@@ -104,8 +104,8 @@ impl Visit for Collect<'_> {
             if ctx.source == Format::V2Pb {
                 self.counts.envelope_ts += 1;
             } else if t.tt == TickType::MidPoint
-                && (memchr::memmem::find(r.bytes, b"\"mid_price\"").is_some()
-                    || memchr::memmem::find(r.bytes, b"\"mid_point\"").is_some())
+                && (memchr::memmem::find(r.bytes, b"\"mid_price\":").is_some()
+                    || memchr::memmem::find(r.bytes, b"\"mid_point\":").is_some())
             {
                 self.counts.mid_key += 1;
             }
