@@ -65,6 +65,8 @@ pub(super) struct Collect<'a> {
     pub(super) groups: Vec<Group>,
     pub(super) last: usize,
     pub(super) counts: Counts,
+    /// Size of the file on disk (a hint for the first chunk's capacity).
+    pub(super) size_hint: u64,
 }
 
 impl Collect<'_> {
@@ -73,9 +75,20 @@ impl Collect<'_> {
             self.last = match self.groups.iter().position(|g| g.home == h) {
                 Some(i) => i,
                 None => {
+                    // The first output of a file gets room for all of it
+                    // (address space only until written; no regrowth copies).
+                    let chunk = if self.groups.is_empty() {
+                        let bytes = (self.size_hint as usize).saturating_mul(3).min(1 << 30);
+                        Chunk {
+                            bytes: Vec::with_capacity(bytes),
+                            idx: Vec::with_capacity(bytes / 3 / 48),
+                        }
+                    } else {
+                        Chunk::default()
+                    };
                     self.groups.push(Group {
                         home: h,
-                        chunk: Chunk::default(),
+                        chunk,
                         losses: Losses::default(),
                         prints: Vec::new(),
                     });

@@ -172,6 +172,7 @@ pub fn run(
                     groups: Vec::new(),
                     last: 0,
                     counts: Counts::default(),
+                    size_hint: files[k].file.size,
                 });
                 progress.advance(files[k].file.size);
                 (k, s)
