@@ -664,3 +664,105 @@ fn v2_json_recompressed_and_back_is_byte_identical_with_a_text_report() {
     );
     assert_eq!(tree(&back), tree(&src));
 }
+
+#[test]
+fn values_a_target_cannot_hold_are_counted_refused_and_mapped_when_allowed() {
+    let d = tempdir().unwrap();
+    // v3 JSON with the MD5-derived rid of spec §10 (beyond int32).
+    let v3 = d.path().join("v3s");
+    let dir = v3.join("v3/json/2025/08/01/00");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("7_last_1754006400.jsonl"),
+        "{\"ts\":1754006401000000,\"st\":1754006401000100,\"cid\":7,\"tt\":\"last\",\"rid\":2147483648,\"p\":1.5,\"s\":2.0}\n\
+         {\"ts\":1754006402000000,\"st\":1754006402000100,\"cid\":7,\"tt\":\"last\",\"rid\":5,\"p\":1.5,\"s\":3.0}\n",
+    )
+    .unwrap();
+    let (code, c, f, _) = convert(&v3, &d.path().join("a"), &["--format", "v3-pb"]);
+    assert_eq!(code, 1);
+    assert_eq!(c["losses"]["rid"]["records"], 1);
+    assert_eq!((n(&c, "outputs_written"), n(&c, "outputs_refused")), (0, 1));
+    assert!(
+        f[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-loss rid"),
+        "{f:?}"
+    );
+    let (code, c, _, _) = convert(
+        &v3,
+        &d.path().join("b"),
+        &["--format", "v3-pb", "--allow-loss", "rid"],
+    );
+    assert_eq!((code, n(&c, "verified_hours")), (0, 1));
+    let (code, _, _, _) = convert(
+        &d.path().join("b"),
+        &d.path().join("c"),
+        &["--format", "v3-json"],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        fs::read_to_string(d.path().join("c/v3/json/2025/08/01/00/7_last_1754006400.jsonl")).unwrap(),
+        "{\"ts\":1754006401000000,\"st\":1754006401000100,\"cid\":7,\"tt\":\"last\",\"rid\":0,\"p\":1.5,\"s\":2.0}\n\
+         {\"ts\":1754006402000000,\"st\":1754006402000100,\"cid\":7,\"tt\":\"last\",\"rid\":5,\"p\":1.5,\"s\":3.0}\n"
+    );
+
+    // A live v2 trade with past_limit: v3 has no field for it.
+    let v2 = d.path().join("v2s");
+    let dir = v2.join("v2/json/2025/08/01/00");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("bg_7_last.jsonl"),
+        "{\"type\":\"tick\",\"stream_id\":\"bg_7_last\",\"timestamp\":\"2025-08-01T00:00:01.500000+00:00\",\"data\":{\"type\":\"time_sales\",\"tick_type\":\"Last\",\"unix_time\":1754006401,\"price\":1.5,\"size\":2,\"past_limit\":true,\"unreported\":false},\"metadata\":{\"source\":\"stream_manager\",\"request_id\":\"5\",\"contract_id\":\"7\",\"tick_type\":\"last\"}}\n",
+    )
+    .unwrap();
+    let (code, c, _, _) = convert(&v2, &d.path().join("d"), &["--format", "v3-json"]);
+    assert_eq!(code, 1);
+    assert_eq!(c["losses"]["past_limit"]["records"], 1);
+    let (code, _, _, _) = convert(
+        &v2,
+        &d.path().join("e"),
+        &["--format", "v3-json", "--allow-loss", "past_limit"],
+    );
+    assert_eq!(code, 0);
+    // Spec §9.3 with the corrections: ts from unix_time, st the envelope time,
+    // the integral size as a float, the false flag kept.
+    assert_eq!(
+        fs::read_to_string(d.path().join("e/v3/json/2025/08/01/00/7_last_1754006400.jsonl")).unwrap(),
+        "{\"ts\":1754006401000000,\"st\":1754006401500000,\"cid\":7,\"tt\":\"last\",\"rid\":5,\"p\":1.5,\"s\":2.0,\"upt\":false}\n"
+    );
+}
+
+#[test]
+fn a_store_with_two_formats_is_refused_with_the_list() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    gen(&src, &["--format", "v3-json,v2-pb", "--records", "5"]);
+    let (code, _, _, err) = convert(&src, &d.path().join("o"), &["--format", "v3-pb"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("SRC holds several formats: v2-pb (12 files), v3-json (12 files); choose one with --source-format"),
+        "{err}"
+    );
+    let (code, c, _, _) = convert(
+        &src,
+        &d.path().join("o"),
+        &[
+            "--format",
+            "v3-pb",
+            "--source-format",
+            "v2-pb",
+            "--allow-loss",
+            "ts",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!((n(&c, "files_read"), n(&c, "records_written")), (12, 60));
+    let (code, _, _, err) = convert(
+        &src,
+        &d.path().join("x"),
+        &["--format", "v3-pb", "--tick-type", "trades"],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("--tick-type \"trades\""), "{err}");
+}
