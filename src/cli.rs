@@ -25,6 +25,8 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Repair crash damage: dry run by default, --apply to carry it out, --undo RUN to revert.
     Repair(cmd::repair::Args),
+    /// Convert a store into another format: verified, resumable, nothing lost silently.
+    Convert(cmd::convert::Args),
     /// Check or show the recorder's environment files.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -59,6 +61,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(a) => cmd::validate::run(a),
         Command::Repair(a) => cmd::repair::run(a),
+        Command::Convert(a) => cmd::convert::run(a),
         Command::Config(c) => cmd::config::run(c),
         Command::Gen(a) => cmd::gen::run(a),
         Command::Backup(a) => cmd::backup::run_backup(a),

@@ -216,6 +216,46 @@ impl Durable {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Ends writing without syncing, for a caller that fsyncs many files at
+    /// once ([`sync_all_files`]) before it renames any of them: the open
+    /// file, its path, size and CRC-32.
+    pub fn into_unsynced(self) -> (File, PathBuf, u64, u32) {
+        (self.file, self.path, self.len, self.crc.finalize())
+    }
+}
+
+/// fsyncs many files (or folders) concurrently, so their flushes share
+/// journal commits instead of waiting for one each; the first error wins.
+pub fn sync_all_files(items: &[(&File, &Path)]) -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let threads = items.len().clamp(1, 32);
+    let errors: Vec<Error> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut errs = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((f, p)) = items.get(i) else { break };
+                        if let Err(e) = f.sync_all() {
+                            errs.push(io(p, "fsync")(e));
+                        }
+                    }
+                    errs
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 impl Write for Durable {

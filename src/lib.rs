@@ -19,6 +19,7 @@
 pub mod backup;
 pub mod compare;
 pub mod config;
+pub mod convert;
 pub mod error;
 pub mod fingerprint;
 pub mod format;

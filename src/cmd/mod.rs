@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod compare;
 pub mod config;
+pub mod convert;
 pub mod gen;
 pub mod man;
 pub mod repair;

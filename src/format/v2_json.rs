@@ -247,6 +247,22 @@ fn tt(v: Value<'_>, field: &'static str, notes: &mut Notes) -> Result<TickType, 
 /// `stream_id = bg_{cid}_{tt}`, envelope time = `st`, `unix_time` in seconds
 /// (µs when `ts` is not a whole second).
 pub fn encode(t: &Tick, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    encode_with(t, out, Invent::default())
+}
+
+/// What [`encode_with`] leaves out rather than invent (for records read
+/// from v2, where a missing `unix_time` or `request_id` reads back as
+/// `ts = st` and `rid = 0`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Invent {
+    /// Omit `data.unix_time` (the record had no IB time).
+    pub no_unix_time: bool,
+    /// Omit `metadata.request_id` (the record had none).
+    pub no_request_id: bool,
+}
+
+/// [`encode`], leaving out what the source record did not have.
+pub fn encode_with(t: &Tick, out: &mut Vec<u8>, omit: Invent) -> Result<(), EncodeError> {
     let _ = write!(
         out,
         r#"{{"type":"tick","stream_id":"bg_{}_{}","timestamp":"{}","data":{{"type":"{}""#,
@@ -269,7 +285,9 @@ pub fn encode(t: &Tick, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     } else {
         t.ts
     };
-    let _ = write!(out, r#","unix_time":{unix}"#);
+    if !omit.no_unix_time {
+        let _ = write!(out, r#","unix_time":{unix}"#);
+    }
     let keys: &[(Field, &str)] = &[
         (Field::Bp, "bid_price"),
         (Field::Ap, "ask_price"),
@@ -295,10 +313,14 @@ pub fn encode(t: &Tick, out: &mut Vec<u8>) -> Result<(), EncodeError> {
             let _ = write!(out, r#","{key}":{b}"#);
         }
     }
+    out.extend_from_slice(br#"},"metadata":{"source":"stream_manager","#);
+    if !omit.no_request_id {
+        let _ = write!(out, r#""request_id":"{}","#, t.rid);
+    }
     let _ = writeln!(
         out,
-        r#"}},"metadata":{{"source":"stream_manager","request_id":"{}","contract_id":"{}","tick_type":"{}"}}}}"#,
-        t.rid, t.cid, t.tt
+        r#""contract_id":"{}","tick_type":"{}"}}}}"#,
+        t.cid, t.tt
     );
     Ok(())
 }
@@ -392,5 +414,22 @@ mod tests {
         let mut out = Vec::new();
         encode(&t, &mut out).unwrap();
         assert_eq!(decode(&out[..out.len() - 1]).unwrap().tick, t);
+        let bare = Tick {
+            ts: t.st,
+            rid: 0,
+            ..t
+        };
+        let mut out = Vec::new();
+        let omit = Invent {
+            no_unix_time: true,
+            no_request_id: true,
+        };
+        encode_with(&bare, &mut out, omit).unwrap();
+        let line = std::str::from_utf8(&out).unwrap();
+        assert!(
+            !line.contains("unix_time") && !line.contains("request_id"),
+            "{line}"
+        );
+        assert_eq!(decode(&out[..out.len() - 1]).unwrap().tick, bare);
     }
 }

@@ -174,12 +174,24 @@ pub(crate) fn write_float(out: &mut Vec<u8>, f: f64) {
         out.extend_from_slice(b"NaN");
     } else if f.is_infinite() {
         out.extend_from_slice(if f > 0.0 { b"Infinity" } else { b"-Infinity" });
+    } else if f != 0.0 && !(1e-4..1e16).contains(&f.abs()) {
+        // Python's repr: the same shortest digits and the same switch to
+        // exponent form, but a signed exponent of at least two digits
+        // (`1e-05`, `1.5e+16`).
+        let s = format!("{f:?}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let (sign, digits) = match e.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', e),
+        };
+        let _ = write!(out, "{m}e{sign}{digits:0>2}");
     } else {
         let _ = write!(out, "{f:?}");
     }
 }
 
-/// Appends one v3 JSON line (key order of spec §6; flags only when true).
+/// Appends one v3 JSON line (key order of spec §6; flags when present,
+/// `false` included, so a record read back keys the same).
 pub fn encode(t: &Tick, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let _ = write!(
         out,
@@ -193,8 +205,8 @@ pub fn encode(t: &Tick, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         }
     }
     for (name, b) in [("bpl", t.bpl), ("aph", t.aph), ("upt", t.upt)] {
-        if b == Some(true) {
-            let _ = write!(out, r#","{name}":true"#);
+        if let Some(b) = b {
+            let _ = write!(out, r#","{name}":{b}"#);
         }
     }
     out.extend_from_slice(b"}\n");
@@ -218,6 +230,42 @@ mod tests {
         let mut out = Vec::new();
         encode(&d.tick, &mut out).unwrap();
         assert_eq!(&out[..out.len() - 1], FIXTURE);
+    }
+
+    #[test]
+    fn floats_as_python_writes_them_and_false_flags_kept() {
+        let cases: [(f64, &str); 10] = [
+            (1e-5, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (1e16, "1e+16"),
+            (1.25e17, "1.25e+17"),
+            (-2e-100, "-2e-100"),
+            (1e-4, "0.0001"),
+            (9999999999999998.0, "9999999999999998.0"),
+            (100.0, "100.0"),
+            (0.0, "0.0"),
+            (23260.5, "23260.5"),
+        ];
+        for (f, want) in cases {
+            let mut out = Vec::new();
+            write_float(&mut out, f);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), want);
+            let back: f64 = want.parse().unwrap();
+            assert_eq!(back.to_bits(), f.to_bits());
+        }
+        let t = Tick {
+            bpl: Some(false),
+            aph: Some(true),
+            bs: Some(1e-5),
+            ..Tick::default()
+        };
+        let mut out = Vec::new();
+        encode(&t, &mut out).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "{\"ts\":0,\"st\":0,\"cid\":0,\"tt\":\"bid_ask\",\"rid\":0,\"bs\":1e-05,\"bpl\":false,\"aph\":true}\n"
+        );
+        assert_eq!(decode(&out[..out.len() - 1]).unwrap().tick, t);
     }
 
     #[test]

@@ -185,6 +185,12 @@ kinds! {
     /// A temp file an interrupted ibstore write left beside a data file;
     /// repair --apply moves it to the quarantine.
     StaleTemp = "stale_temp", Warning, false;
+    /// convert: a damaged span of a source skipped with --skip-damaged (its intact records were converted).
+    ConvertSkipped = "convert_skipped", Warning, false;
+    /// convert: stream-hours not written: a damaged source (without --skip-damaged) or a value the target cannot hold (without --allow-loss).
+    ConvertRefused = "convert_refused", Error, false;
+    /// convert: an output stream-hour read back differs from its input (count, first/last time or fingerprint).
+    VerifyMismatch = "verify_mismatch", Error, false;
 }
 
 impl fmt::Display for Kind {

@@ -1,0 +1,120 @@
+//! `ibstore convert`.
+
+use crate::cli::{Bar, Common};
+use anyhow::{bail, Result};
+use ibstore::convert::plan::{Filter, LossField};
+use ibstore::convert::Options;
+use ibstore::{Format, TickType};
+use std::path::PathBuf;
+
+/// Convert a store into another format: verified, resumable, nothing lost silently.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Store (or folder, or file) to read; never written.
+    #[arg(long, value_name = "SRC")]
+    from: PathBuf,
+    /// Store to write (created; must be neither SRC nor inside it).
+    #[arg(long, value_name = "DST")]
+    to: PathBuf,
+    /// Target format: v2-json, v2-pb, v3-json, v3-pb.
+    #[arg(long, value_name = "FORMAT")]
+    format: String,
+    /// Compress the outputs: zstd or zstd:LEVEL (default level 3).
+    #[arg(long, value_name = "zstd[:LEVEL]")]
+    compress: Option<String>,
+    /// Only these contract ids (repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "CID")]
+    contract: Vec<i64>,
+    /// Only these tick types: bid_ask, last, all_last, mid_point.
+    #[arg(long = "tick-type", value_delimiter = ',', value_name = "TT")]
+    tick_type: Vec<String>,
+    /// Only records with ts at or after this time (ISO-8601 with zone, or epoch seconds).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only records with ts before this time (ISO-8601 with zone, or epoch seconds).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// The format to read when SRC holds several.
+    #[arg(long, value_name = "FORMAT")]
+    source_format: Option<String>,
+    /// Convert the intact records of damaged files (listing every skipped span).
+    #[arg(long)]
+    skip_damaged: bool,
+    /// Allow a field the target cannot hold to be dropped: ts, past_limit, rid, cid (repeatable).
+    #[arg(long, value_delimiter = ',', value_name = "FIELD")]
+    allow_loss: Vec<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn format(s: &str, what: &str) -> Result<Format> {
+    match Format::from_name(s) {
+        Some(f) => Ok(f),
+        None => bail!("{what} {s:?}: expected v2-json, v2-pb, v3-json or v3-pb"),
+    }
+}
+
+fn time(s: &str, what: &str) -> Result<i64> {
+    if let Ok(sec) = s.parse::<i64>() {
+        return Ok(sec * ibstore::time::US);
+    }
+    match ibstore::time::parse_iso(s.as_bytes()) {
+        Some((us, _)) => Ok(us),
+        None => bail!("{what} {s:?}: expected an ISO-8601 time with a zone (2025-08-01T00:00:00Z) or epoch seconds"),
+    }
+}
+
+/// Parses `zstd` or `zstd:LEVEL`.
+fn compress(s: &str) -> Result<i32> {
+    match s.split_once(':') {
+        None if s == "zstd" => Ok(3),
+        Some(("zstd", l)) => match l.parse::<i32>() {
+            Ok(l) if (1..=22).contains(&l) => Ok(l),
+            _ => bail!("--compress {s:?}: the zstd level must be 1 to 22"),
+        },
+        _ => bail!("--compress {s:?}: expected zstd or zstd:LEVEL"),
+    }
+}
+
+/// Runs `convert`.
+pub fn run(a: Args) -> Result<u8> {
+    let mut tick_types = Vec::new();
+    for t in &a.tick_type {
+        match TickType::from_storage_name(t.as_bytes()) {
+            Some(t) => tick_types.push(t),
+            None => bail!("--tick-type {t:?}: expected bid_ask, last, all_last or mid_point"),
+        }
+    }
+    let mut allow_loss = Vec::new();
+    for l in &a.allow_loss {
+        match LossField::from_name(l) {
+            Some(f) => allow_loss.push(f),
+            None => bail!("--allow-loss {l:?}: expected ts, past_limit, rid or cid"),
+        }
+    }
+    let opts = Options {
+        target: format(&a.format, "--format")?,
+        zstd: a.compress.as_deref().map(compress).transpose()?,
+        filter: Filter {
+            contracts: a.contract.clone(),
+            tick_types,
+            since: a.since.as_deref().map(|s| time(s, "--since")).transpose()?,
+            until: a.until.as_deref().map(|s| time(s, "--until")).transpose()?,
+        },
+        source_format: a
+            .source_format
+            .as_deref()
+            .map(|s| format(s, "--source-format"))
+            .transpose()?,
+        skip_damaged: a.skip_damaged,
+        allow_loss,
+    };
+    let bar = Bar::new();
+    let report = a
+        .common
+        .pool()?
+        .install(|| ibstore::convert::run(&a.from, &a.to, &opts, &bar))?;
+    bar.finish();
+    report.render(&mut a.common.writer())?;
+    Ok(report.exit_code())
+}

@@ -1,0 +1,591 @@
+//! `convert`: any format to any format, verified, resumable and crash-safe.
+//!
+//! Every source file is read once through the shared scan; a visitor maps
+//! each record onto what the target holds ([`plan::map_to_target`]),
+//! counts what it loses, encodes it into its output file's buffer
+//! ([`write::Chunk`]) and adds it to the input fingerprints. Sources are
+//! taken hour by hour; an output file is written (sorted by `(ts, st)`,
+//! temp + fsync + rename) as soon as no later hour can add to it, in the
+//! background while the next hour is read, so memory holds about two hours
+//! of the store, encoded. The manifest ([`manifest`]) records
+//! each finished output; [`verify`] reads every output back and compares
+//! its fingerprints with the input's.
+
+mod collect;
+pub mod manifest;
+pub mod plan;
+#[cfg(test)]
+mod props;
+pub mod report;
+pub mod verify;
+pub mod write;
+
+use crate::error::{Error, Result};
+use crate::fingerprint::{Fields, HourPrint, StreamHour};
+use crate::format::{Compression, Format, Version};
+use crate::fsutil;
+use crate::progress::Progress;
+use crate::report::{Finding, Kind};
+use crate::scan::record::Home;
+use crate::scan::{self, ScanOptions};
+use crate::store::discover::{self, Found};
+pub use collect::Counts;
+use collect::{Collect, Ctx};
+use manifest::{Manifest, SourceId};
+use plan::{Filter, LossField, Losses};
+use rayon::prelude::*;
+pub use report::ConvertReport;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use write::Chunk;
+
+/// How to convert.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Target format.
+    pub target: Format,
+    /// zstd level of the output files (`None`: plain).
+    pub zstd: Option<i32>,
+    /// Which records.
+    pub filter: Filter,
+    /// The source format to read when SRC holds several.
+    pub source_format: Option<Format>,
+    /// Convert the intact records of damaged files.
+    pub skip_damaged: bool,
+    /// Losses allowed.
+    pub allow_loss: Vec<LossField>,
+}
+
+impl Options {
+    /// What the manifest records: outputs made under other options are redone.
+    pub fn signature(&self, source: Format) -> String {
+        let f = &self.filter;
+        let mut loss: Vec<&str> = self.allow_loss.iter().map(|l| l.name()).collect();
+        loss.sort_unstable();
+        loss.dedup();
+        format!(
+            "from={source} to={} zstd={:?} contracts={:?} tick_types={:?} since={:?} until={:?} skip_damaged={} allow_loss={loss:?}",
+            self.target,
+            self.zstd,
+            f.contracts,
+            f.tick_types.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            f.since,
+            f.until,
+            self.skip_damaged,
+        )
+    }
+
+    fn compression(&self) -> Compression {
+        if self.zstd.is_some() {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// One output file being gathered.
+#[derive(Default)]
+struct Bucket {
+    chunks: Vec<Chunk>,
+    sources: BTreeSet<usize>,
+    losses: Losses,
+}
+
+/// The state of a run.
+struct Run<'a> {
+    dst: PathBuf,
+    opts: &'a Options,
+    manifest: Manifest,
+    ids: Vec<Option<SourceId>>,
+    buckets: HashMap<Home, Bucket>,
+    late: HashMap<Home, Bucket>,
+    flushed: HashSet<Home>,
+    blocked: HashSet<Home>,
+    refused_loss: BTreeMap<LossField, u64>,
+    from_v2: bool,
+    inflight: Option<std::thread::JoinHandle<(Manifest, Result<u64>)>>,
+    prints: HashMap<Home, HashMap<StreamHour, HourPrint>>,
+    report: ConvertReport,
+}
+
+/// Converts the store at `src` into a new store at `dst`.
+pub fn run(
+    src: &Path,
+    dst: &Path,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<ConvertReport> {
+    let (src, dst) = plan::check_paths(src, dst)?;
+    let d = discover::discover(&src)?;
+    let (source, files) = plan::choose_source(d.files, opts.source_format)?;
+    std::fs::create_dir_all(&dst).map_err(|e| Error::Io {
+        path: dst.clone(),
+        what: "create DST",
+        source: e,
+    })?;
+    let dst = std::fs::canonicalize(&dst).map_err(|e| Error::path(&dst, e))?;
+    let ctx = Ctx {
+        source,
+        target: opts.target,
+        filter: opts.filter.clone(),
+        fields: Fields::common(source, opts.target),
+    };
+    let report = ConvertReport::new(&src, &dst, source, opts);
+    let mut run = Run {
+        manifest: Manifest::load(&dst, &opts.signature(source)),
+        dst,
+        opts,
+        ids: vec![None; files.len()],
+        buckets: HashMap::new(),
+        late: HashMap::new(),
+        flushed: HashSet::new(),
+        blocked: HashSet::new(),
+        refused_loss: BTreeMap::new(),
+        from_v2: source.version() == Version::V2,
+        inflight: None,
+        prints: HashMap::new(),
+        report,
+    };
+    run.report.findings.extend(d.findings);
+    progress.start(files.iter().map(|f| f.file.size).sum());
+    let scan_opts = ScanOptions {
+        crc: true,
+        ..ScanOptions::default()
+    };
+    // Files by partition hour (unplaced first), in path order within an hour.
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| (files[i].file.hour.unwrap_or(i64::MIN), i));
+    let mut i = 0;
+    while i < order.len() {
+        let hour = files[order[i]].file.hour;
+        let mut j = i;
+        while j < order.len() && files[order[j]].file.hour == hour {
+            j += 1;
+        }
+        let group = &order[i..j];
+        let scanned: Vec<(usize, scan::Scanned<Collect<'_>>)> = group
+            .par_iter()
+            .map(|&k| {
+                let s = scan::scan_with(&files[k], &scan_opts, &|| Collect {
+                    ctx: &ctx,
+                    groups: Vec::new(),
+                    last: 0,
+                    counts: Counts::default(),
+                    size_hint: files[k].file.size,
+                });
+                progress.advance(files[k].file.size);
+                (k, s)
+            })
+            .collect();
+        for (k, s) in scanned {
+            run.absorb(&files[k], k, s, source)?;
+        }
+        // Later source files are of later hours: v3 ones hold records of
+        // their own `ts` hour, v2 ones of their envelope hour or (spill-over,
+        // `ts` a little before `st`) the hour before. So no later file adds
+        // to an output before hour `h`; a stray that does is merged late.
+        if let Some(h) = hour {
+            run.flush(|home| home.hour < h)?;
+        }
+        i = j;
+    }
+    run.flush(|_| true)?;
+    run.join()?;
+    run.flush_late()?;
+    run.join()?;
+    run.finish_losses();
+    let bad = verify::verify(&mut run_view(&mut run), &ctx.fields)?;
+    // An output that does not verify is not done: the next run redoes it.
+    if !bad.is_empty() {
+        for rel in &bad {
+            run.manifest.outputs.remove(rel);
+        }
+        run.manifest.save(&run.dst)?;
+    }
+    run.report.finish();
+    Ok(run.report)
+}
+
+/// What verification needs of a run.
+pub struct VerifyInput<'a> {
+    /// DST.
+    pub dst: &'a Path,
+    /// Output files of this run (written or already done): path → file.
+    pub outputs: BTreeMap<String, Home>,
+    /// Input prints per output file and stream-hour.
+    pub prints: &'a HashMap<Home, HashMap<StreamHour, HourPrint>>,
+    /// The manifest (recorded CRCs).
+    pub manifest: &'a Manifest,
+    /// The report to complete.
+    pub report: &'a mut ConvertReport,
+}
+
+fn run_view<'a>(run: &'a mut Run<'_>) -> VerifyInput<'a> {
+    let outputs = run
+        .flushed
+        .iter()
+        .filter(|h| !run.blocked.contains(h))
+        .map(|&h| {
+            (
+                plan::output_rel(h, run.opts.target, run.opts.compression()),
+                h,
+            )
+        })
+        .collect();
+    VerifyInput {
+        dst: &run.dst,
+        outputs,
+        prints: &run.prints,
+        manifest: &run.manifest,
+        report: &mut run.report,
+    }
+}
+
+impl Run<'_> {
+    /// Takes in one scanned source file.
+    fn absorb(
+        &mut self,
+        found: &Found,
+        k: usize,
+        s: scan::Scanned<Collect<'_>>,
+        source: Format,
+    ) -> Result<()> {
+        let scan = &s.scan;
+        let rel = &found.file.rel;
+        match scan.format {
+            None => return Ok(()),
+            Some(f) if f != source => {
+                self.report.findings.push(Finding::new(
+                    Kind::ConvertSkipped,
+                    rel,
+                    format!("holds {f}, not the source format {source}; not converted"),
+                ));
+                return Ok(());
+            }
+            Some(_) => {}
+        }
+        self.report.files_read += 1;
+        self.report.bytes_read += scan.stat.map_or(0, |s| s.size);
+        self.ids[k] = Some(manifest::source_id(rel, scan.stat.as_ref(), scan.crc32));
+        let damaged = !scan.spans.is_empty() || scan.read_problem.is_some();
+        let refuse = damaged && !self.opts.skip_damaged;
+        if damaged {
+            let (kind, tail) = if refuse {
+                (
+                    Kind::ConvertRefused,
+                    "; the file's stream-hours are not written (run `ibstore repair`, or pass --skip-damaged)",
+                )
+            } else {
+                (
+                    Kind::ConvertSkipped,
+                    "; skipped, the intact records were converted",
+                )
+            };
+            for sp in &scan.spans {
+                self.report.findings.push(
+                    Finding::new(
+                        kind,
+                        rel,
+                        format!(
+                            "damaged: {} ({} bytes, {} records){tail}",
+                            sp.kind, sp.len, sp.records
+                        ),
+                    )
+                    .at(sp.offset, sp.index)
+                    .len(sp.len)
+                    .bytes(found.file.raw.clone()),
+                );
+            }
+            if let Some(p) = &scan.read_problem {
+                self.report.findings.push(
+                    Finding::new(
+                        kind,
+                        rel,
+                        format!("damaged: could not be read to its end ({p:?}){tail}"),
+                    )
+                    .at(scan.decoded_bytes, None)
+                    .bytes(found.file.raw.clone()),
+                );
+            }
+        }
+        for v in s.visits {
+            self.report.counts.merge(&v.counts);
+            for g in v.groups {
+                if refuse {
+                    self.block(g.home)?;
+                    continue;
+                }
+                if self.blocked.contains(&g.home) {
+                    continue;
+                }
+                let p = self.prints.entry(g.home).or_default();
+                for (sh, hp) in &g.prints {
+                    p.entry(*sh).or_default().merge(hp);
+                }
+                let b = if self.flushed.contains(&g.home) {
+                    self.late.entry(g.home).or_default()
+                } else {
+                    self.buckets.entry(g.home).or_default()
+                };
+                b.losses.0 |= g.losses.0;
+                b.sources.insert(k);
+                if !g.chunk.idx.is_empty() {
+                    b.chunks.push(g.chunk);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks an output file as not to be written (removing it if it was).
+    fn block(&mut self, h: Home) -> Result<()> {
+        if !self.blocked.insert(h) {
+            return Ok(());
+        }
+        self.buckets.remove(&h);
+        self.late.remove(&h);
+        self.prints.remove(&h);
+        self.report.outputs_refused += 1;
+        if self.flushed.remove(&h) {
+            self.join()?;
+            let rel = plan::output_rel(h, self.opts.target, self.opts.compression());
+            if self.manifest.outputs.remove(&rel).is_some() {
+                self.manifest.save(&self.dst)?;
+            }
+            let p = self.dst.join(&rel);
+            if p.exists() {
+                fsutil::remove_durable(&p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a bucket holds a loss the user did not allow (counted).
+    fn refuses(&mut self, b: &Bucket) -> bool {
+        let bad: Vec<LossField> = b
+            .losses
+            .iter()
+            .filter(|f| !self.opts.allow_loss.contains(f))
+            .collect();
+        for f in &bad {
+            *self.refused_loss.entry(*f).or_default() += 1;
+        }
+        !bad.is_empty()
+    }
+
+    fn sources_of(&self, b: &Bucket) -> Vec<SourceId> {
+        let mut v: Vec<SourceId> = b
+            .sources
+            .iter()
+            .filter_map(|&k| self.ids[k].clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Writes every gathered output file whose home passes `ready`.
+    fn flush(&mut self, ready: impl Fn(&Home) -> bool) -> Result<()> {
+        // The manifest is with the writer while a batch is in flight.
+        self.join()?;
+        let homes: Vec<Home> = self.buckets.keys().filter(|h| ready(h)).copied().collect();
+        let mut jobs = Vec::new();
+        for h in homes {
+            let b = self.buckets.remove(&h).unwrap_or_default();
+            if self.refuses(&b) {
+                self.blocked.insert(h);
+                self.prints.remove(&h);
+                self.report.outputs_refused += 1;
+                continue;
+            }
+            self.flushed.insert(h);
+            let rel = plan::output_rel(h, self.opts.target, self.opts.compression());
+            let sources = self.sources_of(&b);
+            let records = b.chunks.iter().map(|c| c.idx.len() as u64).sum::<u64>();
+            self.report.records_written += records;
+            if self.manifest.done(&self.dst, &rel, &sources) {
+                self.report.outputs_done += 1;
+                continue;
+            }
+            jobs.push((rel, sources, records, b));
+        }
+        self.write_jobs(jobs)
+    }
+
+    fn write_jobs(&mut self, mut jobs: Vec<(String, Vec<SourceId>, u64, Bucket)>) -> Result<()> {
+        self.join()?;
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        jobs.sort_by(|a, b| a.0.cmp(&b.0));
+        // Folders are created one job at a time (two threads creating one
+        // folder would race); the files are then written in the background
+        // while the next hour is read.
+        let mut placed = Vec::with_capacity(jobs.len());
+        for (rel, sources, records, b) in jobs {
+            let path = fsutil::resolve_in(&self.dst, &rel, true)?;
+            placed.push((path, rel, sources, records, b));
+        }
+        let dst = self.dst.clone();
+        let zstd = self.opts.zstd;
+        let mut manifest = std::mem::take(&mut self.manifest);
+        self.inflight = Some(std::thread::spawn(move || {
+            let r = write_batch(&dst, zstd, placed, &mut manifest);
+            (manifest, r)
+        }));
+        Ok(())
+    }
+
+    /// Waits for the batch being written, if any.
+    fn join(&mut self) -> Result<()> {
+        let Some(h) = self.inflight.take() else {
+            return Ok(());
+        };
+        let (m, r) = h
+            .join()
+            .map_err(|_| Error::Usage("the output writer thread panicked".into()))?;
+        self.manifest = m;
+        self.report.outputs_written += r?;
+        Ok(())
+    }
+
+    /// Records for an output file already written this run (stray records
+    /// far from their hour): the file is read back, merged and rewritten.
+    fn flush_late(&mut self) -> Result<()> {
+        let late: Vec<(Home, Bucket)> = std::mem::take(&mut self.late).into_iter().collect();
+        let mut jobs = Vec::new();
+        for (h, mut b) in late {
+            if self.blocked.contains(&h) {
+                continue;
+            }
+            let rel = plan::output_rel(h, self.opts.target, self.opts.compression());
+            let path = self.dst.join(&rel);
+            let mut first = Chunk::default();
+            let mut sources: BTreeSet<usize> = b.sources.clone();
+            if let Some(o) = self.manifest.outputs.get(&rel) {
+                for s in &o.sources {
+                    if let Some(k) = self.ids.iter().position(|i| i.as_ref() == Some(s)) {
+                        sources.insert(k);
+                    }
+                }
+                let bytes = read_output(&path, self.opts.zstd.is_some())?;
+                for (off, d) in self.opts.target.decode_all(&bytes) {
+                    let d = d.map_err(|e| Error::Io {
+                        path: path.clone(),
+                        what: "read back output",
+                        source: std::io::Error::other(format!("record at offset {off}: {e}")),
+                    })?;
+                    let _ = first.push_from(&d.tick, self.opts.target, self.from_v2);
+                }
+            }
+            if self.refuses(&b) {
+                self.block(h)?;
+                continue;
+            }
+            b.chunks.insert(0, first);
+            b.sources = sources;
+            let records_late: u64 = b.chunks[1..].iter().map(|c| c.idx.len() as u64).sum();
+            self.report.records_written += records_late;
+            let srcs = self.sources_of(&b);
+            let records = b.chunks.iter().map(|c| c.idx.len() as u64).sum();
+            jobs.push((rel, srcs, records, b));
+        }
+        self.write_jobs(jobs)
+    }
+
+    fn finish_losses(&mut self) {
+        for f in LossField::ALL {
+            let n = self.report.counts.lost[f as usize];
+            if n == 0 {
+                continue;
+            }
+            let allowed = self.opts.allow_loss.contains(&f);
+            self.report.losses.insert(
+                f.name().to_owned(),
+                report::LossCount {
+                    records: n,
+                    allowed,
+                },
+            );
+            if let Some(hours) = self.refused_loss.get(&f) {
+                self.report.findings.push(Finding::new(
+                    Kind::ConvertRefused,
+                    "",
+                    format!(
+                        "{n} records would lose `{}` ({}); their {hours} output files are not written; pass --allow-loss {} to convert them anyway",
+                        f.name(),
+                        report::loss_why(f, self.opts.target),
+                        f.name()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// The bytes of an output file (decompressed).
+fn read_output(path: &Path, zstd: bool) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|e| Error::path(path, e))?;
+    if zstd {
+        zstd::stream::decode_all(&raw[..]).map_err(|e| Error::Io {
+            path: path.to_owned(),
+            what: "decompress output",
+            source: e,
+        })
+    } else {
+        Ok(raw)
+    }
+}
+
+/// A batch of output files ready to be written: final path, path relative
+/// to DST, sources, records, and the records themselves.
+type Placed = Vec<(PathBuf, String, Vec<SourceId>, u64, Bucket)>;
+
+/// Writes a batch: temp files, then all synced, renamed and their folders
+/// synced ([`write::commit_all`]), then the manifest. Returns the files
+/// written; on an error nothing of the batch is left under a temp name.
+fn write_batch(
+    dst: &Path,
+    zstd: Option<i32>,
+    placed: Placed,
+    manifest: &mut Manifest,
+) -> Result<u64> {
+    let written: Vec<Result<write::Pending>> = placed
+        .par_iter()
+        .map(|(path, _, _, _, b)| write::write_temp(path, &b.chunks, zstd))
+        .collect();
+    let mut pending = Vec::with_capacity(written.len());
+    let mut first_err = None;
+    for w in written {
+        match w {
+            Ok(p) => pending.push(p),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    let result = match first_err {
+        Some(e) => Err(e),
+        None => write::commit_all(&pending),
+    };
+    if let Err(e) = result {
+        for p in &pending {
+            let _ = std::fs::remove_file(&p.tmp);
+        }
+        return Err(e);
+    }
+    let n = pending.len() as u64;
+    for ((_, rel, sources, records, _), p) in placed.into_iter().zip(pending) {
+        manifest.outputs.insert(
+            rel,
+            manifest::Output {
+                size: p.size,
+                crc32: p.crc32,
+                records,
+                sources,
+            },
+        );
+    }
+    manifest.save(dst)?;
+    Ok(n)
+}
