@@ -193,9 +193,23 @@ impl Durable {
         })
     }
 
-    /// A temp file beside `target`.
+    /// A temp file beside `target`, always a new file: whatever holds the
+    /// temp name (a killed run's temp, a hard link or FIFO planted there) is
+    /// unlinked first, never written through; a folder there is refused.
     pub fn temp_for(target: &Path) -> Result<Self> {
-        Self::create(&temp_path(target), false)
+        let t = temp_path(target);
+        match fs::symlink_metadata(&t) {
+            Ok(m) if m.is_dir() => {
+                return Err(Error::Unsafe {
+                    path: t,
+                    why: "a folder holds ibstore's temp file name".into(),
+                })
+            }
+            Ok(_) => fs::remove_file(&t).map_err(io(&t, "remove stale temp file"))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::path(&t, e)),
+        }
+        Self::create(&t, true)
     }
 
     /// fsyncs; returns the path, size and CRC-32 of what was written.

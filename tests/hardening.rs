@@ -730,7 +730,7 @@ fn data_files_in_the_other_family_folder_are_warned_and_read() {
             Some("v3/protobuf/2025/08/01/00/711280073_last_1754006400.jsonl")
         )
     );
-    assert_eq!(f[0]["message"], "a JSON Lines file in the v3/protobuf folder, where protobuf files belong: the recorder's readers of that folder skip it; read as JSON Lines all the same");
+    assert_eq!(f[0]["message"], "a file named .jsonl in the v3/protobuf folder, where .pb files belong: the recorder's readers of that folder skip it");
     assert_eq!(r.summary()["records"].as_u64(), Some(200));
 }
 
@@ -759,4 +759,167 @@ fn a_zero_byte_zst_file_is_empty_not_corrupt() {
     let (code, _) = repair(&store, &["--undo", &run_id(&lines)]);
     assert_eq!(code, 0);
     assert_eq!(fs::read(store.join(rel)).unwrap(), b"");
+}
+
+/// What a second hostile review broke: a lock that is a hard link to a file
+/// outside or a FIFO, a protobuf file under a `.jsonl` name, a journal that
+/// names a piece outside the quarantine, a huge journal.
+#[test]
+fn second_review_lock_links_fifos_foreign_files_and_forged_journals() {
+    use std::os::unix::fs::MetadataExt as _;
+    let d = tempdir().unwrap();
+    // A hard link at the lock: refused, the outside file untouched.
+    let store = d.path().join("s");
+    gen(&store, &["--damage", "garbage-line"]);
+    fs::create_dir_all(store.join(".ibstore")).unwrap();
+    let outside = d.path().join("precious");
+    fs::write(&outside, b"precious\n").unwrap();
+    fs::hard_link(&outside, store.join(".ibstore/lock")).unwrap();
+    let before = data(&store);
+    let out = ibstore()
+        .args(["repair", "--apply", "--path"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "the lock is not a plain file of its own (a FIFO, device or hard link); remove it"
+    ));
+    assert_eq!(fs::read(&outside).unwrap(), b"precious\n");
+    assert_eq!(data(&store), before);
+    // A FIFO at the lock: refused at once, no hang.
+    fs::remove_file(store.join(".ibstore/lock")).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(store.join(".ibstore/lock"))
+        .status()
+        .unwrap()
+        .success());
+    let out = ibstore()
+        .args(["repair", "--apply", "--path"])
+        .arg(&store)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    fs::remove_file(store.join(".ibstore/lock")).unwrap();
+
+    // A protobuf file under a .jsonl name: left whole, not cut to nothing.
+    let s2 = d.path().join("s2");
+    gen(
+        &s2,
+        &[
+            "--format",
+            "v3-pb",
+            "--contracts",
+            "1",
+            "--tick-types",
+            "last",
+            "--hours",
+            "2",
+        ],
+    );
+    let pb = s2.join("v3/protobuf/2025/08/01/00/711280073_last_1754006400.pb");
+    let misnamed = pb.with_extension("jsonl");
+    fs::rename(&pb, &misnamed).unwrap();
+    let body = fs::read(&misnamed).unwrap();
+    let v = validate(&s2, &[]);
+    let mm: Vec<_> = v
+        .kind("format_mismatch")
+        .iter()
+        .map(|f| f["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(mm, vec![
+        "the name says JSON Lines, but the content is v3-pb; read as v3-pb (rename the file)".to_owned(),
+        "a file named .jsonl in the v3/protobuf folder, where .pb files belong: the recorder's readers of that folder skip it".to_owned(),
+    ]);
+    assert_eq!(v.errors().len(), 0, "{:?}", v.errors());
+    assert_eq!(
+        v.summary()["records"].as_u64(),
+        Some(200),
+        "read by its content"
+    );
+    let (code, lines) = repair(&s2, &["--apply", "--include-active"]);
+    assert_eq!((code, repair_lines(&lines).len()), (0, 0), "{lines:?}");
+    assert_eq!(fs::read(&misnamed).unwrap(), body);
+    // Garbage under a data name (no record decodes, not crash damage): left whole.
+    let junk = s2.join("v3/protobuf/2025/08/01/01/711280073_last_1754010000.jsonl");
+    fs::write(&junk, b"hello\nworld\n").unwrap();
+    let (code, lines) = repair(&s2, &["--apply", "--include-active"]);
+    assert_eq!(code, 1, "{lines:?}");
+    let l = repair_lines(&lines);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert_eq!(l[0]["status"], "skipped");
+    assert_eq!(
+        l[0]["reason"],
+        "not repairable: not one record in it decodes as v3-json: another format under this name? left whole"
+    );
+    assert_eq!(fs::read(&junk).unwrap(), b"hello\nworld\n");
+
+    // A journal edited to read a "piece" from outside the quarantine.
+    let s3 = d.path().join("s3");
+    gen(&s3, &["--damage", "garbage-line"]);
+    let (code, lines) = repair(&s3, &["--apply"]);
+    assert_eq!(code, 0);
+    let run = run_id(&lines);
+    let jpath = s3.join(format!(".ibstore/journal/{run}.jsonl"));
+    let j = fs::read_to_string(&jpath).unwrap();
+    let piece = j
+        .lines()
+        .find(|l| l.contains("\"quarantine\""))
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .unwrap()["path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fs::copy(s3.join(".ibstore").join(&piece), d.path().join("piece.out")).unwrap();
+    fs::write(&jpath, j.replace(&piece, "../../piece.out")).unwrap();
+    let (code, undo) = repair(&s3, &["--undo", &run]);
+    assert_eq!(code, 1);
+    let refused: Vec<_> = undo
+        .iter()
+        .filter(|l| l["kind"] == "undo_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{undo:?}");
+    assert_eq!(
+        refused[0]["message"],
+        "refused: the journal names \"../../piece.out\", which is not in the quarantine"
+    );
+
+    // A journal of 600 MiB is refused before it is read.
+    let big = s3.join(".ibstore/journal/20261128T000000Z-3.jsonl");
+    fs::File::create(&big).unwrap().set_len(600 << 20).unwrap();
+    let out = ibstore()
+        .args(["repair", "--undo", "20261128T000000Z-3", "--path"])
+        .arg(&s3)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a journal ibstore wrote"));
+    assert_eq!(fs::metadata(&outside).unwrap().nlink(), 1);
+}
+
+/// A hard link or FIFO planted at a temp name is unlinked, never written
+/// through: the new temp file is always a fresh file.
+#[test]
+fn a_temp_name_holding_a_hard_link_or_fifo_is_replaced_not_written_through() {
+    use std::io::Write as _;
+    let d = tempdir().unwrap();
+    let target = d.path().join("x.jsonl");
+    let outside = d.path().join("outside");
+    fs::write(&outside, b"precious\n").unwrap();
+    fs::hard_link(&outside, ibstore::fsutil::temp_path(&target)).unwrap();
+    let mut t = ibstore::fsutil::Durable::temp_for(&target).unwrap();
+    t.write_all(b"new\n").unwrap();
+    let (tmp, _, _) = t.finish().unwrap();
+    ibstore::fsutil::commit(&tmp, &target).unwrap();
+    assert_eq!(fs::read(&outside).unwrap(), b"precious\n");
+    assert_eq!(fs::read(&target).unwrap(), b"new\n");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(ibstore::fsutil::temp_path(&target))
+        .status()
+        .unwrap()
+        .success());
+    let t = ibstore::fsutil::Durable::temp_for(&target).unwrap();
+    assert!(fs::metadata(t.path()).unwrap().is_file());
 }

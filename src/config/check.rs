@@ -180,16 +180,20 @@ pub const MAX_ENV_FILE: u64 = 1 << 20;
 /// bytes (`/dev/zero` or a data file named by mistake never fills memory).
 fn read_env_file(p: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read as _;
-    let meta = std::fs::metadata(p)?;
-    if !meta.is_file() {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // Opened without blocking, then checked on the open handle: a FIFO
+    // swapped in after a check can never make the read wait.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p)?;
+    if !f.metadata()?.is_file() {
         return Err(io::Error::other(
             "not a regular file (a folder, FIFO, device or socket)",
         ));
     }
     let mut bytes = Vec::new();
-    std::fs::File::open(p)?
-        .take(MAX_ENV_FILE + 1)
-        .read_to_end(&mut bytes)?;
+    f.take(MAX_ENV_FILE + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_ENV_FILE {
         return Err(io::Error::other(format!(
             "larger than {} KiB: not an env file",

@@ -125,6 +125,10 @@ pub fn append(path: &Path, step: &Step) -> Result<()> {
     fsutil::append_line(path, &line)
 }
 
+/// Largest journal read back: a step is a short line, so even a run over
+/// a million files stays far below this.
+pub const MAX_JOURNAL: u64 = 512 << 20;
+
 /// A journal read back: its steps, and whether its last line was cut short
 /// (a crash while appending; that step did not happen).
 #[derive(Debug, Default)]
@@ -145,6 +149,17 @@ impl Journal {
 /// Reads a journal. A torn last line is tolerated; any other bad line is an
 /// error naming the line.
 pub fn read(path: &Path) -> Result<Journal> {
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        if !m.is_file() || m.len() > MAX_JOURNAL {
+            return Err(Error::Journal {
+                path: path.to_owned(),
+                why: format!(
+                    "not a journal ibstore wrote (not a plain file, or over {} MiB)",
+                    MAX_JOURNAL >> 20
+                ),
+            });
+        }
+    }
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         what: "read journal",

@@ -31,13 +31,30 @@ impl Lock {
             .write(true)
             .create(true)
             .truncate(false)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path)
             .map_err(|source| Error::Io {
                 path: path.clone(),
                 what: "open lock",
                 source,
             })?;
+        // The lock is truncated and written: it must be ibstore's own plain
+        // file, not a FIFO, device or a hard link to a file elsewhere.
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            let m = file.metadata().map_err(|source| Error::Io {
+                path: path.clone(),
+                what: "stat lock",
+                source,
+            })?;
+            if !m.is_file() || m.nlink() != 1 {
+                return Err(Error::Unsafe {
+                    path,
+                    why: "the lock is not a plain file of its own (a FIFO, device or hard link); remove it"
+                        .into(),
+                });
+            }
+        }
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

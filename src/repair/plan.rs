@@ -252,6 +252,25 @@ pub fn plan_file(
     } else if scan.format.is_none() {
         return None;
     }
+    // Not one record decodes, and not only because of crash damage (NULs,
+    // a torn tail): this is no file of its format at all (another format
+    // under this name, a file copied in by mistake). Cutting would remove
+    // all of it; leave it whole for a person to look at.
+    if scan.records == 0
+        && scan.strays.is_empty()
+        && scan.spans.iter().any(|s| {
+            !matches!(
+                s.kind,
+                Kind::TrailingNul | Kind::NulRun | Kind::TruncatedTail | Kind::EmptyFile
+            )
+        })
+    {
+        let fmt = scan.format.map_or("any known format", |f| f.name());
+        plan.action = Action::Skip(SkipReason::NotRepairable(format!(
+            "not one record in it decodes as {fmt}: another format under this name? left whole"
+        )));
+        return Some(plan);
+    }
     for s in &scan.spans {
         plan.cuts.push(Cut {
             offset: s.offset,

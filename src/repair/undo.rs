@@ -8,6 +8,7 @@ use crate::fsutil::{self, crc32};
 use crate::report::{Finding, Kind};
 use std::collections::BTreeMap;
 use std::io::Read as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
 /// Runs with a journal under `state`.
@@ -157,7 +158,9 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Undone> {
             // Streamed into a new file: a deleted file may be large.
             fsutil::Durable::create(&abs, true).and_then(|mut out| {
                 let n = match &steps.original {
-                    Some(p) => copy_file(&state.join(p), &mut out, "read quarantine", None)?,
+                    Some(p) => {
+                        copy_file(&piece_path(&state, p)?, &mut out, "read quarantine", None)?
+                    }
                     None => 0,
                 };
                 out.finish().map(|_| Some(n))
@@ -228,7 +231,7 @@ fn restore(state: &Path, abs: &Path, rw: &Step, steps: &FileSteps) -> Result<Opt
             .original
             .as_ref()
             .ok_or_else(|| refuse("the journal has no copy of the original".into()))?;
-        copy_file(&state.join(p), &mut out, "read quarantine", None)
+        copy_file(&piece_path(state, p)?, &mut out, "read quarantine", None)
     } else {
         rebuild(
             state,
@@ -289,7 +292,7 @@ fn unappend(state: &Path, abs: &Path, ap: &Step) -> Result<Option<u64>> {
     }
     let mut out = fsutil::Durable::temp_for(abs)?;
     let written = match original {
-        Some(p) => copy_file(&state.join(p), &mut out, "read quarantine", None),
+        Some(p) => copy_file(&piece_path(state, p)?, &mut out, "read quarantine", None),
         None => copy_file(abs, &mut out, "read", Some(*orig_size)),
     };
     finish_checked(
@@ -301,9 +304,27 @@ fn unappend(state: &Path, abs: &Path, ap: &Step) -> Result<Option<u64>> {
     )
 }
 
+/// A quarantine file a journal names: inside `.ibstore/quarantine/`, reached
+/// through real folders only (a hand-edited journal cannot make undo read
+/// a file from elsewhere).
+fn piece_path(state: &Path, p: &str) -> Result<std::path::PathBuf> {
+    if !p.starts_with("quarantine/") || !fsutil::is_contained(p) {
+        return Err(refuse(format!(
+            "the journal names {p:?}, which is not in the quarantine"
+        )));
+    }
+    fsutil::resolve_in(state, &fsutil::rel_key(p, None), false)
+}
+
 /// Size and CRC-32 of a file, streamed.
 fn file_crc(path: &Path) -> std::io::Result<(u64, u32)> {
-    let mut f = std::fs::File::open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a plain file"));
+    }
     let mut h = crc32fast::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut len = 0u64;
@@ -330,7 +351,16 @@ fn copy_file(
         what,
         source,
     };
-    let f = std::fs::File::open(path).map_err(io)?;
+    // Opened without blocking and checked: a FIFO or device in place of a
+    // file is refused, not waited on.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io)?;
+    if !f.metadata().map_err(io)?.is_file() {
+        return Err(refuse(format!("{} is not a plain file", path.display())));
+    }
     let mut r = f.take(limit.unwrap_or(u64::MAX));
     std::io::copy(&mut r, out).map_err(io)
 }
@@ -406,7 +436,7 @@ fn rebuild(
             .iter()
             .find(|p| p.0 == offset && p.1 == plen)
             .ok_or_else(|| refuse(format!("no quarantined piece for offset {offset}")))?;
-        let piece = state.join(path);
+        let piece = piece_path(state, path)?;
         let mut check = CrcWriter {
             inner: &mut *out,
             crc: crc32fast::Hasher::new(),

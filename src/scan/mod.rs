@@ -487,15 +487,15 @@ fn file_checks(f: &DataFile, version: Version, sink: &mut Sink) {
     }
     if f.wrong_family {
         let (is, belongs) = if f.ext.json {
-            ("JSON Lines", "protobuf")
+            (".jsonl", ".pb")
         } else {
-            ("protobuf", "JSON Lines")
+            (".pb", ".jsonl")
         };
         sink.push(
             Finding::new(
                 Kind::FormatMismatch,
                 &f.rel,
-                format!("a {is} file in the {} folder, where {belongs} files belong: the recorder's readers of that folder skip it; read as {is} all the same", f.base),
+                format!("a file named {is} in the {} folder, where {belongs} files belong: the recorder's readers of that folder skip it", f.base),
             )
             .severity(crate::report::Severity::Warning),
         );
@@ -532,7 +532,24 @@ fn file_checks(f: &DataFile, version: Version, sink: &mut Sink) {
 /// version sniffing; protobuf byte-order heuristic of spec §7.1).
 fn choose_format(f: &DataFile, head: &[u8], sink: &mut Sink) -> Option<Format> {
     let expected = f.layout_format();
-    let sniffed = Format::sniff(f.ext.json, &head[..head.len().min(SNIFF_BYTES)]);
+    let head = &head[..head.len().min(SNIFF_BYTES)];
+    let sniffed = Format::sniff(f.ext.json, head);
+    if sniffed.is_none() {
+        // The content is the other family (protobuf under a `.jsonl` name,
+        // JSON Lines under `.pb`): read it as what it is.
+        if let Some(s) = Format::sniff(!f.ext.json, head) {
+            let named = if f.ext.json { "JSON Lines" } else { "protobuf" };
+            sink.push(
+                Finding::new(
+                    Kind::FormatMismatch,
+                    &f.rel,
+                    format!("the name says {named}, but the content is {s}; read as {s} (rename the file)"),
+                )
+                .severity(crate::report::Severity::Warning),
+            );
+            return Some(s);
+        }
+    }
     match (expected, sniffed) {
         (Some(e), Some(s)) if e != s => {
             sink.push(Finding::new(
