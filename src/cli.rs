@@ -35,6 +35,8 @@ enum Command {
     Compare(cmd::compare::Args),
     /// Write a deterministic synthetic store, optionally with injected damage.
     Gen(cmd::gen::Args),
+    /// Migrate blue-green in one resumable command: backup, convert, compare, index, switch.
+    Migrate(cmd::migrate::Args),
     /// Copy a store, with a manifest written last.
     Backup(cmd::backup::BackupArgs),
     /// Check a backup against its manifest (exit 1 on any mismatch or no manifest).
@@ -64,6 +66,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Convert(a) => cmd::convert::run(a),
         Command::Config(c) => cmd::config::run(c),
         Command::Gen(a) => cmd::gen::run(a),
+        Command::Migrate(a) => cmd::migrate::run(a),
         Command::Backup(a) => cmd::backup::run_backup(a),
         Command::Verify(a) => cmd::backup::run_verify(a),
         Command::Restore(a) => cmd::backup::run_restore(a),

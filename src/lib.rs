@@ -25,6 +25,7 @@ pub mod fingerprint;
 pub mod format;
 pub mod fsutil;
 pub mod gen;
+pub mod migrate;
 pub mod progress;
 #[doc(hidden)]
 pub mod proto;

@@ -8,6 +8,7 @@ pub mod config;
 pub mod convert;
 pub mod gen;
 pub mod man;
+pub mod migrate;
 pub mod repair;
 pub mod switch;
 pub mod validate;

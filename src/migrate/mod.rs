@@ -1,0 +1,425 @@
+//! `ibstore migrate`: the seed's blue-green flow as one resumable command.
+//! backup → convert → compare → index → switch, each step through its own
+//! library entry point, with a journal of finished steps in
+//! `TO/.ibstore/migrate.jsonl` (appended and fsynced), stopping at the first
+//! failed gate with production untouched. A re-run continues: finished
+//! steps are skipped, except convert and compare, which run again (convert
+//! only redoes outputs whose sources changed, so it also catches up records
+//! the recorder wrote to the old store since the last run).
+
+use crate::compare::allow::Allowance;
+use crate::convert::plan::LossField;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::report::Writer;
+use crate::scan::ScanOptions;
+use crate::store::discover::STATE_DIR;
+use crate::Format;
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Name of the journal in the target's state folder.
+pub const JOURNAL: &str = "migrate.jsonl";
+
+/// What to migrate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The production store (read; copied by the backup step).
+    pub from: PathBuf,
+    /// The new store (created by convert).
+    pub to: PathBuf,
+    /// Target format.
+    pub format: Format,
+    /// zstd level of the new store's files.
+    pub zstd: Option<i32>,
+    /// Losses the format pair implies that the user accepts.
+    pub allow_loss: Vec<LossField>,
+    /// The production link to switch at the end (none: stop after index).
+    pub link: Option<PathBuf>,
+    /// Where the backup goes (default: beside FROM).
+    pub backup_dest: Option<PathBuf>,
+    /// Only print the plan.
+    pub dry_run: bool,
+}
+
+/// The steps, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Copy of FROM with a manifest.
+    Backup,
+    /// FROM → TO in the target format, verified.
+    Convert,
+    /// FROM vs TO per stream-hour: the gate.
+    Compare,
+    /// Sparse time indices and catalog of TO.
+    Index,
+    /// The link pointed at TO.
+    Switch,
+}
+
+impl Step {
+    /// Every step, in order.
+    pub const ALL: [Step; 5] = [
+        Step::Backup,
+        Step::Convert,
+        Step::Compare,
+        Step::Index,
+        Step::Switch,
+    ];
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Backup => "backup",
+            Step::Convert => "convert",
+            Step::Compare => "compare",
+            Step::Index => "index",
+            Step::Switch => "switch",
+        }
+    }
+}
+
+/// One journal line: a step that finished, with what it found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Done {
+    /// The step.
+    pub step: Step,
+    /// One line saying what it did.
+    pub detail: String,
+    /// The backup folder (backup step only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+}
+
+/// What happened to one step in this run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepLine {
+    /// The step.
+    pub step: Step,
+    /// `done`, `skipped` (finished by an earlier run), `failed`, `planned`
+    /// (dry run), `not_run` (after a failed gate).
+    pub status: &'static str,
+    /// What it did or why it stopped.
+    pub detail: String,
+}
+
+/// A migration's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrateReport {
+    /// The steps.
+    pub steps: Vec<StepLine>,
+    /// The backup folder, once made.
+    pub backup: Option<String>,
+}
+
+impl MigrateReport {
+    /// 0 when every step finished (or, dry run, the plan was made); 1 when
+    /// a gate failed.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(self.steps.iter().any(|s| s.status == "failed"))
+    }
+
+    /// Prints the report (text or JSON Lines: `migrate_step` lines, then a
+    /// summary).
+    pub fn render<W: Write>(&self, w: &mut Writer<W>, path: &str) -> io::Result<()> {
+        w.begin("migrate", path)?;
+        for s in &self.steps {
+            if w.is_json() {
+                w.json("migrate_step", s)?;
+            } else {
+                w.text_line(&crate::report::escape(&format!(
+                    "{:<8} {:<8} {}",
+                    s.step.name(),
+                    s.status,
+                    s.detail
+                )))?;
+            }
+        }
+        let exit_code = self.exit_code();
+        if w.is_json() {
+            #[derive(Serialize)]
+            struct Sum<'a> {
+                exit_code: u8,
+                backup: &'a Option<String>,
+            }
+            w.json(
+                "summary",
+                &Sum {
+                    exit_code,
+                    backup: &self.backup,
+                },
+            )
+        } else {
+            w.text_line(match exit_code {
+                0 => "migration: every step finished",
+                _ => "migration stopped at a failed step; production is untouched; fix it and run the same command again",
+            })
+        }
+    }
+}
+
+fn journal_path(to: &Path) -> PathBuf {
+    to.join(STATE_DIR).join(JOURNAL)
+}
+
+/// The steps an earlier run finished, from the journal (missing: none). A
+/// torn last line (a crash while appending) is ignored; any other bad line
+/// is an error naming it.
+pub fn finished(to: &Path) -> Result<Vec<Done>> {
+    let path = journal_path(to);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::path(&path, e)),
+    };
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Done>(l) {
+            Ok(d) => out.push(d),
+            Err(_) if i + 1 == lines.len() => {}
+            Err(e) => {
+                return Err(Error::Journal {
+                    path,
+                    why: format!("line {}: not a step ibstore writes: {e}", i + 1),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn record(to: &Path, d: &Done) -> Result<()> {
+    let path = crate::fsutil::resolve_in(to, &format!("{STATE_DIR}/{JOURNAL}"), true)?;
+    let line = serde_json::to_vec(d).map_err(|e| Error::Journal {
+        path: path.clone(),
+        why: e.to_string(),
+    })?;
+    crate::fsutil::append_line(&path, &line)?;
+    crate::fsutil::crash_point();
+    Ok(())
+}
+
+/// The compare allowances that match the losses the user accepted.
+fn allowances(loss: &[LossField]) -> Vec<Allowance> {
+    let mut v = Vec::new();
+    if loss.contains(&LossField::Ts) {
+        v.push(Allowance::NoIbTime);
+    }
+    if loss.contains(&LossField::PastLimit) {
+        v.push(Allowance::V3Drops);
+    }
+    v
+}
+
+/// Runs (or, dry run, plans) a migration.
+pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
+    let from = std::fs::canonicalize(&o.from).map_err(|e| Error::path(&o.from, e))?;
+    let d = crate::store::discover::discover(&from)?;
+    if d.files.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}: no data files: nothing to migrate",
+            from.display()
+        )));
+    }
+    if let Ok(to) = std::fs::canonicalize(&o.to) {
+        if to.starts_with(&from) || from.starts_with(&to) {
+            return Err(Error::Usage(format!(
+                "refused: {} and {} are the same or nested",
+                from.display(),
+                to.display()
+            )));
+        }
+    }
+    let mut report = MigrateReport {
+        steps: Vec::new(),
+        backup: None,
+    };
+    if o.dry_run {
+        let files = d.files.len();
+        let bytes = d.total_bytes;
+        for step in Step::ALL {
+            let detail = match step {
+                Step::Backup => format!(
+                    "copy {files} files, {bytes} bytes of {} to {}",
+                    from.display(),
+                    o.backup_dest.as_ref().map_or_else(
+                        || crate::backup::sibling(&from, "backup")
+                            .display()
+                            .to_string(),
+                        |p| p.display().to_string()
+                    )
+                ),
+                Step::Convert => format!(
+                    "read {bytes} bytes, write {} as {}{}",
+                    o.to.display(),
+                    o.format,
+                    o.zstd.map_or(String::new(), |l| format!(" (zstd {l})"))
+                ),
+                Step::Compare => format!("read both stores, compare every stream-hour"),
+                Step::Index => format!("index every file of {}", o.to.display()),
+                Step::Switch => match &o.link {
+                    Some(l) => format!("point {} at {}", l.display(), o.to.display()),
+                    None => "no --link: nothing to switch".to_owned(),
+                },
+            };
+            report.steps.push(StepLine {
+                step,
+                status: "planned",
+                detail,
+            });
+        }
+        return Ok(report);
+    }
+    let done = finished(&o.to)?;
+    let was_done = |s: Step| done.iter().any(|d| d.step == s);
+    report.backup = done.iter().find_map(|d| d.backup.clone());
+    let mut failed = false;
+    for step in Step::ALL {
+        if failed {
+            report.steps.push(StepLine {
+                step,
+                status: "not_run",
+                detail: "an earlier step failed".into(),
+            });
+            continue;
+        }
+        let once = matches!(step, Step::Backup | Step::Index | Step::Switch);
+        if once && was_done(step) {
+            report.steps.push(StepLine {
+                step,
+                status: "skipped",
+                detail: "finished by an earlier run".into(),
+            });
+            continue;
+        }
+        let outcome = run_step(step, o, &from, progress)?;
+        match outcome {
+            Ok((detail, backup)) => {
+                if backup.is_some() {
+                    report.backup.clone_from(&backup);
+                }
+                record(
+                    &o.to,
+                    &Done {
+                        step,
+                        detail: detail.clone(),
+                        backup,
+                    },
+                )?;
+                report.steps.push(StepLine {
+                    step,
+                    status: "done",
+                    detail,
+                });
+            }
+            Err(why) => {
+                failed = true;
+                report.steps.push(StepLine {
+                    step,
+                    status: "failed",
+                    detail: why,
+                });
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// One step: `Ok(Ok((detail, backup folder)))` when it passed,
+/// `Ok(Err(why))` when its gate failed, `Err` when it could not run.
+fn run_step(
+    step: Step,
+    o: &Options,
+    from: &Path,
+    progress: &dyn Progress,
+) -> Result<std::result::Result<(String, Option<String>), String>> {
+    Ok(match step {
+        Step::Backup => {
+            let b = crate::backup::backup(from, o.backup_dest.as_deref(), progress)?;
+            let dest = b.dest.display().to_string();
+            Ok((
+                format!(
+                    "{} files copied to {dest}, manifest written{}",
+                    b.manifest.files.len(),
+                    match b.changed.len() {
+                        0 => String::new(),
+                        n => format!(
+                            " ({n} changed during the copy, cut at their last complete record)"
+                        ),
+                    }
+                ),
+                Some(dest),
+            ))
+        }
+        Step::Convert => {
+            let opts = crate::convert::Options {
+                target: o.format,
+                zstd: o.zstd,
+                filter: Default::default(),
+                source_format: None,
+                skip_damaged: false,
+                allow_loss: o.allow_loss.clone(),
+            };
+            let r = crate::convert::run(from, &o.to, &opts, progress)?;
+            match r.exit_code() {
+                0 => Ok(format!(
+                    "{} records written in {} new files ({} kept from an earlier run), verified",
+                    r.records_written, r.outputs_written, r.outputs_done
+                )),
+                _ => Err(format!(
+                    "convert did not finish clean ({} output files refused, {} hours mismatched); run `ibstore convert --from {} --to {} --format {}` to see why",
+                    r.outputs_refused,
+                    r.mismatched_hours,
+                    from.display(),
+                    o.to.display(),
+                    o.format
+                )),
+            }
+            .map(|d| (d, None))
+        }
+        Step::Compare => {
+            let r = crate::compare::run(
+                &crate::compare::Options {
+                    old: from.to_owned(),
+                    new: o.to.clone(),
+                    old_format: None,
+                    new_format: None,
+                    details: 0,
+                    allow: allowances(&o.allow_loss),
+                    scan: ScanOptions::default(),
+                },
+                progress,
+            )?;
+            let s = r.summary();
+            let line = format!(
+                "{} hours compared: {} lost, {} changed, {} extra records, {} missing hours",
+                s.hours, s.lost, s.changed, s.extra, s.missing_hours
+            );
+            if s.exit_code == 0 {
+                Ok((line, None))
+            } else {
+                Err(format!("the gate failed: {line}; run `ibstore compare --old {} --new {} --details 10` to see them", from.display(), o.to.display()))
+            }
+        }
+        Step::Index => Ok(("not built yet in this version: skipped".to_owned(), None)),
+        Step::Switch => match &o.link {
+            None => Ok(("no --link given: nothing switched".to_owned(), None)),
+            Some(link) => match crate::switch::switch(link, &o.to, false)? {
+                crate::switch::Outcome::Switched { .. } => Ok((
+                    format!("{} now points at {}", link.display(), o.to.display()),
+                    None,
+                )),
+                crate::switch::Outcome::Refused { findings, .. } => Err(format!(
+                    "the new store has {} error findings; the link is unchanged",
+                    findings.len()
+                )),
+            },
+        },
+    })
+}
