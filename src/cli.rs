@@ -25,6 +25,8 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Repair crash damage: dry run by default, --apply to carry it out, --undo RUN to revert.
     Repair(cmd::repair::Args),
+    /// Build or refresh the store's time indices and catalog (--check to verify only).
+    Index(cmd::index::Args),
     /// Check or show the recorder's environment files.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -44,6 +46,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(a) => cmd::validate::run(a),
         Command::Repair(a) => cmd::repair::run(a),
+        Command::Index(a) => cmd::index::run(a),
         Command::Config(c) => cmd::config::run(c),
         Command::Gen(a) => cmd::gen::run(a),
         Command::Completions { shell } => {

@@ -22,6 +22,7 @@ pub mod fingerprint;
 pub mod format;
 pub mod fsutil;
 pub mod gen;
+pub mod index;
 pub mod progress;
 #[doc(hidden)]
 pub mod proto;

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod gen;
+pub mod index;
 pub mod man;
 pub mod repair;
 pub mod validate;
