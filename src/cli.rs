@@ -27,6 +27,8 @@ enum Command {
     Repair(cmd::repair::Args),
     /// Build or refresh the store's time indices and catalog (--check to verify only).
     Index(cmd::index::Args),
+    /// Print the records of one contract and tick type in a time window, in (ts, st) order.
+    Query(cmd::query::Args),
     /// Check or show the recorder's environment files.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -47,6 +49,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Validate(a) => cmd::validate::run(a),
         Command::Repair(a) => cmd::repair::run(a),
         Command::Index(a) => cmd::index::run(a),
+        Command::Query(a) => cmd::query::run(a),
         Command::Config(c) => cmd::config::run(c),
         Command::Gen(a) => cmd::gen::run(a),
         Command::Completions { shell } => {

@@ -26,6 +26,7 @@ pub mod index;
 pub mod progress;
 #[doc(hidden)]
 pub mod proto;
+pub mod query;
 pub mod repair;
 pub mod report;
 pub mod scan;

@@ -6,5 +6,6 @@ pub mod config;
 pub mod gen;
 pub mod index;
 pub mod man;
+pub mod query;
 pub mod repair;
 pub mod validate;
