@@ -29,6 +29,8 @@ enum Command {
     Index(cmd::index::Args),
     /// Print the records of one contract and tick type in a time window, in (ts, st) order.
     Query(cmd::query::Args),
+    /// What a store holds (bytes, files, records, time range, ratios) by day, hour, contract, tick type, format or era.
+    Stats(cmd::stats::Args),
     /// Check or show the recorder's environment files.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -50,6 +52,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Repair(a) => cmd::repair::run(a),
         Command::Index(a) => cmd::index::run(a),
         Command::Query(a) => cmd::query::run(a),
+        Command::Stats(a) => cmd::stats::run(a),
         Command::Config(c) => cmd::config::run(c),
         Command::Gen(a) => cmd::gen::run(a),
         Command::Completions { shell } => {

@@ -30,6 +30,7 @@ pub mod query;
 pub mod repair;
 pub mod report;
 pub mod scan;
+pub mod stats;
 pub mod store;
 pub mod tick;
 pub mod time;

@@ -8,4 +8,5 @@ pub mod index;
 pub mod man;
 pub mod query;
 pub mod repair;
+pub mod stats;
 pub mod validate;
