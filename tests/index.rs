@@ -404,3 +404,40 @@ fn stats_from_the_catalog_built_when_absent() {
         lines[3]
     );
 }
+
+#[test]
+fn a_file_still_being_appended_is_indexed_to_its_last_complete_record() {
+    let t = tempfile::tempdir().unwrap();
+    let s = store(t.path());
+    let data = s.join(F);
+    let whole = std::fs::metadata(&data).unwrap().len();
+    let mut b = std::fs::read(&data).unwrap();
+    b.extend_from_slice(br#"{"ts":1754013599000000,"st":175401"#);
+    std::fs::write(&data, &b).unwrap();
+    assert_eq!(index(&s, &[]).0, 0);
+    let dir = s.canonicalize().unwrap().join(".ibstore/index");
+    let ix = ibstore::index::load(&dir, F).unwrap().unwrap();
+    assert!(ix.appending);
+    assert_eq!(
+        (ix.complete_end, ix.size, ix.records),
+        (whole, b.len() as u64, 400)
+    );
+    assert_eq!(ix.entries[0].offset, 0);
+    assert_eq!(ix.entries[0].record, 1);
+    assert!(ix
+        .entries
+        .windows(2)
+        .all(|w| w[1].offset >= w[0].offset + 4096 && w[1].ts >= w[0].ts));
+    let cat = ibstore::index::Catalog::load(&dir).unwrap().unwrap();
+    assert_eq!(cat.files.len(), 24);
+    assert_eq!(
+        cat.files
+            .iter()
+            .filter(|e| e.appending)
+            .map(|e| e.file.as_str())
+            .collect::<Vec<_>>(),
+        [F]
+    );
+    let e = cat.files.iter().find(|e| e.file == F).unwrap();
+    assert_eq!((e.records, e.errors, e.size), (400, 1, b.len() as u64));
+}
