@@ -31,6 +31,8 @@ enum Command {
     Query(cmd::query::Args),
     /// What a store holds (bytes, files, records, time range, ratios) by day, hour, contract, tick type, format or era.
     Stats(cmd::stats::Args),
+    /// Measure a store: read+decode speed per format, size per target format and zstd level, query latency.
+    Bench(cmd::bench::Args),
     /// Check or show the recorder's environment files.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -53,6 +55,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Index(a) => cmd::index::run(a),
         Command::Query(a) => cmd::query::run(a),
         Command::Stats(a) => cmd::stats::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
         Command::Config(c) => cmd::config::run(c),
         Command::Gen(a) => cmd::gen::run(a),
         Command::Completions { shell } => {

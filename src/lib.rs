@@ -16,6 +16,7 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod bench;
 pub mod config;
 pub mod error;
 pub mod fingerprint;

@@ -441,3 +441,115 @@ fn a_file_still_being_appended_is_indexed_to_its_last_complete_record() {
     let e = cat.files.iter().find(|e| e.file == F).unwrap();
     assert_eq!((e.records, e.errors, e.size), (400, 1, b.len() as u64));
 }
+
+#[derive(Default)]
+struct Keep(Vec<ibstore::Tick>);
+impl ibstore::scan::Visit for Keep {
+    fn record(&mut self, r: &ibstore::scan::Good<'_>) {
+        self.0.push(*r.tick);
+    }
+}
+
+#[test]
+fn bench_measures_without_writing_into_the_store() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path().join("s");
+    gen(&s, &["--format", "v3-json,v2-pb", "--records", "500"]);
+    let before = snapshot(&s);
+    let o = ibstore()
+        .args(["bench", "--json", "--sample", "1000", "--path"])
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(snapshot(&s), before);
+    let l = json_lines(&o.stdout);
+    let read: Vec<(String, u64, u64)> = l
+        .iter()
+        .filter(|v| v["type"] == "read")
+        .map(|v| {
+            (
+                v["format"].as_str().unwrap().into(),
+                v["files"].as_u64().unwrap(),
+                v["records"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [("v2-pb".into(), 12, 6000), ("v3-json".into(), 12, 6000)]
+    );
+    let sizes: Vec<&Value> = l.iter().filter(|v| v["type"] == "size").collect();
+    assert_eq!(sizes.len(), 16);
+    // The plain v3-json sample is exactly the store's first 1000 records re-encoded.
+    let v3 = sizes
+        .iter()
+        .find(|v| v["format"] == "v3-json" && v["zstd_level"].is_null())
+        .unwrap();
+    let d = ibstore::store::discover::discover(&s).unwrap();
+    let mut ticks = Vec::new();
+    for f in &d.files {
+        let r = ibstore::scan::scan_with(f, &ibstore::ScanOptions::default(), &Keep::default);
+        ticks.extend(r.visits.into_iter().flat_map(|v| v.0));
+    }
+    let mut want = Vec::new();
+    for t in &ticks[..1000] {
+        ibstore::Format::V3Json.encode(t, &mut want).unwrap();
+    }
+    assert_eq!(v3["bytes"].as_u64(), Some(want.len() as u64));
+    for v in &sizes {
+        if !v["zstd_level"].is_null() {
+            let plain = sizes
+                .iter()
+                .find(|p| p["format"] == v["format"] && p["zstd_level"].is_null())
+                .unwrap();
+            assert!(v["bytes"].as_u64() < plain["bytes"].as_u64());
+        }
+    }
+    let q = l.iter().find(|v| v["type"] == "query").unwrap();
+    let o = ibstore()
+        .args([
+            "query",
+            "--contract",
+            &q["contract"].to_string(),
+            "--tick-type",
+            q["tick_type"].as_str().unwrap(),
+        ])
+        .args([
+            "--from",
+            &q["from"].to_string(),
+            "--to",
+            &q["to"].to_string(),
+            "--path",
+        ])
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap().lines().count() as u64,
+        q["records"].as_u64().unwrap()
+    );
+    for (args, want) in [
+        (
+            &["bench", "--gen", "10XB"][..],
+            "ibstore: error: --gen \"10XB\" is not a size (such as 50MB or 1GB)\n",
+        ),
+        (
+            &["bench", "--gen", "1KB"][..],
+            "ibstore: error: --gen \"1KB\": give a size between 100KB and 64GB\n",
+        ),
+    ] {
+        let o = ibstore().args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        assert_eq!(String::from_utf8(o.stderr).unwrap(), want);
+    }
+    assert_eq!(
+        ibstore().arg("bench").output().unwrap().status.code(),
+        Some(2)
+    );
+}

@@ -2,6 +2,7 @@
 //! checks them once, calls the command's library entry point, renders its
 //! report and returns the exit code.
 
+pub mod bench;
 pub mod config;
 pub mod gen;
 pub mod index;
