@@ -22,6 +22,8 @@ const HEADER: usize = 8 + 4 + 8 + 4;
 pub enum Corrupt {
     /// Shorter than its header or its stated body.
     Truncated,
+    /// Cannot be read (permissions, I/O error, a folder in its place).
+    Unreadable(String),
     /// Not an ibstore index (wrong magic).
     Foreign,
     /// Written by another version of the format.
@@ -36,6 +38,7 @@ impl std::fmt::Display for Corrupt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Truncated => f.write_str("truncated"),
+            Self::Unreadable(why) => write!(f, "cannot be read: {why}"),
             Self::Foreign => f.write_str("not an ibstore index (wrong magic)"),
             Self::Version(v) => write!(f, "format version {v}, expected {VERSION}"),
             Self::Checksum => f.write_str("body checksum mismatch"),

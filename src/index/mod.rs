@@ -169,7 +169,7 @@ impl Catalog {
         let bytes = match std::fs::read(dir.join(CATALOG)) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(_) => return Err(Corrupt::Truncated),
+            Err(e) => return Err(Corrupt::Unreadable(e.to_string())),
         };
         let body = file::open(CATALOG_MAGIC, &bytes)?;
         serde_json::from_slice(body)
@@ -251,10 +251,10 @@ pub fn load(dir: &Path, key: &str) -> Result<Option<FileIndex>, Corrupt> {
     let path = index_path(dir, key);
     match std::fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Ok(m) if !m.is_file() => return Err(Corrupt::Foreign),
+        Ok(m) if !m.is_file() => return Err(Corrupt::Unreadable("not a regular file".into())),
         _ => {}
     }
-    let bytes = std::fs::read(&path).map_err(|_| Corrupt::Truncated)?;
+    let bytes = std::fs::read(&path).map_err(|e| Corrupt::Unreadable(e.to_string()))?;
     let ix = FileIndex::from_bytes(&bytes)?;
     if ix.key != key {
         return Err(Corrupt::Body("the index of another data file"));
