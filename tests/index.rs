@@ -553,3 +553,58 @@ fn bench_measures_without_writing_into_the_store() {
         Some(2)
     );
 }
+
+#[test]
+fn validate_incremental_skips_clean_unchanged_files_with_the_same_report() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path().join("s");
+    gen(
+        &s,
+        &[
+            "--format",
+            "v3-json,v3-pb",
+            "--records",
+            "300",
+            "--damage",
+            "truncated-tail,gap",
+        ],
+    );
+    let run = |inc: bool| {
+        let mut c = ibstore();
+        c.args(["validate", "--json", "--path"]).arg(&s);
+        if inc {
+            c.arg("--incremental");
+        }
+        let o = c.output().unwrap();
+        (
+            o.status.code(),
+            o.stdout,
+            String::from_utf8(o.stderr).unwrap(),
+        )
+    };
+    let (code, full, _) = run(false);
+    assert_eq!(code, Some(1));
+    let note = |n: u32| {
+        format!("ibstore: note: --incremental: {n} of 24 files unchanged and clean since they were indexed; not read again\n")
+    };
+    // No index yet: nothing skipped.
+    assert_eq!(run(true), (Some(1), full.clone(), note(0)));
+    assert_eq!(index(&s, &[]).0, 0);
+    // The two damaged files are read again; the report is the same.
+    assert_eq!(run(true), (Some(1), full.clone(), note(22)));
+    // A clean file changed since it was indexed is read again.
+    let f = s.join("v3/protobuf/2025/08/01/02/265598_last_1754013600.pb");
+    let mut b = std::fs::read(&f).unwrap();
+    let cut = b.len() - 3;
+    b.truncate(cut);
+    std::fs::write(&f, &b).unwrap();
+    let (code, full2, _) = run(false);
+    assert_ne!(full2, full);
+    assert_eq!(run(true), (code, full2, note(21)));
+    let o = ibstore()
+        .args(["validate", "--incremental", "--path"])
+        .arg(s.join("v3"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

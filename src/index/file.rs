@@ -141,6 +141,10 @@ pub struct FileIndex {
     pub appending: bool,
     /// Findings of the scan, by severity: errors, warnings, infos.
     pub tally: [u64; 3],
+    /// Silences longer than the default maximum gap inside the file.
+    pub gaps: u64,
+    /// Same-second repeats (records equal to their predecessor but for `st`).
+    pub repeats: u64,
     /// Samples, in file order.
     pub entries: Vec<Entry>,
 }
@@ -245,6 +249,8 @@ impl FileIndex {
         for t in self.tally {
             w.u64(t);
         }
+        w.u64(self.gaps);
+        w.u64(self.repeats);
         w.u64(self.entries.len() as u64);
         for e in &self.entries {
             w.i64(e.ts);
@@ -287,6 +293,8 @@ impl FileIndex {
             let last_ts = r.opt()?;
             let flags = r.u8()?;
             let tally = [r.u64()?, r.u64()?, r.u64()?];
+            let gaps = r.u64()?;
+            let repeats = r.u64()?;
             let n = r.u64()?;
             if n > (r.0.len() / 24) as u64 {
                 return None;
@@ -318,6 +326,8 @@ impl FileIndex {
                 sorted: flags & 1 != 0,
                 appending: flags & 2 != 0,
                 tally,
+                gaps,
+                repeats,
                 entries,
             })
         };
@@ -381,6 +391,8 @@ mod tests {
             sorted: true,
             appending: false,
             tally: [0, 1, 2],
+            gaps: 3,
+            repeats: 4,
             entries: vec![
                 Entry {
                     ts: 10,
