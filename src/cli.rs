@@ -36,8 +36,23 @@ enum Command {
     /// Check or show the recorder's environment files.
     #[command(subcommand)]
     Config(cmd::config::Command),
+    /// Compare an old store with a new one: lost, extra, changed records per stream-hour.
+    #[command(alias = "validate-migration")]
+    Compare(cmd::compare::Args),
     /// Write a deterministic synthetic store, optionally with injected damage.
     Gen(cmd::gen::Args),
+    /// Copy a store, with a manifest written last.
+    Backup(cmd::backup::BackupArgs),
+    /// Check a backup against its manifest (exit 1 on any mismatch or no manifest).
+    Verify(cmd::backup::VerifyArgs),
+    /// Put a verified backup in place of a store (the store is moved aside, never deleted).
+    Restore(cmd::backup::RestoreArgs),
+    /// Point a link at a validated store, atomically, and record it in its history.
+    Switch(cmd::switch::SwitchArgs),
+    /// Point a link back at its previous target (from its history).
+    Rollback(cmd::switch::RollbackArgs),
+    /// List the switches of a link.
+    History(cmd::switch::HistoryArgs),
     /// Print a shell completion script.
     Completions {
         /// Shell to generate for.
@@ -58,6 +73,13 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Bench(a) => cmd::bench::run(a),
         Command::Config(c) => cmd::config::run(c),
         Command::Gen(a) => cmd::gen::run(a),
+        Command::Backup(a) => cmd::backup::run_backup(a),
+        Command::Verify(a) => cmd::backup::run_verify(a),
+        Command::Restore(a) => cmd::backup::run_restore(a),
+        Command::Switch(a) => cmd::switch::run_switch(a),
+        Command::Rollback(a) => cmd::switch::run_rollback(a),
+        Command::History(a) => cmd::switch::run_history(a),
+        Command::Compare(a) => cmd::compare::run(a),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "ibstore", &mut io::stdout());

@@ -76,6 +76,17 @@ pub enum Error {
         /// Why.
         why: String,
     },
+    /// A step refused for a reason about the file a finding already names.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// A backup stopped before its manifest was written.
+    #[error("{why}; the backup {} is incomplete (it has no manifest): remove it and run again", path.display())]
+    Incomplete {
+        /// The backup folder.
+        path: PathBuf,
+        /// What stopped it.
+        why: String,
+    },
     /// Arguments that cannot work together.
     #[error("{0}")]
     Usage(String),

@@ -10,6 +10,7 @@
 use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Component, Path, PathBuf};
 
 /// A step boundary of a command that changes a store. Debug builds (the
@@ -139,8 +140,20 @@ pub fn resolve_in(root: &Path, rel: &str, create: bool) -> Result<PathBuf> {
             }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !last && create => {
-                fs::create_dir(&p).map_err(io(&p, "create folder"))?;
-                fsync_dir(p.parent().unwrap_or(root))?;
+                match fs::create_dir(&p) {
+                    Ok(()) => fsync_dir(p.parent().unwrap_or(root))?,
+                    // Another process made it first: it must be a real folder.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        if !fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+                            return Err(Error::Unsafe {
+                                path: p,
+                                why: "not a folder (made by another process while this one looked)"
+                                    .into(),
+                            });
+                        }
+                    }
+                    Err(e) => return Err(io(&p, "create folder")(e)),
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && last => {}
             Err(source) => return Err(Error::path(p, source)),
@@ -169,6 +182,7 @@ impl Durable {
             .create_new(new)
             .create(true)
             .truncate(!new)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
             .map_err(io(path, "create file"))?;
         Ok(Self {
@@ -188,6 +202,13 @@ impl Durable {
     pub fn finish(self) -> Result<(PathBuf, u64, u32)> {
         self.file.sync_all().map_err(io(&self.path, "fsync file"))?;
         fsync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
+        Ok((self.path, self.len, self.crc.finalize()))
+    }
+
+    /// fsyncs the file only (not its folder): for a temp file renamed with
+    /// [`rename_deferred`], whose folder the caller fsyncs once afterwards.
+    pub fn finish_file(self) -> Result<(PathBuf, u64, u32)> {
+        self.file.sync_all().map_err(io(&self.path, "fsync file"))?;
         Ok((self.path, self.len, self.crc.finalize()))
     }
 
@@ -224,6 +245,14 @@ pub fn commit(tmp: &Path, target: &Path) -> Result<()> {
     fsync_dir(target.parent().unwrap_or(Path::new(".")))
 }
 
+/// Renames a durable temp file over its target without fsyncing the
+/// folder: for many files in a few folders (a backup), whose folders the
+/// caller fsyncs once each ([`fsync_dir`]) before the step that depends on
+/// them (the manifest).
+pub fn rename_deferred(tmp: &Path, target: &Path) -> Result<()> {
+    fs::rename(tmp, target).map_err(io(target, "rename into place"))
+}
+
 /// `write_temp` then `commit`.
 pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = write_temp(target, bytes)?;
@@ -249,12 +278,39 @@ pub fn append_line(path: &Path, line: &[u8]) -> Result<()> {
     let mut f = OpenOptions::new()
         .append(true)
         .create(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(io(path, "open journal"))?;
     let mut buf = line.to_vec();
     buf.push(b'\n');
     f.write_all(&buf).map_err(io(path, "append to journal"))?;
     f.sync_all().map_err(io(path, "fsync journal"))
+}
+
+/// Points the symbolic link `link` at `target` atomically: a new link is
+/// made under a temp name in the same folder, renamed over `link`, and the
+/// folder fsynced. A reader resolving `link` sees the old target or the new
+/// one, never nothing (`ln -sfn` unlinks first). A temp link left by a
+/// crash is replaced. Crash points after each step.
+pub fn replace_symlink(link: &Path, target: &Path) -> Result<()> {
+    let tmp = temp_path(link);
+    match fs::symlink_metadata(&tmp) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::remove_file(&tmp).map_err(io(&tmp, "remove stale temp link"))?
+        }
+        Ok(_) => {
+            return Err(Error::Unsafe {
+                path: tmp,
+                why: "not a symbolic link where ibstore makes its temp link; move it away".into(),
+            })
+        }
+        Err(_) => {}
+    }
+    std::os::unix::fs::symlink(target, &tmp).map_err(io(&tmp, "create temp link"))?;
+    crash_point();
+    fs::rename(&tmp, link).map_err(io(link, "rename link into place"))?;
+    crash_point();
+    fsync_dir(link.parent().unwrap_or(Path::new(".")))
 }
 
 /// Whether a `/`-separated relative path stays inside its root (no `..`,

@@ -16,7 +16,9 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod backup;
 pub mod bench;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod fingerprint;
@@ -33,6 +35,7 @@ pub mod report;
 pub mod scan;
 pub mod stats;
 pub mod store;
+pub mod switch;
 pub mod tick;
 pub mod time;
 pub mod validate;

@@ -170,6 +170,19 @@ pub fn parse_iso(b: &[u8]) -> Option<(i64, Zone)> {
     Some((us, zone))
 }
 
+/// `YYYYMMDD-HHMMSS` of a UTC epoch second, for names such as
+/// `storage-backup-20250801-010451`.
+pub fn compact_stamp(sec: i64) -> String {
+    let (y, m, d) = civil_from_days(sec.div_euclid(86_400));
+    let s = sec.rem_euclid(86_400);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,14 +36,16 @@ fn a_two_gigabyte_zstd_of_newlines_is_validated_in_bounded_memory() {
         ),
         (Some(rel), Some(0), Some(2048 << 20))
     );
+    assert_eq!(
+        blank[0]["message"],
+        format!(
+            "blank line ({} times in this file; the first is shown)",
+            2048u64 << 20
+        )
+        .as_str()
+    );
     assert_eq!(r.summary()["records"], 0);
-    // Peak resident memory of the validate process (the only child that ran).
-    // SAFETY: getrusage only writes the struct passed.
-    let maxrss_kib = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
-        u.ru_maxrss
-    };
+    let maxrss_kib = children_peak_rss_kib();
     assert!(maxrss_kib < 64 * 1024, "peak RSS {maxrss_kib} KiB");
     eprintln!("peak RSS of validate: {maxrss_kib} KiB");
 }

@@ -811,3 +811,69 @@ fn checks_follow_the_loaders() {
         ]
     );
 }
+
+/// A FIFO, a device or a huge file named as an env file is refused with an
+/// `unreadable` finding before it is read: nothing hangs, memory stays
+/// bounded.
+#[test]
+fn special_and_huge_files_are_refused_not_read() {
+    let d = tempdir().unwrap();
+    let fifo = d.path().join("production.env");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let big = d.path().join("staging.env");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len((1 << 20) + 1).unwrap();
+    for (p, why) in [
+        (
+            fifo.clone(),
+            "not a regular file (a folder, FIFO, device or socket)",
+        ),
+        (
+            PathBuf::from("/dev/zero"),
+            "not a regular file (a folder, FIFO, device or socket)",
+        ),
+        (big.clone(), "larger than 1024 KiB: not an env file"),
+    ] {
+        let out = ibstore()
+            .args(["config", "check", "--json"])
+            .arg(&p)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", p.display());
+        let lines = json_lines(&out.stdout);
+        let f: Vec<_> = lines.iter().filter(|l| l["type"] == "finding").collect();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0]["kind"], "unreadable");
+        assert_eq!(
+            f[0]["message"],
+            format!("{}: cannot read: {why}", p.display()).as_str()
+        );
+    }
+}
+
+/// The text summary counts in the singular for one.
+#[test]
+fn text_summary_says_one_file_and_one_error() {
+    let d = tempdir().unwrap();
+    let p = write(
+        d.path(),
+        "production.env",
+        "PORT=8001\nIB_STREAM_CLIENT_ID=x\n",
+    );
+    let out = ibstore()
+        .args(["config", "check"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 env file, 2 settings, 32 bytes\n"),
+        "{text}"
+    );
+    assert!(text.contains("1 error, 0 warnings, 0 info\n"), "{text}");
+}

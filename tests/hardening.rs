@@ -170,8 +170,8 @@ fn control_bytes_and_non_utf8_in_names_stay_in_their_line_and_are_repaired() {
         good
     );
     assert_eq!(fs::read(dir.join(evil)).unwrap(), good);
-    let (code, _) = repair(&store, &["--undo", &run_id(&lines)]);
-    assert_eq!(code, 0);
+    let (code, undo) = repair(&store, &["--undo", &run_id(&lines)]);
+    assert_eq!(code, 0, "{undo:?}");
     assert_eq!(
         fs::read(dir.join(std::ffi::OsStr::from_bytes(raw))).unwrap(),
         bad
@@ -284,6 +284,12 @@ fn misfiled_data_files_are_reported_and_still_read() {
         &body,
     )
     .unwrap();
+    fs::create_dir_all(store.join("v3/json/2025/08/01/00/old/x")).unwrap();
+    fs::write(
+        store.join("v3/json/2025/08/01/00/old/x/711280073_last_1754006400.jsonl"),
+        &body,
+    )
+    .unwrap();
     let r = validate(&store, &[]);
     let mut bp: Vec<(String, String)> = r
         .kind("bad_partition")
@@ -300,6 +306,10 @@ fn misfiled_data_files_are_reported_and_still_read() {
         bp,
         [
             (
+                "v3/json/2025/08/01/00/old/x/711280073_last_1754006400.jsonl".to_owned(),
+                "a data file in v3/json/2025/08/01/00/old/x, not inside a YYYY/MM/DD/HH partition folder; read all the same".to_owned()
+            ),
+            (
                 "v3/json/2025/08/01/711280073_last_1754006400.jsonl".to_owned(),
                 "a data file in v3/json/2025/08/01, not inside a YYYY/MM/DD/HH partition folder; read all the same".to_owned()
             ),
@@ -310,7 +320,7 @@ fn misfiled_data_files_are_reported_and_still_read() {
         ]
     );
     assert_eq!(r.kind("bad_file_name").len(), 1, "foo is no v3 name");
-    assert_eq!(r.summary()["records"].as_u64(), Some(300), "all three read");
+    assert_eq!(r.summary()["records"].as_u64(), Some(400), "all four read");
     assert!(r.of_type("stream").iter().all(|s| s["base"] == "v3/json"));
 }
 
@@ -510,4 +520,243 @@ fn report_wording() {
     assert_eq!(more, last_json, "the 'more' line ends its file's list");
     assert!(text.contains(" @"), "{text}");
     assert!(!text.contains("line 3"), "{text}");
+}
+
+/// A repair run writes its lock, journal and quarantine only into real
+/// folders of the store: a symbolic link planted at `.ibstore`, at its
+/// lock, or at its journal or quarantine folder is refused before any data
+/// file changes, and nothing outside the store is written or emptied.
+#[test]
+fn state_folders_and_lock_planted_as_symlinks_are_refused() {
+    for planted in [
+        ".ibstore",
+        ".ibstore/lock",
+        ".ibstore/journal",
+        ".ibstore/quarantine",
+    ] {
+        let d = tempdir().unwrap();
+        let store = d.path().join("s");
+        gen(&store, &["--damage", "garbage-line"]);
+        let outside = d.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        let victim = outside.join("victim");
+        fs::write(&victim, b"precious\n").unwrap();
+        fs::create_dir_all(store.join(".ibstore")).unwrap();
+        let link = store.join(planted);
+        if link.exists() {
+            fs::remove_dir_all(&link).unwrap();
+        }
+        let target = if planted.ends_with("lock") {
+            &victim
+        } else {
+            &outside
+        };
+        std::os::unix::fs::symlink(target, &link).unwrap();
+        let data_before = data(&store);
+        let outside_before = snapshot(&outside);
+        let out = ibstore()
+            .args(["repair", "--apply", "--path"])
+            .arg(&store)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{planted}: {err}");
+        assert!(
+            err.contains("a symbolic link inside the store; ibstore never writes through one"),
+            "{planted}: {err}"
+        );
+        assert_eq!(data(&store), data_before, "{planted}: no data file changed");
+        assert_eq!(
+            snapshot(&outside),
+            outside_before,
+            "{planted}: nothing outside written"
+        );
+        assert_eq!(fs::read(&victim).unwrap(), b"precious\n");
+        assert_eq!(
+            fs::read_dir(&outside).unwrap().count(),
+            1,
+            "{planted}: no folder made outside"
+        );
+    }
+}
+
+/// Only ibstore's own temp files (`NAME.ibstore-tmp` beside a data file
+/// name) are stale temps, and repair moves them into the quarantine, never
+/// deletes them; any other `*.ibstore-tmp` is an unknown file, left alone.
+#[test]
+fn stale_temps_are_quarantined_and_foreign_ones_left_alone() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(&store, &[]);
+    let first = data(&store)[0].0.clone();
+    let ours = first.with_file_name(format!(
+        "{}.ibstore-tmp",
+        first.file_name().unwrap().to_string_lossy()
+    ));
+    let ours_rel = ours
+        .strip_prefix(&store)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let foreign = store.join("notes.ibstore-tmp");
+    fs::write(&ours, b"half a rewrite\n").unwrap();
+    fs::write(&foreign, b"someone's notes\n").unwrap();
+
+    let v = validate(&store, &[]);
+    let stale = v.kind("stale_temp");
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0]["file"], ours_rel.as_str());
+    let unknown: Vec<_> = v
+        .kind("unknown_file")
+        .iter()
+        .map(|f| f["file"].clone())
+        .collect();
+    assert_eq!(unknown, vec![serde_json::json!("notes.ibstore-tmp")]);
+
+    let (code, lines) = repair(&store, &[]);
+    assert_eq!(code, 1, "a dry run with work to do exits 1");
+    let dry: Vec<_> = lines.iter().filter(|l| l["kind"] == "stale_temp").collect();
+    assert_eq!(dry.len(), 1);
+    assert_eq!(dry[0]["file"], ours_rel.as_str());
+    assert!(ours.exists(), "a dry run moves nothing");
+
+    let (_, lines) = repair(&store, &["--apply"]);
+    let run = run_id(&lines);
+    let moved: Vec<_> = lines.iter().filter(|l| l["kind"] == "stale_temp").collect();
+    assert_eq!(moved.len(), 1);
+    let q = format!("quarantine/{run}/{ours_rel}.stale");
+    assert_eq!(
+        moved[0]["message"],
+        format!("temp file of an interrupted ibstore write moved to .ibstore/{q}").as_str()
+    );
+    assert!(!ours.exists());
+    assert_eq!(
+        fs::read(store.join(".ibstore").join(&q)).unwrap(),
+        b"half a rewrite\n"
+    );
+    assert_eq!(fs::read(&foreign).unwrap(), b"someone's notes\n");
+}
+
+/// A `.zst` file cut short by another process while it is read is a
+/// change (`changed_during_run`), not a corrupt stream (`compression`).
+#[test]
+fn a_zstd_file_that_shrinks_mid_read_is_changed_not_corrupt() {
+    let d = tempdir().unwrap();
+    let store = big_store(d.path());
+    let rel = "v3/json/2025/08/01/00/711280073_bid_ask_1754006400.jsonl";
+    let plain = fs::read(store.join(rel)).unwrap();
+    fs::write(
+        store.join(format!("{rel}.zst")),
+        zstd::encode_all(plain.as_slice(), 1).unwrap(),
+    )
+    .unwrap();
+    fs::remove_file(store.join(rel)).unwrap();
+    let out = ibstore()
+        .args(["validate", "--json", "--jobs", "1", "--path"])
+        .arg(&store)
+        .env("IBSTORE_TEST_SHRINK", "1000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out.stdout);
+    let kinds: Vec<_> = lines
+        .iter()
+        .filter(|l| l["type"] == "finding" && l["severity"] == "error")
+        .map(|l| (l["kind"].as_str().unwrap(), l["file"].as_str().unwrap()))
+        .collect();
+    let zrel = format!("{rel}.zst");
+    assert_eq!(kinds, vec![("changed_during_run", zrel.as_str())]);
+}
+
+/// Undo restores nothing over a file that changed after the repair, and
+/// says so in a finding that names the file once.
+#[test]
+fn undo_refuses_a_file_changed_after_the_repair() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    let inj = gen(&store, &["--damage", "garbage-line"]);
+    let (code, lines) = repair(&store, &["--apply"]);
+    assert_eq!(code, 0);
+    let abs = store.join(&inj[0].file);
+    let mut b = fs::read(&abs).unwrap();
+    b.extend_from_slice(&b.clone()[..b.iter().position(|&c| c == b'\n').unwrap() + 1]);
+    fs::write(&abs, &b).unwrap();
+    let (code, undo) = repair(&store, &["--undo", &run_id(&lines)]);
+    assert_eq!(code, 1);
+    let refused: Vec<_> = undo
+        .iter()
+        .filter(|l| l["kind"] == "undo_refused")
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["file"], inj[0].file.as_str());
+    assert_eq!(
+        refused[0]["message"],
+        "refused: the file changed after the repair (appended to or edited); not restored, to lose nothing"
+    );
+    assert_eq!(
+        fs::read(&abs).unwrap(),
+        b,
+        "the changed file is left as it is"
+    );
+}
+
+/// A data file in the other family's partition (`.jsonl` under
+/// `protobuf/`, `.pb` under `json/`) is a warning naming both, and is read
+/// by its extension.
+#[test]
+fn data_files_in_the_other_family_folder_are_warned_and_read() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(
+        &store,
+        &["--contracts", "1", "--tick-types", "last", "--hours", "1"],
+    );
+    let name = "711280073_last_1754006400.jsonl";
+    let body = fs::read(store.join("v3/json/2025/08/01/00").join(name)).unwrap();
+    fs::create_dir_all(store.join("v3/protobuf/2025/08/01/00")).unwrap();
+    fs::write(store.join("v3/protobuf/2025/08/01/00").join(name), &body).unwrap();
+    let r = validate(&store, &[]);
+    let f: Vec<_> = r.findings();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (
+            f[0]["kind"].as_str(),
+            f[0]["severity"].as_str(),
+            f[0]["file"].as_str()
+        ),
+        (
+            Some("format_mismatch"),
+            Some("warning"),
+            Some("v3/protobuf/2025/08/01/00/711280073_last_1754006400.jsonl")
+        )
+    );
+    assert_eq!(f[0]["message"], "a JSON Lines file in the v3/protobuf folder, where protobuf files belong: the recorder's readers of that folder skip it; read as JSON Lines all the same");
+    assert_eq!(r.summary()["records"].as_u64(), Some(200));
+}
+
+/// A 0-byte `.zst` file is an empty file like any other: `empty_file`,
+/// removed by repair, brought back by undo.
+#[test]
+fn a_zero_byte_zst_file_is_empty_not_corrupt() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(
+        &store,
+        &["--contracts", "1", "--tick-types", "last", "--hours", "2"],
+    );
+    let rel = "v3/json/2025/08/01/00/711280073_last_1754006400.jsonl.zst";
+    fs::write(store.join(rel), b"").unwrap();
+    let r = validate(&store, &[]);
+    let errors: Vec<_> = r
+        .errors()
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap(), f["file"].as_str().unwrap()))
+        .collect();
+    assert_eq!(errors, vec![("empty_file", rel)]);
+    let (code, lines) = repair(&store, &["--apply"]);
+    assert_eq!(code, 0, "{lines:?}");
+    assert!(!store.join(rel).exists());
+    let (code, _) = repair(&store, &["--undo", &run_id(&lines)]);
+    assert_eq!(code, 0);
+    assert_eq!(fs::read(store.join(rel)).unwrap(), b"");
 }

@@ -606,3 +606,145 @@ fn a_failed_step_leaves_the_file_unchanged() {
     assert_eq!(fs::read(&abs).unwrap(), before);
     assert_eq!(repair_lines(&lines)[0]["status"], "failed");
 }
+
+/// A record whose contract id is invalid (≤ 0) has no home file:
+/// `--relocate` leaves it where it is (reported, not moved), and never
+/// creates a file named after it.
+#[test]
+fn relocate_never_moves_a_record_with_an_invalid_contract_id() {
+    for (format, rel, from, to) in [
+        (
+            "v3-json",
+            "v3/json/2025/08/01/00/711280073_bid_ask_1754006400.jsonl",
+            "\"cid\":711280073",
+            "\"cid\":-5",
+        ),
+        (
+            "v2-json",
+            "v2/json/2025/08/01/00/bg_711280073_bid_ask.jsonl",
+            "\"contract_id\":\"711280073\"",
+            "\"contract_id\":\"-5\"",
+        ),
+    ] {
+        let d = tempdir().unwrap();
+        let store = d.path().join("s");
+        gen(
+            &store,
+            &[
+                "--format",
+                format,
+                "--contracts",
+                "1",
+                "--tick-types",
+                "bid_ask",
+                "--hours",
+                "2",
+            ],
+        );
+        let abs = store.join(rel);
+        let text = fs::read_to_string(&abs).unwrap();
+        let second = text.lines().nth(1).unwrap().to_owned();
+        assert!(second.contains(from), "{second}");
+        let changed = text.replacen(&second, &second.replace(from, to), 1);
+        fs::write(&abs, &changed).unwrap();
+        let v = validate(&store, &[]);
+        let bad: Vec<_> = v.kind("invalid_value");
+        assert_eq!(bad.len(), 1, "{format}");
+        assert_eq!(bad[0]["file"], rel);
+        assert_eq!(bad[0]["record"], 2);
+        let before = data(&store);
+        let (code, lines) = repair(&store, &["--apply", "--relocate", "--include-active"]);
+        assert_eq!(code, 0, "{format}: {lines:?}");
+        assert_eq!(repair_lines(&lines).len(), 0, "{format}: {lines:?}");
+        assert_eq!(
+            data(&store),
+            before,
+            "{format}: nothing moved, nothing created"
+        );
+    }
+}
+
+/// A record relocated out of a `.jsonl.zst` file goes into its stream-hour's
+/// existing plain `.jsonl` file: never a second home file beside it.
+#[test]
+fn relocate_from_a_zst_file_appends_to_the_existing_plain_home() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    let inj = gen(&store, &["--damage", "misplaced"]);
+    let src = store.join(&inj[0].file);
+    let plain = fs::read(&src).unwrap();
+    let zrel = format!("{}.zst", inj[0].file);
+    fs::write(
+        store.join(&zrel),
+        zstd::encode_all(plain.as_slice(), 3).unwrap(),
+    )
+    .unwrap();
+    fs::remove_file(&src).unwrap();
+    // The stream-hour the misplaced record belongs to already has its
+    // plain home file.
+    let first =
+        String::from_utf8(plain[..=plain.iter().position(|&b| b == b'\n').unwrap()].to_vec())
+            .unwrap();
+    let home = store.join("v3/json/2025/08/01/01/711280074_bid_ask_1754010000.jsonl");
+    fs::write(
+        &home,
+        first.replace("\"cid\":711280073", "\"cid\":711280074"),
+    )
+    .unwrap();
+    let files_before: Vec<_> = data(&store).into_iter().map(|(p, _)| p).collect();
+    let (code, lines) = repair(&store, &["--apply", "--relocate", "--include-active"]);
+    assert_eq!(code, 0, "{lines:?}");
+    let l = repair_lines(&lines);
+    assert_eq!(l.len(), 1, "{l:?}");
+    let target = l[0]["moved"][0][1].as_str().unwrap().to_owned();
+    assert!(target.ends_with(".jsonl"), "{target}");
+    assert!(target.contains("711280074_bid_ask"), "{target}");
+    let files_after: Vec<_> = data(&store).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(files_after, files_before, "no new file");
+    let (o, n) = (inj[0].offset as usize, inj[0].len as usize);
+    assert!(fs::read(store.join(&target))
+        .unwrap()
+        .ends_with(&plain[o..o + n]));
+    let v = validate(&store, &[]);
+    assert_eq!(v.errors().len(), 0, "{:?}", v.errors());
+}
+
+/// The report's `bytes_kept` is the size of the file a sorting,
+/// EOL-normalising repair writes, blank and CRLF lines included.
+#[test]
+fn bytes_kept_is_the_written_size_when_sorting() {
+    let d = tempdir().unwrap();
+    let store = d.path().join("s");
+    gen(
+        &store,
+        &["--contracts", "1", "--tick-types", "last", "--hours", "2"],
+    );
+    let rel = "v3/json/2025/08/01/00/711280073_last_1754006400.jsonl";
+    let abs = store.join(rel);
+    let text = fs::read_to_string(&abs).unwrap();
+    let mut lines: Vec<String> = text.lines().map(|l| format!("{l}\n")).collect();
+    lines.swap(3, 40);
+    lines[10] = lines[10].replace('\n', "\r\n");
+    lines.insert(20, "\n".to_owned());
+    let last = lines.len() - 1;
+    lines[last] = lines[last].trim_end().to_owned();
+    fs::write(&abs, lines.concat()).unwrap();
+    let (code, out) = repair(
+        &store,
+        &["--apply", "--sort", "--normalize-eol", "--include-active"],
+    );
+    assert_eq!(code, 0, "{out:?}");
+    let l = repair_lines(&out);
+    assert_eq!(l.len(), 1, "{l:?}");
+    let written = fs::read(&abs).unwrap();
+    assert_eq!(
+        l[0]["bytes_kept"].as_u64(),
+        Some(written.len() as u64),
+        "{l:?}"
+    );
+    assert_eq!(
+        written,
+        text.as_bytes(),
+        "sorted back, LF only, blank line gone, newline added"
+    );
+}

@@ -29,12 +29,7 @@ fn a_sparse_nul_file_is_read_in_bounded_memory() {
         ),
         (Some("trailing_nul"), Some(0), Some(len))
     );
-    // SAFETY: getrusage only writes the struct passed.
-    let maxrss_kib = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
-        u.ru_maxrss
-    };
+    let maxrss_kib = children_peak_rss_kib();
     assert!(maxrss_kib < 64 * 1024, "peak RSS {maxrss_kib} KiB");
     eprintln!("peak RSS of validate: {maxrss_kib} KiB");
 }

@@ -2,7 +2,9 @@
 //! checks them once, calls the command's library entry point, renders its
 //! report and returns the exit code.
 
+pub mod backup;
 pub mod bench;
+pub mod compare;
 pub mod config;
 pub mod gen;
 pub mod index;
@@ -10,4 +12,5 @@ pub mod man;
 pub mod query;
 pub mod repair;
 pub mod stats;
+pub mod switch;
 pub mod validate;

@@ -172,6 +172,33 @@ pub fn not_found(path: &Path) -> Error {
     }
 }
 
+/// Largest env file read: the recorder's are a few KiB.
+pub const MAX_ENV_FILE: u64 = 1 << 20;
+
+/// Reads an env file: a regular file (a FIFO, device or folder is refused
+/// before it is opened, so nothing blocks) of at most [`MAX_ENV_FILE`]
+/// bytes (`/dev/zero` or a data file named by mistake never fills memory).
+fn read_env_file(p: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let meta = std::fs::metadata(p)?;
+    if !meta.is_file() {
+        return Err(io::Error::other(
+            "not a regular file (a folder, FIFO, device or socket)",
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(p)?
+        .take(MAX_ENV_FILE + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_ENV_FILE {
+        return Err(io::Error::other(format!(
+            "larger than {} KiB: not an env file",
+            MAX_ENV_FILE >> 10
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Checks files one by one, then across environments. A path that does
 /// not exist stops the check (the command cannot run as asked); a file that
 /// exists but cannot be read is an `unreadable` finding.
@@ -186,7 +213,7 @@ pub fn check_parsed(paths: &[PathBuf]) -> Result<(ConfigReport, Vec<EnvFile>), E
     let mut files = Vec::with_capacity(paths.len());
     for p in paths {
         let file = p.display().to_string();
-        let parsed = match std::fs::read(p) {
+        let parsed = match read_env_file(p) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_found(p)),
             Err(e) => {
                 rep.findings.push(Finding::new(

@@ -15,13 +15,18 @@ pub fn render_check<W: Write>(
     w.begin("config check", path)?;
     if !w.is_json() {
         let t = summary.tally;
+        use crate::report::plural;
         w.text_line(&format!(
-            "{} env files, {} settings, {} bytes",
-            summary.files, summary.records, summary.bytes
+            "{}, {}, {}",
+            plural(summary.files, "env file", "env files"),
+            plural(summary.records, "setting", "settings"),
+            plural(summary.bytes, "byte", "bytes")
         ))?;
         w.text_line(&format!(
-            "{} errors, {} warnings, {} info",
-            t.errors, t.warnings, t.infos
+            "{}, {}, {} info",
+            plural(t.errors, "error", "errors"),
+            plural(t.warnings, "warning", "warnings"),
+            t.infos
         ))?;
     }
     w.findings(findings)?;

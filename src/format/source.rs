@@ -344,14 +344,25 @@ impl Source {
                         Ok(n) => got += n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(source) => {
-                            err = Some(ReadError::Zstd {
-                                decoded: self.pos + got as u64,
-                                source,
+                            // A stream cut short because the file shrank
+                            // under the reader is a change, not corruption.
+                            let now = self.file.metadata().map_or(self.stat.size, |m| m.len());
+                            err = Some(if now < self.stat.size {
+                                ReadError::Shrank {
+                                    was: self.stat.size,
+                                    now,
+                                }
+                            } else {
+                                ReadError::Zstd {
+                                    decoded: self.pos + got as u64,
+                                    source,
+                                }
                             });
                             break;
                         }
                     }
                 }
+                test_hook_shrink(&self.file, self.pos + got as u64);
                 if err.is_none() && self.pos + got as u64 > self.limit {
                     got = (self.limit - self.pos.min(self.limit)) as usize;
                     err = Some(ReadError::TooLarge { limit: self.limit });
@@ -545,7 +556,9 @@ fn trace_open(path: &Path) {
                 .create(true)
                 .open(log)
             {
-                let _ = writeln!(f, "{}", path.display());
+                // One write per line: with O_APPEND, lines written by
+                // parallel threads never interleave.
+                let _ = f.write_all(format!("{}\n", path.display()).as_bytes());
             }
         }
     }

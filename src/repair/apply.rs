@@ -16,6 +16,7 @@ use crate::format::source::{Source, Stat, WINDOW};
 use crate::format::{Compression, Format};
 use crate::fsutil::{self, crash_point, crc32, Durable};
 use crate::report::{Finding, Kind};
+use crate::store::discover::STATE_DIR;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,7 @@ pub struct RunDirs {
     pub quarantine: PathBuf,
     /// The run id.
     pub run: String,
+    root: PathBuf,
 }
 
 impl RunDirs {
@@ -55,19 +57,31 @@ impl RunDirs {
             quarantine: state.join("quarantine").join(run),
             state,
             run: run.to_owned(),
+            root: root.to_owned(),
         }
     }
 
-    /// Creates the folders (before anything in the store changes).
+    /// Creates the journal's and the quarantine's folders (before anything
+    /// in the store changes), real folders inside the store: a symbolic link
+    /// anywhere on the way (`.ibstore`, `journal`, `quarantine`) is refused,
+    /// as it is again on the way to every quarantine piece.
     pub fn create(&self) -> Result<()> {
-        for d in [self.state.join("journal"), self.quarantine.clone()] {
-            std::fs::create_dir_all(&d).map_err(|source| Error::Io {
-                path: d.clone(),
-                what: "create folder",
-                source,
-            })?;
-        }
+        let journal = format!("{}/journal/{}.jsonl", STATE_DIR, self.run);
+        fsutil::resolve_in(&self.root, &journal, true)?;
+        fsutil::resolve_in(
+            &self.root,
+            &format!("{STATE_DIR}/quarantine/{}", self.run),
+            true,
+        )?;
         fsutil::fsync_dir(&self.state)
+    }
+
+    /// Where a quarantine piece named by [`RunDirs::piece`] goes, its folders
+    /// created and checked as [`RunDirs::create`] does.
+    fn piece_path(&self, q: &str) -> Result<PathBuf> {
+        // `q` names the file literally (a `%XX` in it is part of the name).
+        let key = fsutil::rel_key(&format!("{STATE_DIR}/{q}"), None);
+        fsutil::resolve_in(&self.root, &key, true)
     }
 
     /// Quarantine path (relative to `.ibstore`) for a piece of `rel`.
@@ -114,10 +128,31 @@ pub fn apply(work: Work<'_>, dirs: &RunDirs, out: &mut Vec<Finding>) -> Result<V
         },
     )?;
     crash_point();
+    // A stale temp file is moved into the quarantine, never deleted: it
+    // may be the only copy of something.
     for t in work.stale_temps {
         if let Ok(p) = fsutil::resolve_in(work.root, t, false) {
-            journal::append(j, &Step::RemovedTemp { file: t.clone() })?;
-            fsutil::remove_durable(&p)?;
+            let q = dirs.piece(t, "stale");
+            let dest = dirs.piece_path(&q)?;
+            journal::append(
+                j,
+                &Step::RemovedTemp {
+                    file: t.clone(),
+                    path: Some(q.clone()),
+                },
+            )?;
+            std::fs::rename(&p, &dest).map_err(|source| Error::Io {
+                path: p.clone(),
+                what: "move into the quarantine",
+                source,
+            })?;
+            fsutil::fsync_dir(dest.parent().unwrap_or(&dirs.state))?;
+            fsutil::fsync_dir(p.parent().unwrap_or(work.root))?;
+            out.push(Finding::new(
+                Kind::StaleTemp,
+                t,
+                format!("temp file of an interrupted ibstore write moved to .ibstore/{q}"),
+            ));
             crash_point();
         }
     }
@@ -254,7 +289,7 @@ fn delete_journaled(j: &Path, rel: &str, abs: &Path) -> Result<()> {
 /// and journals it; returns the original's CRC-32.
 fn keep_original(dirs: &RunDirs, rel: &str, src: &Source) -> Result<u32> {
     let q = dirs.piece(rel, "original");
-    let path = dirs.state.join(&q);
+    let path = dirs.piece_path(&q)?;
     let mut w = Durable::create(&path, true)?;
     let crc = src.copy_disk(&mut w).map_err(|source| Error::Io {
         path: path.clone(),
@@ -277,7 +312,7 @@ fn keep_original(dirs: &RunDirs, rel: &str, src: &Source) -> Result<u32> {
 /// Writes the bytes of one cut into the quarantine, then journals it.
 fn quarantine(dirs: &RunDirs, rel: &str, c: &Cut, bytes: &[u8]) -> Result<()> {
     let q = dirs.piece(rel, &c.offset.to_string());
-    fsutil::create_durable(&dirs.state.join(&q), bytes)?;
+    fsutil::create_durable(&dirs.piece_path(&q)?, bytes)?;
     crash_point();
     journal::append(
         &dirs.journal,
@@ -456,7 +491,7 @@ fn copy_without_cuts(
                     let stop = (c.offset + c.len).min(end);
                     if piece.is_none() {
                         let q = dirs.piece(&plan.rel, &c.offset.to_string());
-                        piece = Some((Durable::create(&dirs.state.join(&q), true)?, q));
+                        piece = Some((Durable::create(&dirs.piece_path(&q)?, true)?, q));
                     }
                     if let Some((w, q)) = &mut piece {
                         w.write_all(&buf[(at - pos) as usize..(stop - pos) as usize])
@@ -609,7 +644,7 @@ fn append_records(
     let mut original = None;
     if let (Some(s), Compression::Zstd) = (existing, compression) {
         let q = dirs.piece(target, "original");
-        let path = dirs.state.join(&q);
+        let path = dirs.piece_path(&q)?;
         let mut w = Durable::create(&path, true)?;
         s.copy_disk(&mut w).map_err(|source| Error::Io {
             path: path.clone(),

@@ -107,6 +107,10 @@ pub enum Step {
     RemovedTemp {
         /// Temp file.
         file: String,
+        /// Where it went in the quarantine, relative to `.ibstore` (journals
+        /// of older versions, which deleted it, have none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
     },
     /// The run finished.
     End,

@@ -90,11 +90,13 @@ pub fn run(
     let _lock = if *mode == Mode::DryRun {
         None
     } else {
-        std::fs::create_dir_all(&state).map_err(|source| crate::Error::Io {
-            path: state.clone(),
-            what: "create folder",
-            source,
-        })?;
+        // `.ibstore` and the lock must be real (no symbolic link: the lock
+        // file is truncated, and every state write goes below it).
+        crate::fsutil::resolve_in(
+            &root,
+            &format!("{}/{}", crate::store::discover::STATE_DIR, lock::LOCK_FILE),
+            true,
+        )?;
         let holder = match mode {
             Mode::Undo(run) => format!("undo {run}"),
             _ => "repair".to_owned(),
@@ -128,9 +130,18 @@ pub fn run(
     let stale_temps: Vec<String> = d
         .findings
         .iter()
-        .filter(|f| f.kind == Kind::UnknownFile && f.file.ends_with(crate::fsutil::TEMP_SUFFIX))
-        .map(|f| f.file.clone())
+        .filter(|f| f.kind == Kind::StaleTemp)
+        .map(|f| crate::fsutil::rel_key(&f.file, f.file_bytes.as_deref()))
         .collect();
+    if *mode == Mode::DryRun {
+        for t in &stale_temps {
+            report.findings.push(Finding::new(
+                Kind::StaleTemp,
+                t,
+                "temp file of an interrupted ibstore write; --apply moves it to the quarantine",
+            ));
+        }
+    }
     let mut newest: BTreeMap<(String, String), i64> = BTreeMap::new();
     for f in &d.files {
         if let Some(h) = f.file.hour {
@@ -266,6 +277,22 @@ fn relocations(
     for (i, f) in files.iter_mut().enumerate() {
         if f.plan.action != Action::Rewrite || f.plan.moves.is_empty() {
             continue;
+        }
+        // A stream-hour has one home file: when the target named after the
+        // source's compression is missing but its plain or `.zst` twin is
+        // there, the records go into the twin.
+        for m in &mut f.plan.moves {
+            let twin = match m.target.strip_suffix(".zst") {
+                Some(plain) => plain.to_owned(),
+                None => format!("{}.zst", m.target),
+            };
+            let exists = |t: &str| {
+                std::fs::symlink_metadata(root.join(crate::fsutil::key_path(t)))
+                    .is_ok_and(|md| md.is_file())
+            };
+            if !exists(&m.target) && exists(&twin) {
+                m.target = twin;
+            }
         }
         let target_active = |t: &str| {
             let abs = root.join(t);

@@ -311,7 +311,17 @@ pub fn plan_file(
         reorder(&mut plan, order, scan.arrival_sorted, opts);
     }
     plan.bytes_quarantined = plan.cuts.iter().map(|c| c.len).sum();
-    plan.bytes_kept = scan.decoded_bytes.saturating_sub(plan.bytes_quarantined);
+    plan.bytes_kept = match &plan.segments {
+        // A rewritten order keeps exactly its segments (a CR dropped from
+        // each normalised line).
+        Some(segs) => {
+            segs.iter()
+                .map(|s| s.end - s.start - u64::from(s.strip_cr))
+                .sum::<u64>()
+                + u64::from(plan.append_newline)
+        }
+        None => scan.decoded_bytes.saturating_sub(plan.bytes_quarantined),
+    };
     if plan.is_noop() {
         return None;
     }
@@ -350,12 +360,17 @@ fn reorder(plan: &mut FilePlan, order: &[Placed], sorted: bool, opts: &RepairOpt
 
 /// Where a record belongs in the store's own layout: the v3 file of its
 /// contract, tick type and `ts` hour, or the v2 background file of its
-/// contract, tick type and envelope hour. `None` for other naming shapes.
+/// contract, tick type and envelope hour. `None` for other naming shapes,
+/// and for a record whose contract id is not a valid one (≤ 0, an
+/// `invalid_value` or `zero_contract_id`): it has no home to go to.
 pub fn target_of(
     file: &DataFile,
     home: crate::scan::record::Home,
     version: crate::format::Version,
 ) -> Option<String> {
+    if home.cid <= 0 {
+        return None;
+    }
     let ext = file
         .rel
         .rsplit('/')

@@ -6,7 +6,7 @@ use super::apply::{Outcome, Planned};
 use super::plan::{Action, Cut};
 use super::undo::Undone;
 use super::Mode;
-use crate::report::{Finding, Kind, Summary, Tally, Units, Writer};
+use crate::report::{plural, Finding, Kind, Summary, Tally, Units, Writer};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -188,8 +188,9 @@ impl RepairReport {
     /// an undo was refused for a file or its journal was incomplete.
     pub fn exit_code(&self) -> u8 {
         let tally = Tally::of(&self.findings);
-        let pending =
-            self.mode == Mode::DryRun && self.lines.iter().any(|l| l.status == Status::Planned);
+        let pending = self.mode == Mode::DryRun
+            && (self.lines.iter().any(|l| l.status == Status::Planned)
+                || self.findings.iter().any(|f| f.kind == Kind::StaleTemp));
         let left = self
             .lines
             .iter()
@@ -329,11 +330,6 @@ impl RepairReport {
         }
         w.findings(&self.findings)
     }
-}
-
-/// `1 record`, `2 records`.
-pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn serde_name<T: Serialize>(v: &T) -> String {

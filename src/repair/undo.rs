@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use crate::fsutil::{self, crc32};
 use crate::report::{Finding, Kind};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::io::Read as _;
+use std::path::Path;
 
 /// Runs with a journal under `state`.
 pub fn runs(state: &Path) -> Vec<String> {
@@ -114,7 +115,15 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Undone> {
             _ => {}
         }
     }
-    let undo_journal = state.join("journal").join(format!("{run}.undo.jsonl"));
+    // A real file in a real folder of the store, never through a link.
+    let undo_journal = crate::fsutil::resolve_in(
+        root,
+        &format!(
+            "{}/journal/{run}.undo.jsonl",
+            crate::store::discover::STATE_DIR
+        ),
+        true,
+    )?;
     journal::append(
         &undo_journal,
         &Step::Begin {
@@ -145,17 +154,14 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Undone> {
         } else if let Some(rw) = &steps.rewrite {
             restore(&state, &abs, rw, steps)
         } else if steps.deleted && std::fs::symlink_metadata(&abs).is_err() {
-            let bytes = match &steps.original {
-                Some(p) => std::fs::read(state.join(p)).map_err(|source| Error::Io {
-                    path: state.join(p),
-                    what: "read quarantine",
-                    source,
-                }),
-                None => Ok(Vec::new()),
-            };
-            bytes
-                .and_then(|b| fsutil::create_durable(&abs, &b).map(|()| b.len() as u64))
-                .map(Some)
+            // Streamed into a new file: a deleted file may be large.
+            fsutil::Durable::create(&abs, true).and_then(|mut out| {
+                let n = match &steps.original {
+                    Some(p) => copy_file(&state.join(p), &mut out, "read quarantine", None)?,
+                    None => 0,
+                };
+                out.finish().map(|_| Some(n))
+            })
         } else {
             Ok(None)
         };
@@ -181,13 +187,11 @@ pub fn undo(root: &Path, run: &str, out: &mut Vec<Finding>) -> Result<Undone> {
 }
 
 fn refuse(msg: String) -> Error {
-    Error::Unsafe {
-        path: PathBuf::new(),
-        why: msg,
-    }
+    Error::Refused(msg)
 }
 
 /// Restores one rewritten file; `Ok(None)` when it is already the original.
+/// Streams: memory does not grow with the file or its quarantined pieces.
 fn restore(state: &Path, abs: &Path, rw: &Step, steps: &FileSteps) -> Result<Option<u64>> {
     let Step::Rewrite {
         orig_crc32,
@@ -200,40 +204,49 @@ fn restore(state: &Path, abs: &Path, rw: &Step, steps: &FileSteps) -> Result<Opt
     else {
         return Ok(None);
     };
-    let current = match std::fs::read(abs) {
+    let (len, crc) = match file_crc(abs) {
+        Ok(v) => v,
         // Every record was moved out and the file removed: it was empty.
-        Err(_) if steps.deleted && *new_crc32 == crc32(b"") => Vec::new(),
-        r => r.map_err(|source| Error::Io {
-            path: abs.to_owned(),
-            what: "read",
-            source,
-        })?,
+        Err(_) if steps.deleted && *new_crc32 == crc32(b"") => (0, crc32(b"")),
+        Err(source) => {
+            return Err(Error::Io {
+                path: abs.to_owned(),
+                what: "read",
+                source,
+            })
+        }
     };
-    let crc = crc32(&current);
     if crc == *orig_crc32 {
         return Ok(None);
     }
     if crc != *new_crc32 {
         return Err(refuse("the file changed after the repair (appended to or edited); not restored, to lose nothing".into()));
     }
-    let original = if *whole_copy {
+    let mut out = fsutil::Durable::temp_for(abs)?;
+    let written = if *whole_copy {
         let p = steps
             .original
             .as_ref()
             .ok_or_else(|| refuse("the journal has no copy of the original".into()))?;
-        std::fs::read(state.join(p)).map_err(|source| Error::Io {
-            path: state.join(p),
-            what: "read quarantine",
-            source,
-        })?
+        copy_file(&state.join(p), &mut out, "read quarantine", None)
     } else {
-        rebuild(state, &current, cuts, *append_newline, &steps.pieces)?
+        rebuild(
+            state,
+            abs,
+            len,
+            cuts,
+            *append_newline,
+            &steps.pieces,
+            &mut out,
+        )
     };
-    if crc32(&original) != *orig_crc32 {
-        return Err(refuse("the rebuilt original does not match the journal's CRC; quarantine damaged, not restored".into()));
-    }
-    fsutil::write_atomic(abs, &original)?;
-    Ok(Some(original.len() as u64))
+    finish_checked(
+        out,
+        written,
+        abs,
+        *orig_crc32,
+        "the rebuilt original does not match the journal's CRC; quarantine damaged, not restored",
+    )
 }
 
 /// Takes relocated records back out of a target file; the size left, or
@@ -250,8 +263,8 @@ fn unappend(state: &Path, abs: &Path, ap: &Step) -> Result<Option<u64>> {
     else {
         return Ok(None);
     };
-    let current = match std::fs::read(abs) {
-        Ok(c) => c,
+    let crc = match file_crc(abs) {
+        Ok((_, c)) => c,
         Err(_) if *created => return Ok(None),
         Err(source) => {
             return Err(Error::Io {
@@ -261,7 +274,6 @@ fn unappend(state: &Path, abs: &Path, ap: &Step) -> Result<Option<u64>> {
             })
         }
     };
-    let crc = crc32(&current);
     if crc == *orig_crc32 && !*created {
         return Ok(None);
     }
@@ -275,62 +287,154 @@ fn unappend(state: &Path, abs: &Path, ap: &Step) -> Result<Option<u64>> {
         fsutil::remove_durable(abs)?;
         return Ok(Some(0));
     }
-    let before = match original {
-        Some(p) => std::fs::read(state.join(p)).map_err(|source| Error::Io {
-            path: state.join(p),
-            what: "read quarantine",
-            source,
-        })?,
-        None => current
-            .get(..*orig_size as usize)
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default(),
+    let mut out = fsutil::Durable::temp_for(abs)?;
+    let written = match original {
+        Some(p) => copy_file(&state.join(p), &mut out, "read quarantine", None),
+        None => copy_file(abs, &mut out, "read", Some(*orig_size)),
     };
-    if crc32(&before) != *orig_crc32 {
-        return Err(refuse(
-            "the file before the move does not match the journal's CRC; not restored".into(),
-        ));
-    }
-    fsutil::write_atomic(abs, &before)?;
-    Ok(Some(before.len() as u64))
+    finish_checked(
+        out,
+        written,
+        abs,
+        *orig_crc32,
+        "the file before the move does not match the journal's CRC; not restored",
+    )
 }
 
-/// Interleaves the repaired bytes with the quarantined pieces.
+/// Size and CRC-32 of a file, streamed.
+fn file_crc(path: &Path) -> std::io::Result<(u64, u32)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok((len, h.finalize()));
+        }
+        h.update(&buf[..n]);
+        len += n as u64;
+    }
+}
+
+/// Copies `path` (its first `limit` bytes, or all) into `out`; the bytes
+/// copied.
+fn copy_file(
+    path: &Path,
+    out: &mut impl std::io::Write,
+    what: &'static str,
+    limit: Option<u64>,
+) -> Result<u64> {
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        what,
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    let mut r = f.take(limit.unwrap_or(u64::MAX));
+    std::io::copy(&mut r, out).map_err(io)
+}
+
+/// fsyncs a restored temp file and renames it over `abs` if its CRC is the
+/// original's; otherwise removes it and refuses with `why`.
+fn finish_checked(
+    out: fsutil::Durable,
+    written: Result<u64>,
+    abs: &Path,
+    orig_crc32: u32,
+    why: &str,
+) -> Result<Option<u64>> {
+    let tmp = out.path().to_owned();
+    let done = written.and_then(|_| out.finish());
+    match done {
+        Ok((_, len, crc)) if crc == orig_crc32 => {
+            fsutil::commit(&tmp, abs)?;
+            Ok(Some(len))
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(refuse(why.into()))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Interleaves the repaired file's bytes (`len` of them on disk) with the
+/// quarantined pieces, into `out`, streamed; each piece's length and CRC
+/// checked on the way.
 fn rebuild(
     state: &Path,
-    current: &[u8],
+    abs: &Path,
+    len: u64,
     cuts: &[(u64, u64)],
     append_newline: bool,
     pieces: &[(u64, u64, u32, String)],
-) -> Result<Vec<u8>> {
-    let mut kept = current;
-    if append_newline && kept.last() == Some(&b'\n') {
-        kept = &kept[..kept.len() - 1];
+    out: &mut fsutil::Durable,
+) -> Result<u64> {
+    use std::os::unix::fs::FileExt as _;
+    let io = |source| Error::Io {
+        path: abs.to_owned(),
+        what: "read",
+        source,
+    };
+    let current = std::fs::File::open(abs).map_err(io)?;
+    let mut kept = len;
+    if append_newline && len > 0 {
+        let mut last = [0u8];
+        current.read_exact_at(&mut last, len - 1).map_err(io)?;
+        if last[0] == b'\n' {
+            kept -= 1;
+        }
     }
-    let mut out =
-        Vec::with_capacity(current.len() + cuts.iter().map(|c| c.1 as usize).sum::<usize>());
-    let mut pos = 0usize;
-    for &(offset, len) in cuts {
-        let take = offset as usize - out.len();
-        let next = kept
-            .get(pos..pos + take)
-            .ok_or_else(|| refuse("the repaired file is shorter than the journal says".into()))?;
-        out.extend_from_slice(next);
-        pos += take;
+    let mut cur = (&current).take(kept);
+    let mut written = 0u64;
+    for &(offset, plen) in cuts {
+        let take = offset
+            .checked_sub(written)
+            .ok_or_else(|| refuse("the journal's cuts overlap".into()))?;
+        let n = std::io::copy(&mut (&mut cur).take(take), out).map_err(io)?;
+        if n != take {
+            return Err(refuse(
+                "the repaired file is shorter than the journal says".into(),
+            ));
+        }
+        written += n;
         let (_, _, crc, path) = pieces
             .iter()
-            .find(|p| p.0 == offset && p.1 == len)
+            .find(|p| p.0 == offset && p.1 == plen)
             .ok_or_else(|| refuse(format!("no quarantined piece for offset {offset}")))?;
-        let bytes = std::fs::read(state.join(path)).map_err(|source| Error::Io {
-            path: state.join(path),
-            what: "read quarantine",
-            source,
-        })?;
-        if crc32(&bytes) != *crc || bytes.len() as u64 != len {
+        let piece = state.join(path);
+        let mut check = CrcWriter {
+            inner: &mut *out,
+            crc: crc32fast::Hasher::new(),
+        };
+        let n = copy_file(&piece, &mut check, "read quarantine", Some(plen + 1))?;
+        if check.crc.finalize() != *crc || n != plen {
             return Err(refuse(format!("quarantined piece {path} is damaged")));
         }
-        out.extend_from_slice(&bytes);
+        written += n;
     }
-    out.extend_from_slice(&kept[pos..]);
-    Ok(out)
+    written += std::io::copy(&mut cur, out).map_err(io)?;
+    Ok(written)
+}
+
+/// Passes bytes on to a [`fsutil::Durable`], hashing them on the way.
+struct CrcWriter<'a> {
+    inner: &'a mut fsutil::Durable,
+    crc: crc32fast::Hasher,
+}
+
+impl std::io::Write for CrcWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }

@@ -188,6 +188,9 @@ kinds! {
     CorruptIndex = "corrupt_index", Warning, false;
     /// index --check: a data file without an index.
     MissingIndex = "missing_index", Warning, false;
+    /// A temp file an interrupted ibstore write left beside a data file;
+    /// repair --apply moves it to the quarantine.
+    StaleTemp = "stale_temp", Warning, false;
 }
 
 impl fmt::Display for Kind {

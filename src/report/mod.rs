@@ -9,6 +9,11 @@ mod writer;
 pub use finding::{Finding, Kind, Severity};
 pub use writer::{escape, Style, Summary, Units, Writer, SCHEMA_VERSION};
 
+/// `n` and the noun for it: `1 file`, `2 files`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Counts of findings by severity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Tally {

@@ -266,7 +266,9 @@ pub fn scan_with<V: Visit>(
             &mut sink,
         );
         scan.format = scan.file.layout_format();
-        if let Some(p) = src.problem() {
+        // A 0-byte file is empty whatever its extension (a 0-byte `.zst`
+        // holds no frame, which the decoder calls incomplete).
+        if let Some(p) = src.problem().filter(|_| src.stat().size > 0) {
             sink.push(problem_finding(p, &rel, scan));
         } else {
             let why = if src.stat().size == 0 {
@@ -391,7 +393,11 @@ fn read_sequential(
     let mut framer = format.framer();
     loop {
         let eof = src.at_end();
-        let used = framer.feed(win.data(), win.base(), eof, &mut on);
+        // A read that stopped early (the file shrank, a zstd stream broke)
+        // did not reach the file's end: its partial last piece is not a
+        // truncated tail, and the read problem's finding covers it.
+        let last = eof && src.problem().is_none();
+        let used = framer.feed(win.data(), win.base(), last, &mut on);
         if eof {
             return;
         }
@@ -478,6 +484,21 @@ fn file_checks(f: &DataFile, version: Version, sink: &mut Sink) {
                 "v3 file name is not {contract}_{tick_type}_{epoch seconds}",
             ));
         }
+    }
+    if f.wrong_family {
+        let (is, belongs) = if f.ext.json {
+            ("JSON Lines", "protobuf")
+        } else {
+            ("protobuf", "JSON Lines")
+        };
+        sink.push(
+            Finding::new(
+                Kind::FormatMismatch,
+                &f.rel,
+                format!("a {is} file in the {} folder, where {belongs} files belong: the recorder's readers of that folder skip it; read as {is} all the same", f.base),
+            )
+            .severity(crate::report::Severity::Warning),
+        );
     }
     let Some(hour) = f.hour else { return };
     if hour < HOUR * 24 * 366 {

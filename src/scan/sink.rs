@@ -94,7 +94,7 @@ impl Sink {
         for (_, mut f) in self.agg {
             if f.count > 1 {
                 f.message = format!(
-                    "{} ({} records in this file; the first is shown)",
+                    "{} ({} times in this file; the first is shown)",
                     f.message, f.count
                 );
             }

@@ -229,6 +229,12 @@ fn walk(root: &Path, dir: &Path, rel: &str, raw: &Path) -> (Vec<Found>, Vec<Find
             let mut file = classify(&path, erel, ext, size);
             file.raw = bytes;
             files.push(Found { file, abs: path });
+        } else if is_stale_temp(&path) {
+            findings.push(named(Finding::new(
+                Kind::StaleTemp,
+                &erel,
+                "temp file of an interrupted ibstore write; repair --apply moves it to the quarantine",
+            )));
         } else {
             findings.push(named(Finding::new(
                 Kind::UnknownFile,
@@ -254,4 +260,16 @@ fn symlink_finding(root: &Path, link: &Path, rel: &str) -> Finding {
         Ok(target) => Finding::new(Kind::Symlink, rel, format!("symbolic link out of the store to {}; not followed", target.display())).severity(Severity::Warning),
         Err(e) => Finding::new(Kind::Symlink, rel, format!("broken or looping symbolic link ({e}); not followed")).severity(Severity::Warning),
     }
+}
+
+/// Whether `path` is the temp file ibstore writes beside a data file
+/// (`NAME.ibstore-tmp`, NAME a data file name): what an interrupted write
+/// leaves behind. Other names ending in the suffix are not ibstore's.
+fn is_stale_temp(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+    name.strip_suffix(crate::fsutil::TEMP_SUFFIX.as_bytes())
+        .is_some_and(|stem| {
+            Extension::from_path(&path.with_file_name(std::ffi::OsStr::from_bytes(stem))).is_some()
+        })
 }

@@ -79,6 +79,10 @@ pub struct DataFile {
     /// Inside a `v2/` or `v3/` family folder but not in a `YYYY/MM/DD/HH`
     /// partition folder: the folders between the family and the file.
     pub misfiled: Option<String>,
+    /// In a partition of the other family folder (a `.jsonl` under
+    /// `protobuf/`, a `.pb` under `json/`): read by its extension, but the
+    /// recorder's readers of that folder skip it.
+    pub wrong_family: bool,
 }
 
 impl DataFile {
@@ -127,12 +131,15 @@ pub fn classify(abs: &Path, rel: String, ext: Extension, size: u64) -> DataFile 
         size,
         raw: None,
         misfiled: None,
+        wrong_family: false,
     };
     let family = if ext.json { "json" } else { "protobuf" };
-    if n >= 7 && comps[n - 6] == family {
+    let other = if ext.json { "protobuf" } else { "json" };
+    if n >= 7 && (comps[n - 6] == family || comps[n - 6] == other) {
         if let Some(hour) = parse_partition(comps[n - 5], comps[n - 4], comps[n - 3], comps[n - 2])
         {
             out.hour = Some(hour);
+            out.wrong_family = comps[n - 6] == other;
             out.partition = Some(comps[n - 5..n - 1].join("/"));
             out.layout = match (comps[n - 7], comps.get(n.wrapping_sub(8)).copied()) {
                 ("v2", _) => Layout::V2,
@@ -167,7 +174,8 @@ pub fn classify(abs: &Path, rel: String, ext: Extension, size: u64) -> DataFile 
 }
 
 /// A data file under `{v2|v3}/{json|protobuf}/` but outside a valid
-/// partition (directly in the family folder, under a day folder, …): its
+/// partition (directly in the family folder, under a day folder, in a
+/// folder below an hour folder, …): its
 /// era is known, so it is read as such, and the folders are reported.
 fn misfiled(comps: &[&str], family: &str, out: &mut DataFile) {
     let n = comps.len();
@@ -177,9 +185,6 @@ fn misfiled(comps: &[&str], family: &str, out: &mut DataFile) {
     else {
         return;
     };
-    if n - f - 2 > 4 {
-        return;
-    }
     out.layout = if comps[f - 1] == "v3" {
         Layout::V3
     } else {
@@ -234,6 +239,13 @@ mod tests {
             }
         );
         assert_eq!(f.layout_format(), Some(Format::V3Json));
+        assert!(!f.wrong_family);
+        let f = c("/s/v3/protobuf/2025/08/01/01/711280073_bid_ask_1754010000.jsonl");
+        assert_eq!(
+            (f.layout, f.hour, f.base.as_str(), f.wrong_family),
+            (Layout::V3, Some(1_754_010_000), "v3/protobuf", true)
+        );
+        assert_eq!(f.layout_format(), Some(Format::V3Json));
         let f = c("/s/v2/protobuf/2025/08/01/01/bg_1_last.pb.zst");
         assert_eq!(
             (f.layout, f.layout_format(), f.compressed()),
@@ -256,9 +268,9 @@ mod tests {
         );
         let f = c("/s/v3/json/2025/08/01/01/x.pb");
         assert_eq!(
-            f.layout,
-            Layout::Unplaced,
-            "a .pb file in a json family folder is not placed"
+            (f.layout, f.wrong_family, f.layout_format()),
+            (Layout::V3, true, Some(Format::V3Pb)),
+            "a .pb file in a json family folder is placed, read as protobuf, and flagged"
         );
         let f = c("/s/v3/json/foo.jsonl");
         assert_eq!(

@@ -198,3 +198,14 @@ pub fn repair_lines(lines: &[Value]) -> Vec<&Value> {
 pub fn run_id(lines: &[Value]) -> String {
     lines.last().unwrap()["run"].as_str().unwrap().to_owned()
 }
+
+/// Peak resident set (KiB) of the largest child process this test binary
+/// has waited for: run memory tests in their own test binary.
+pub fn children_peak_rss_kib() -> i64 {
+    // SAFETY: getrusage only writes the struct passed.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u.ru_maxrss
+    }
+}

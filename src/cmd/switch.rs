@@ -1,0 +1,201 @@
+//! `ibstore switch`, `rollback` and `history`.
+
+use crate::cli::writer;
+use anyhow::Result;
+use ibstore::report::{plural, Summary, Tally, Units, Writer};
+use ibstore::switch::{history::Entry, Outcome};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Point a link at a validated store, atomically, and record it.
+#[derive(Debug, clap::Args)]
+pub struct SwitchArgs {
+    /// The symbolic link (e.g. storage-active); created when missing.
+    #[arg(long)]
+    link: PathBuf,
+    /// The store to point it at (beside the link, same filesystem).
+    #[arg(long)]
+    to: PathBuf,
+    /// Switch even when the target has error findings.
+    #[arg(long)]
+    force: bool,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Point a link back at its previous target (from its history).
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// The symbolic link.
+    #[arg(long)]
+    link: PathBuf,
+    /// Roll back even when the previous target has error findings.
+    #[arg(long)]
+    force: bool,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// List the switches of a link.
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// The symbolic link.
+    #[arg(long)]
+    link: PathBuf,
+    /// Print JSON Lines instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `switch`.
+pub fn run_switch(a: SwitchArgs) -> Result<u8> {
+    let out = ibstore::switch::switch(&a.link, &a.to, a.force)?;
+    render("switch", &a.link, &out, &mut writer(a.json))
+}
+
+/// Runs `rollback`.
+pub fn run_rollback(a: RollbackArgs) -> Result<u8> {
+    let out = ibstore::switch::rollback(&a.link, a.force)?;
+    render("rollback", &a.link, &out, &mut writer(a.json))
+}
+
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    link: String,
+    #[serde(flatten)]
+    entry: &'a Entry,
+    recorded: bool,
+}
+
+fn summary(v: &ibstore::switch::history::Validation, exit_code: u8) -> Summary {
+    Summary {
+        files: v.files,
+        records: v.records,
+        bytes: 0,
+        streams: 0,
+        tally: Tally {
+            errors: v.errors,
+            warnings: v.warnings,
+            infos: 0,
+        },
+        exit_code,
+        units: Units::Data,
+        run: None,
+    }
+}
+
+fn render<W: Write>(
+    cmd: &str,
+    link: &std::path::Path,
+    out: &Outcome,
+    w: &mut Writer<W>,
+) -> Result<u8> {
+    let l = ibstore::switch::Link::new(link)?;
+    w.begin(cmd, &l.path.display().to_string())?;
+    match out {
+        Outcome::Switched { entry, recorded } => {
+            if w.is_json() {
+                w.json(
+                    "switch",
+                    &Line {
+                        link: l.path.display().to_string(),
+                        entry,
+                        recorded: *recorded,
+                    },
+                )?;
+            } else {
+                let v = entry.validation;
+                w.text_line(&format!(
+                    "validated {}: {}, {}, {}, {}{}",
+                    w.escape(&entry.to),
+                    plural(v.files, "data file", "data files"),
+                    plural(v.records, "record", "records"),
+                    plural(v.errors, "error", "errors"),
+                    plural(v.warnings, "warning", "warnings"),
+                    if entry.forced { " (--force)" } else { "" }
+                ))?;
+                let from = entry.from.as_deref().unwrap_or("(no link)");
+                if *recorded {
+                    w.text_line(&format!(
+                        "{} already pointed to {} (an interrupted run): history entry recorded",
+                        w.escape(&l.path.display().to_string()),
+                        w.escape(&entry.to)
+                    ))?;
+                } else {
+                    w.text_line(&format!(
+                        "switched {}: {} -> {}",
+                        w.escape(&l.path.display().to_string()),
+                        w.escape(from),
+                        w.escape(&entry.to)
+                    ))?;
+                }
+                w.text_line(&format!(
+                    "history: {}",
+                    w.escape(&l.history.display().to_string())
+                ))?;
+            }
+            w.summary(&summary(&entry.validation, 0))?;
+            Ok(0)
+        }
+        Outcome::Refused {
+            to,
+            validation,
+            findings,
+        } => {
+            if !w.is_json() {
+                w.text_line(&format!(
+                    "refused: {} has {} ({}, {}); the link is unchanged (--force to switch anyway)",
+                    w.escape(&to.display().to_string()),
+                    plural(validation.errors, "error finding", "error findings"),
+                    plural(validation.files, "data file", "data files"),
+                    plural(validation.records, "record", "records")
+                ))?;
+            }
+            w.findings(findings)?;
+            w.summary(&summary(validation, 1))?;
+            Ok(1)
+        }
+    }
+}
+
+/// Runs `history`.
+pub fn run_history(a: HistoryArgs) -> Result<u8> {
+    let (l, entries) = ibstore::switch::history(&a.link)?;
+    let mut w = writer(a.json);
+    w.begin("history", &l.path.display().to_string())?;
+    if w.is_json() {
+        for e in &entries {
+            w.json("entry", e)?;
+        }
+    } else {
+        if entries.is_empty() {
+            w.text_line("no switches recorded")?;
+        }
+        for (i, e) in entries.iter().enumerate() {
+            w.text_line(&format!(
+                "{} {} {} by {}@{}: {} -> {} ({}, {}, {}, {}{})",
+                i + 1,
+                e.time,
+                e.action,
+                w.escape(&e.user),
+                w.escape(&e.host),
+                w.escape(e.from.as_deref().unwrap_or("(no link)")),
+                w.escape(&e.to),
+                plural(e.validation.files, "file", "files"),
+                plural(e.validation.records, "record", "records"),
+                plural(e.validation.errors, "error", "errors"),
+                plural(e.validation.warnings, "warning", "warnings"),
+                if e.forced { ", forced" } else { "" }
+            ))?;
+        }
+    }
+    if w.is_json() {
+        w.json(
+            "summary",
+            &serde_json::json!({"entries": entries.len(), "exit_code": 0}),
+        )?;
+    }
+    Ok(0)
+}

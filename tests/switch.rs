@@ -1,0 +1,643 @@
+//! `switch`, `rollback` and `history` on real folders: exact reports,
+//! crash points at every step, a reader resolving the link while it is
+//! switched, and every bad input refused with exit 2 and the link unchanged.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{gen, ibstore, json_lines};
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use tempfile::tempdir;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str], dir: &Path, crash: Option<u64>) -> Out {
+    let mut c = ibstore();
+    c.current_dir(dir).args(args);
+    if let Some(k) = crash {
+        c.env("IBSTORE_CRASH_AT", k.to_string());
+    }
+    let o = c.output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(o.stdout).unwrap(),
+        stderr: String::from_utf8(o.stderr).unwrap(),
+    }
+}
+
+/// A folder with stores `a` (v3 JSON) and `b` (v3 protobuf), canonical.
+fn stores() -> (tempfile::TempDir, PathBuf) {
+    let d = tempdir().unwrap();
+    let root = fs::canonicalize(d.path()).unwrap();
+    gen(&root.join("a"), &["--hours", "1"]);
+    gen(&root.join("b"), &["--hours", "1", "--format", "v3-pb"]);
+    (d, root)
+}
+
+fn link_of(root: &Path) -> Option<String> {
+    fs::read_link(root.join("act"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+fn history(root: &Path) -> Vec<Value> {
+    let o = run(&["history", "--link", "act", "--json"], root, None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    json_lines(o.stdout.as_bytes())
+        .into_iter()
+        .filter(|l| l["type"] == "entry")
+        .collect()
+}
+
+fn hops(h: &[Value]) -> Vec<(String, Option<String>, String)> {
+    h.iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["from"]
+                    .as_str()
+                    .map(|s| s.rsplit('/').next().unwrap().to_owned()),
+                e["to"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn hop(a: &str, from: Option<&str>, to: &str) -> (String, Option<String>, String) {
+    (a.into(), from.map(Into::into), to.into())
+}
+
+#[test]
+fn switch_rollback_and_history_report_exactly() {
+    let (_d, root) = stores();
+    let r = root.display();
+    let o = run(&["switch", "--link", "act", "--to", "a"], &root, None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        format!(
+            "ibstore switch: {r}/act\nvalidated {r}/a: 4 data files, 400 records, 0 errors, 0 warnings\n\
+             switched {r}/act: (no link) -> {r}/a\nhistory: {r}/act.history.jsonl\n"
+        )
+    );
+    assert_eq!(
+        link_of(&root).as_deref(),
+        Some("a"),
+        "a relative link beside it"
+    );
+    let o = run(
+        &["switch", "--link", "act", "--to", "b", "--json"],
+        &root,
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let l = json_lines(o.stdout.as_bytes());
+    assert_eq!(l.len(), 3);
+    assert_eq!(l[0]["type"], "begin");
+    assert_eq!(l[0]["command"], "switch");
+    assert_eq!(l[1]["type"], "switch");
+    assert_eq!(l[1]["from"], format!("{r}/a"));
+    assert_eq!(l[1]["to"], format!("{r}/b"));
+    assert_eq!(l[1]["recorded"], false);
+    assert_eq!(
+        l[1]["validation"],
+        serde_json::json!({"files": 4, "records": 400, "errors": 0, "warnings": 0})
+    );
+    assert_eq!(l[2]["type"], "summary");
+    assert_eq!(l[2]["exit_code"], 0);
+    assert_eq!(link_of(&root).as_deref(), Some("b"));
+
+    let o = run(&["rollback", "--link", "act"], &root, None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout
+            .contains(&format!("switched {r}/act: {r}/b -> {r}/a\n")),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(link_of(&root).as_deref(), Some("a"));
+    let h = history(&root);
+    assert_eq!(
+        hops(&h),
+        vec![
+            hop("switch", None, "a"),
+            hop("switch", Some("a"), "b"),
+            hop("rollback", Some("b"), "a")
+        ]
+    );
+    for e in &h {
+        assert!(!e["user"].as_str().unwrap().is_empty());
+        assert!(!e["host"].as_str().unwrap().is_empty());
+        assert!(e["time"].as_str().unwrap().ends_with('Z'));
+    }
+    let o = run(&["history", "--link", "act"], &root, None);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", o.stdout);
+    assert_eq!(lines[0], format!("ibstore history: {r}/act"));
+    assert!(lines[2].starts_with("2 "), "{}", lines[2]);
+    assert!(
+        lines[2].ends_with(&format!(
+            "switch by {}@{}: {r}/a -> {r}/b (4 files, 400 records, 0 errors, 0 warnings)",
+            h[1]["user"].as_str().unwrap(),
+            h[1]["host"].as_str().unwrap()
+        )),
+        "{}",
+        lines[2]
+    );
+}
+
+#[test]
+fn a_target_with_errors_is_refused_unless_forced() {
+    let (_d, root) = stores();
+    gen(&root.join("bad"), &["--damage", "garbage-line"]);
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "a"], &root, None).code,
+        0
+    );
+    let o = run(&["switch", "--link", "act", "--to", "bad"], &root, None);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let r = root.display();
+    assert!(
+        o.stdout == (format!(
+            "ibstore switch: {r}/act\nrefused: {r}/bad has 1 error finding (12 data files, 1200 records); the link is unchanged (--force to switch anyway)\n\nfindings:\nerror[invalid_json] v3/json/2025/08/01/01/711280073_bid_ask_1754010000.jsonl @6757 #51: invalid JSON at column 13\n"
+        )),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(link_of(&root).as_deref(), Some("a"));
+    assert_eq!(history(&root).len(), 1);
+    let o = run(
+        &[
+            "switch", "--link", "act", "--to", "bad", "--force", "--json",
+        ],
+        &root,
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(link_of(&root).as_deref(), Some("bad"));
+    let h = history(&root);
+    assert_eq!(h[1]["forced"], true);
+    assert_eq!(h[1]["validation"]["errors"], 1);
+}
+
+/// Kills `args` at every crash point: the link always names a whole store
+/// (`before` or `after`), the history always reads, and a re-run finishes
+/// with the expected history.
+fn crash_every_step(
+    setup: &[&[&str]],
+    args: &[&str],
+    before: &str,
+    after: &str,
+    want: Vec<(String, Option<String>, String)>,
+) -> u64 {
+    let mut crashes = 0;
+    for k in 1.. {
+        let (_d, root) = stores();
+        for s in setup {
+            assert_eq!(run(s, &root, None).code, 0);
+        }
+        let o = run(args, &root, Some(k));
+        let finished = o.code == 0;
+        if !finished {
+            assert_eq!(o.code, -1, "k={k}: killed: {}", o.stderr);
+            crashes += 1;
+            let now = link_of(&root).unwrap();
+            assert!(now == before || now == after, "k={k}: {now}");
+            assert!(root.join("act").join("v3").is_dir(), "k={k}: resolves");
+            history(&root);
+            let o = run(args, &root, None);
+            assert_eq!(o.code, 0, "k={k}: re-run: {}{}", o.stdout, o.stderr);
+        }
+        assert_eq!(link_of(&root).as_deref(), Some(after), "k={k}");
+        assert_eq!(hops(&history(&root)), want, "k={k}");
+        let leftovers: Vec<_> = fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("ibstore-tmp"))
+            .collect();
+        assert_eq!(leftovers, Vec::<String>::new(), "k={k}");
+        if finished {
+            break;
+        }
+    }
+    crashes
+}
+
+#[test]
+fn switch_killed_at_every_step_leaves_a_whole_store_and_reruns() {
+    let n = crash_every_step(
+        &[&["switch", "--link", "act", "--to", "a"]],
+        &["switch", "--link", "act", "--to", "b"],
+        "a",
+        "b",
+        vec![hop("switch", None, "a"), hop("switch", Some("a"), "b")],
+    );
+    assert_eq!(n, 4, "validated, history temp, temp link, renamed");
+}
+
+#[test]
+fn rollback_killed_at_every_step_leaves_a_whole_store_and_reruns() {
+    let n = crash_every_step(
+        &[
+            &["switch", "--link", "act", "--to", "a"],
+            &["switch", "--link", "act", "--to", "b"],
+        ],
+        &["rollback", "--link", "act"],
+        "b",
+        "a",
+        vec![
+            hop("switch", None, "a"),
+            hop("switch", Some("a"), "b"),
+            hop("rollback", Some("b"), "a"),
+        ],
+    );
+    assert_eq!(n, 4);
+}
+
+/// Resolves `link/v3` in a tight loop until `stop`; returns the misses.
+fn reader(
+    link: PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(u64, u64)> {
+    std::thread::spawn(move || {
+        let (mut ok, mut missing) = (0u64, 0u64);
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            match fs::read_dir(link.join("v3")).map(|mut d| d.next().is_some()) {
+                Ok(true) => ok += 1,
+                _ => missing += 1,
+            }
+            std::thread::yield_now();
+        }
+        (ok, missing)
+    })
+}
+
+#[test]
+fn a_reader_never_sees_a_missing_link_during_many_switches() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (_d, root) = stores();
+    let link = root.join("act");
+    ibstore::switch::switch(&link, &root.join("a"), false).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let r = reader(link.clone(), stop.clone());
+    const N: usize = 300;
+    let t0 = std::time::Instant::now();
+    for i in 0..N {
+        let to = if i % 2 == 0 { "b" } else { "a" };
+        let o = run(&["switch", "--link", "act", "--to", to], &root, None);
+        assert_eq!(o.code, 0, "{i}: {}", o.stderr);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (ok, missing) = r.join().unwrap();
+    eprintln!("{N} switches in {:?}: {ok} good reads", t0.elapsed());
+    assert_eq!(missing, 0, "after {ok} good reads");
+    assert!(ok > 0);
+    assert_eq!(history(&root).len(), N + 1);
+
+    // What the test measures: the same reader against unlink-then-link
+    // (what older `ln -sfn` releases do) sees no link. GNU coreutils 9.1
+    // renames a temp link itself (strace shows symlinkat + renameat), so a
+    // loop over it does not reproduce the miss; unlink+symlink does.
+    unlink_then_link_leaves_a_reader_without_a_link(&link);
+}
+
+/// Keeps swapping with unlink+symlink until a reader misses (bounded).
+fn unlink_then_link_leaves_a_reader_without_a_link(link: &Path) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    for _round in 0..200 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let r = reader(link.to_path_buf(), stop.clone());
+        for i in 0..1000 {
+            fs::remove_file(link).unwrap();
+            std::os::unix::fs::symlink(if i % 2 == 0 { "a" } else { "b" }, link).unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        let (ok, missing) = r.join().unwrap();
+        if missing > 0 {
+            eprintln!("unlink+symlink: {missing} misses, {ok} good reads, round {_round}");
+            return;
+        }
+    }
+    panic!("unlink+symlink never left the reader without a link in 200,000 swaps");
+}
+
+#[test]
+fn bad_inputs_exit_2_and_leave_the_link_alone() {
+    let (_d, root) = stores();
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "a"], &root, None).code,
+        0
+    );
+    let hist0 = fs::read(root.join("act.history.jsonl")).unwrap();
+    fs::create_dir(root.join("empty")).unwrap();
+    fs::create_dir_all(root.join("nodata/v3")).unwrap();
+    fs::create_dir(root.join("realdir")).unwrap();
+    let outside = tempdir().unwrap();
+    gen(&outside.path().join("c"), &["--hours", "1"]);
+    let outside_c = outside.path().join("c");
+    let r = root.display();
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["switch", "--link", "act", "--to", "missing"],
+            "missing: no such file or folder".into(),
+        ),
+        (
+            vec!["switch", "--link", "act", "--to", "empty"],
+            "empty: not a store root (no v2/, v3/, json/ or protobuf/ folder directly below it)".into(),
+        ),
+        (
+            vec!["switch", "--link", "act", "--to", "nodata"],
+            format!("{r}/nodata: refused: holds no data files"),
+        ),
+        (
+            vec!["switch", "--link", "act", "--to", "a"],
+            format!("refused: {r}/act already points to {r}/a"),
+        ),
+        (
+            vec!["switch", "--link", "act", "--to", "a/v3"],
+            format!("not a store root (it is inside the store {r}/a; use --path {r}/a)"),
+        ),
+        (
+            vec!["switch", "--link", "act", "--to", outside_c.to_str().unwrap()],
+            format!("refused: outside the link's folder {r}; a link switches between stores beside it"),
+        ),
+        (
+            vec!["switch", "--link", "realdir", "--to", "b"],
+            format!("{r}/realdir: refused: a real folder, not a symbolic link; ibstore switches only links. To convert it safely: stop the recorder, `mv {r}/realdir {r}/realdir-store`, `ln -s realdir-store {r}/realdir`, start the recorder, then `ibstore switch --link {r}/realdir --to NEW`"),
+        ),
+        (
+            vec!["switch", "--link", "nofolder/act", "--to", "b"],
+            "nofolder: no such file or folder".into(),
+        ),
+    ];
+    for (args, want) in cases {
+        let o = run(&args, &root, None);
+        assert_eq!(o.code, 2, "{args:?}: {}{}", o.stdout, o.stderr);
+        assert!(o.stderr.contains(&want), "{args:?}: {}", o.stderr);
+        assert_eq!(o.stdout, "", "{args:?}");
+        assert_eq!(link_of(&root).as_deref(), Some("a"), "{args:?}");
+        assert_eq!(fs::read(root.join("act.history.jsonl")).unwrap(), hist0);
+    }
+    // Nothing to roll back to: the first switch made the link.
+    let o = run(&["rollback", "--link", "act"], &root, None);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains("created the link: there is no previous target"),
+        "{}",
+        o.stderr
+    );
+    // No history at all.
+    let o = run(&["rollback", "--link", "other"], &root, None);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("has no history"), "{}", o.stderr);
+    assert_eq!(link_of(&root).as_deref(), Some("a"));
+}
+
+#[test]
+fn a_history_edited_or_truncated_stops_every_command() {
+    let (_d, root) = stores();
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "a"], &root, None).code,
+        0
+    );
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "b"], &root, None).code,
+        0
+    );
+    let hp = root.join("act.history.jsonl");
+    let good = fs::read_to_string(&hp).unwrap();
+    let r = root.display();
+    let truncated = &good[..good.len() - 10];
+    let edited = good.replacen("\"switch\"", "\"swap\"", 1);
+    let extra = good.replacen("\"forced\":false}", "\"forced\":false,\"note\":1}", 1);
+    for (bytes, why) in [
+        (
+            truncated.to_owned(),
+            "line 2: the last line is cut short (no newline)",
+        ),
+        (edited, "line 1: unknown action \"swap\""),
+        (extra, "line 1: not a history entry (unknown field `note`"),
+    ] {
+        fs::write(&hp, &bytes).unwrap();
+        for args in [
+            &["switch", "--link", "act", "--to", "a"][..],
+            &["rollback", "--link", "act"],
+            &["history", "--link", "act"],
+        ] {
+            let o = run(args, &root, None);
+            assert_eq!(o.code, 2, "{args:?}");
+            assert!(
+                o.stderr
+                    .starts_with(&format!("ibstore: error: {r}/act.history.jsonl: {why}")),
+                "{args:?}: {}",
+                o.stderr
+            );
+            assert_eq!(link_of(&root).as_deref(), Some("b"));
+            assert_eq!(fs::read_to_string(&hp).unwrap(), bytes, "never rewritten");
+        }
+    }
+}
+
+#[test]
+fn a_link_changed_by_hand_is_not_rolled_back_blindly() {
+    let (_d, root) = stores();
+    gen(&root.join("c"), &["--hours", "1"]);
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "a"], &root, None).code,
+        0
+    );
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "b"], &root, None).code,
+        0
+    );
+    fs::remove_file(root.join("act")).unwrap();
+    std::os::unix::fs::symlink("c", root.join("act")).unwrap();
+    let o = run(&["rollback", "--link", "act"], &root, None);
+    assert_eq!(o.code, 2);
+    let r = root.display();
+    assert!(o.stderr.contains(&format!("{r}/act points to {r}/c, but its history's last switch went to {r}/b: it was changed outside ibstore")), "{}", o.stderr);
+    assert_eq!(link_of(&root).as_deref(), Some("c"));
+    // A previous target that is gone.
+    fs::remove_file(root.join("act")).unwrap();
+    std::os::unix::fs::symlink("b", root.join("act")).unwrap();
+    fs::rename(root.join("a"), root.join("a-gone")).unwrap();
+    let o = run(&["rollback", "--link", "act"], &root, None);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains(&format!("the previous target {r}/a no longer exists")),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(link_of(&root).as_deref(), Some("b"));
+}
+
+#[test]
+fn a_second_switch_waits_for_the_lock() {
+    let (_d, root) = stores();
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join("act.lock"))
+        .unwrap();
+    f.lock().unwrap();
+    let o = run(&["switch", "--link", "act", "--to", "a"], &root, None);
+    assert_eq!(o.code, 2);
+    let r = root.display();
+    assert!(
+        o.stderr.contains(&format!(
+            "another switch or rollback of {r}/act is running (it holds {r}/act.lock)"
+        )),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(link_of(&root), None);
+    drop(f);
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "a"], &root, None).code,
+        0
+    );
+}
+
+#[test]
+fn a_target_on_another_filesystem_is_refused() {
+    let (_d, root) = stores();
+    let mnt = root.join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "none"])
+        .arg(&mnt)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: cannot mount a tmpfs here to put a store on another filesystem");
+        return;
+    }
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Umount(mnt.clone());
+    gen(&mnt.join("c"), &["--hours", "1"]);
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "a"], &root, None).code,
+        0
+    );
+    let o = run(&["switch", "--link", "act", "--to", "mnt/c"], &root, None);
+    assert_eq!(o.code, 2);
+    let r = root.display();
+    assert!(o.stderr.contains(&format!("{r}/mnt/c: refused: on another filesystem than the link's folder {r}: the rename could not be atomic")), "{}", o.stderr);
+    assert_eq!(link_of(&root).as_deref(), Some("a"));
+}
+
+#[test]
+fn a_full_disk_stops_the_switch_before_the_link_changes() {
+    let d = tempdir().unwrap();
+    let root = fs::canonicalize(d.path()).unwrap().join("mnt");
+    fs::create_dir(&root).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "none"])
+        .arg(&root)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: cannot mount a small tmpfs here to fill a disk");
+        return;
+    }
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Umount(root.clone());
+    gen(&root.join("a"), &["--hours", "1"]);
+    gen(&root.join("b"), &["--hours", "1"]);
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "a"], &root, None).code,
+        0
+    );
+    let hist = fs::read(root.join("act.history.jsonl")).unwrap();
+    // Fill the disk.
+    let mut f = fs::File::create(root.join("filler")).unwrap();
+    while std::io::Write::write_all(&mut f, &[0u8; 4096]).is_ok() {}
+    drop(f);
+    let o = run(&["switch", "--link", "act", "--to", "b"], &root, None);
+    assert_eq!(o.code, 2, "{}", o.stdout);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "ibstore: error: {}/act.history.jsonl: write temp file: No space left on device (os error 28)\n",
+            root.display()
+        )
+    );
+    assert_eq!(o.stdout, "");
+    assert_eq!(
+        link_of(&root).as_deref(),
+        Some("a"),
+        "the link is unchanged"
+    );
+    assert_eq!(fs::read(root.join("act.history.jsonl")).unwrap(), hist);
+    assert!(!root.join("act.history.jsonl.ibstore-tmp").exists());
+    assert!(!root.join("act.ibstore-tmp").exists());
+    // Room again: the switch goes through.
+    fs::remove_file(root.join("filler")).unwrap();
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "b"], &root, None).code,
+        0
+    );
+    assert_eq!(link_of(&root).as_deref(), Some("b"));
+}
+
+#[test]
+fn rollback_to_a_target_with_errors_is_refused_unless_forced() {
+    let (_d, root) = stores();
+    gen(&root.join("bad"), &["--damage", "garbage-line"]);
+    assert_eq!(
+        run(
+            &["switch", "--link", "act", "--to", "bad", "--force"],
+            &root,
+            None
+        )
+        .code,
+        0
+    );
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "a"], &root, None).code,
+        0
+    );
+    let o = run(&["rollback", "--link", "act"], &root, None);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stdout.starts_with(&format!(
+        "ibstore rollback: {r}/act\nrefused: {r}/bad has 1 error finding (12 data files, 1200 records); the link is unchanged",
+        r = root.display()
+    )), "{}", o.stdout);
+    assert_eq!(link_of(&root).as_deref(), Some("a"));
+    assert_eq!(history(&root).len(), 2);
+    let o = run(&["rollback", "--link", "act", "--force"], &root, None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(link_of(&root).as_deref(), Some("bad"));
+    let h = history(&root);
+    assert_eq!(hops(&h)[2], hop("rollback", Some("a"), "bad"));
+    assert_eq!(h[2]["forced"], true);
+}
