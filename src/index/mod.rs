@@ -392,6 +392,24 @@ pub fn build_one(found: &Found, opts: &ScanOptions) -> FileIndex {
     }
 }
 
+/// Writes one index: temp file, fsync, crash point, rename; its folder is
+/// fsynced once for all indices in it before the catalog is written
+/// (returned here).
+fn write_deferred(dir: &Path, rel: &str, bytes: &[u8]) -> Result<PathBuf> {
+    use std::io::Write as _;
+    let target = fsutil::resolve_in(dir, rel, true)?;
+    let mut t = fsutil::Durable::temp_for(&target)?;
+    t.write_all(bytes).map_err(|e| Error::Io {
+        path: target.clone(),
+        what: "write temp file",
+        source: e,
+    })?;
+    let (tmp, _, _) = t.finish_file()?;
+    fsutil::crash_point();
+    fsutil::rename_deferred(&tmp, &target)?;
+    Ok(target.parent().unwrap_or(dir).to_owned())
+}
+
 /// Writes `bytes` durably to `target` (temp, fsync, crash point, rename, fsync folder).
 fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
     let target = fsutil::resolve_in(dir, rel, true)?;
@@ -423,7 +441,12 @@ fn prepare(dir: &Path, external: bool) -> Result<()> {
     Ok(())
 }
 
-fn one(found: &Found, dir: &Path, mode: Mode, opts: &ScanOptions) -> Result<(String, Outcome)> {
+fn one(
+    found: &Found,
+    dir: &Path,
+    mode: Mode,
+    opts: &ScanOptions,
+) -> Result<(String, Outcome, Option<PathBuf>)> {
     let key = key_of(found);
     let rel = found.file.rel.as_str();
     let old = load(dir, &key);
@@ -486,6 +509,7 @@ fn one(found: &Found, dir: &Path, mode: Mode, opts: &ScanOptions) -> Result<(Str
                 action,
                 finding: problem,
             },
+            None,
         ));
     }
     let keep = matches!(old, Ok(Some(_))) && problem.is_none() && mode == Mode::Refresh;
@@ -501,6 +525,7 @@ fn one(found: &Found, dir: &Path, mode: Mode, opts: &ScanOptions) -> Result<(Str
                 action: Action::Unchanged,
                 finding: None,
             },
+            None,
         ));
     }
     let action = if matches!(old, Ok(None)) {
@@ -510,7 +535,7 @@ fn one(found: &Found, dir: &Path, mode: Mode, opts: &ScanOptions) -> Result<(Str
     };
     let ix = build_one(found, opts);
     let bytes = ix.to_bytes();
-    write(dir, &format!("files/{key}.idx"), &bytes)?;
+    let folder = write_deferred(dir, &format!("files/{key}.idx"), &bytes)?;
     Ok((
         key,
         Outcome {
@@ -520,6 +545,7 @@ fn one(found: &Found, dir: &Path, mode: Mode, opts: &ScanOptions) -> Result<(Str
             action,
             finding: problem,
         },
+        Some(folder),
     ))
 }
 
@@ -565,7 +591,7 @@ pub fn run(
         prepare(dir, external)?;
     }
     progress.start(d.total_bytes);
-    let results: Vec<Result<(String, Outcome)>> = d
+    let results: Vec<Result<(String, Outcome, Option<PathBuf>)>> = d
         .files
         .par_iter()
         .map(|f| {
@@ -574,7 +600,14 @@ pub fn run(
             r
         })
         .collect();
-    let files = results.into_iter().collect::<Result<Vec<_>>>()?;
+    let done = results.into_iter().collect::<Result<Vec<_>>>()?;
+    let mut folders: Vec<PathBuf> = done.iter().filter_map(|x| x.2.clone()).collect();
+    folders.sort();
+    folders.dedup();
+    for f in &folders {
+        fsutil::fsync_dir(f)?;
+    }
+    let files: Vec<(String, Outcome)> = done.into_iter().map(|(k, o, _)| (k, o)).collect();
     let mut findings: Vec<Finding> = files
         .iter()
         .filter_map(|(_, o)| o.finding.clone())
