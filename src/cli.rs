@@ -27,6 +27,14 @@ enum Command {
     Repair(cmd::repair::Args),
     /// Convert a store into another format: verified, resumable, nothing lost silently.
     Convert(cmd::convert::Args),
+    /// Build or refresh the store's time indices and catalog (--check to verify only).
+    Index(cmd::index::Args),
+    /// Print the records of one contract and tick type in a time window, in (ts, st) order.
+    Query(cmd::query::Args),
+    /// What a store holds (bytes, files, records, time range, ratios) by day, hour, contract, tick type, format or era.
+    Stats(cmd::stats::Args),
+    /// Measure a store: read+decode speed per format, size per target format and zstd level, query latency.
+    Bench(cmd::bench::Args),
     /// Check or show the recorder's environment files.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -64,6 +72,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Validate(a) => cmd::validate::run(a),
         Command::Repair(a) => cmd::repair::run(a),
         Command::Convert(a) => cmd::convert::run(a),
+        Command::Index(a) => cmd::index::run(a),
+        Command::Query(a) => cmd::query::run(a),
+        Command::Stats(a) => cmd::stats::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
         Command::Config(c) => cmd::config::run(c),
         Command::Gen(a) => cmd::gen::run(a),
         Command::Migrate(a) => cmd::migrate::run(a),

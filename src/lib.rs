@@ -17,6 +17,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod backup;
+pub mod bench;
 pub mod compare;
 pub mod config;
 pub mod convert;
@@ -25,13 +26,16 @@ pub mod fingerprint;
 pub mod format;
 pub mod fsutil;
 pub mod gen;
+pub mod index;
 pub mod migrate;
 pub mod progress;
 #[doc(hidden)]
 pub mod proto;
+pub mod query;
 pub mod repair;
 pub mod report;
 pub mod scan;
+pub mod stats;
 pub mod store;
 pub mod switch;
 pub mod tick;

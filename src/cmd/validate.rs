@@ -20,6 +20,12 @@ pub struct Args {
     /// Report silences longer than this many seconds inside a file.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MAX_GAP_S)]
     max_gap: i64,
+    /// Skip files that are unchanged (size, mtime, CRC-32) since `ibstore index` found them clean.
+    #[arg(long)]
+    incremental: bool,
+    /// With --incremental: the indices are in this folder instead of STORE/.ibstore/index.
+    #[arg(long, value_name = "DIR", requires = "incremental")]
+    index_dir: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
 }
@@ -37,9 +43,26 @@ pub fn run(a: Args) -> Result<u8> {
         ..ScanOptions::default()
     };
     let bar = Bar::new();
+    let dir = if a.incremental {
+        if a.max_gap != DEFAULT_MAX_GAP_S {
+            bail!("--incremental needs the default --max-gap ({DEFAULT_MAX_GAP_S} s): the indices were built with it");
+        }
+        Some(super::index::locate(&a.path, a.index_dir.as_ref())?.1)
+    } else {
+        None
+    };
     let report = a.common.pool()?.install(|| {
         let d = ibstore::store::discover::discover(&a.path)?;
-        ibstore::validate::run(d, &opts, &bar)
+        let Some(dir) = &dir else {
+            return ibstore::validate::run(d, &opts, &bar);
+        };
+        let all = d.files.len();
+        let (rest, known) = ibstore::index::skip_clean(d, dir);
+        eprintln!(
+            "ibstore: note: --incremental: {} of {all} files unchanged and clean since they were indexed; not read again",
+            known.len()
+        );
+        ibstore::validate::run_with(rest, &opts, &bar, known)
     })?;
     bar.finish();
     report.render(&mut a.common.writer(), a.strict)?;

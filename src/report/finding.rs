@@ -182,6 +182,12 @@ kinds! {
     StaleLock = "stale_lock", Info, false;
     /// repair --undo: the run's journal is incomplete (killed run or cut journal).
     JournalIncomplete = "journal_incomplete", Warning, false;
+    /// index: an index or catalog that no longer matches its data (changed size, mtime or CRC-32); rebuilt.
+    StaleIndex = "stale_index", Warning, false;
+    /// index: an index or catalog file that does not open (truncated, foreign, other version, bad checksum, self-contradicting); rebuilt.
+    CorruptIndex = "corrupt_index", Warning, false;
+    /// index --check: a data file without an index.
+    MissingIndex = "missing_index", Warning, false;
     /// A temp file an interrupted ibstore write left beside a data file;
     /// repair --apply moves it to the quarantine.
     StaleTemp = "stale_temp", Warning, false;

@@ -49,8 +49,19 @@ impl StoreReport {
 
 /// Validates every discovered data file, reporting progress by bytes.
 pub fn run(d: Discovery, opts: &ScanOptions, progress: &dyn Progress) -> Result<StoreReport> {
+    run_with(d, opts, progress, Vec::new())
+}
+
+/// [`run`], with the scans of files already known (`validate --incremental`:
+/// unchanged files whose index says their last scan was clean).
+pub fn run_with(
+    d: Discovery,
+    opts: &ScanOptions,
+    progress: &dyn Progress,
+    known: Vec<FileScan>,
+) -> Result<StoreReport> {
     progress.start(d.total_bytes);
-    let files: Vec<FileScan> = d
+    let mut files: Vec<FileScan> = d
         .files
         .into_par_iter()
         .map(|f| {
@@ -59,6 +70,10 @@ pub fn run(d: Discovery, opts: &ScanOptions, progress: &dyn Progress) -> Result<
             r
         })
         .collect();
+    if !known.is_empty() {
+        files.extend(known);
+        files.sort_by(|a, b| a.file.rel.cmp(&b.file.rel));
+    }
     let (streams, stream_findings) = streams::summarise(&files);
     let mut findings = d.findings;
     findings.extend(files.iter().flat_map(|f| f.findings.iter().cloned()));

@@ -1,0 +1,199 @@
+//! `ibstore query`.
+
+use anyhow::{bail, Result};
+use clap::ValueEnum;
+use ibstore::query::{self, Query};
+use ibstore::{Format, Tick, TickType};
+use std::io::Write as _;
+use std::path::PathBuf;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    /// v3 flat records, JSON Lines.
+    #[value(name = "v3-json")]
+    V3Json,
+    /// v2 envelopes, JSON Lines.
+    #[value(name = "v2-json")]
+    V2Json,
+    /// v3 big-endian length-prefixed protobuf.
+    #[value(name = "v3-pb")]
+    V3Pb,
+    /// CSV with a header line.
+    Csv,
+}
+
+/// Print the records of one contract and tick type in [FROM, TO), in (ts, st) order.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Store root.
+    #[arg(long, short = 'p')]
+    path: PathBuf,
+    /// Contract id.
+    #[arg(long)]
+    contract: String,
+    /// Tick type: bid_ask, last, all_last or mid_point.
+    #[arg(long)]
+    tick_type: String,
+    /// Window start (inclusive): 2025-08-05T14:30Z, an offset, a date, or µs since the epoch.
+    #[arg(long)]
+    from: String,
+    /// Window end (exclusive), same shapes.
+    #[arg(long)]
+    to: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "v3-json")]
+    format: OutFormat,
+    /// Replay at N times the recorded pace (by st).
+    #[arg(long, value_name = "N")]
+    pace: Option<f64>,
+    /// Indices are in this folder instead of STORE/.ibstore/index.
+    #[arg(long, value_name = "DIR")]
+    index_dir: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+}
+
+const CSV_HEADER: &str = "ts,st,cid,tt,rid,p,s,bp,bs,ap,as,mp,bpl,aph,upt\n";
+
+fn csv(t: &Tick, out: &mut Vec<u8>) {
+    let f = |v: Option<f64>| v.map_or(String::new(), |x| x.to_string());
+    let b = |v: Option<bool>| v.map_or(String::new(), |x| x.to_string());
+    let _ = writeln!(
+        out,
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        t.ts,
+        t.st,
+        t.cid,
+        t.tt,
+        t.rid,
+        f(t.p),
+        f(t.s),
+        f(t.bp),
+        f(t.bs),
+        f(t.ap),
+        f(t.as_),
+        f(t.mp),
+        b(t.bpl),
+        b(t.aph),
+        b(t.upt)
+    );
+}
+
+/// Runs `query`.
+pub fn run(a: Args) -> Result<u8> {
+    let Ok(contract) = a.contract.trim().parse::<i64>() else {
+        bail!(
+            "--contract {:?} is not a contract id (an integer such as 711280073)",
+            a.contract
+        );
+    };
+    let Some(tick_type) = TickType::from_storage_name(a.tick_type.as_bytes()) else {
+        bail!(
+            "--tick-type {:?} is not a tick type (bid_ask, last, all_last or mid_point)",
+            a.tick_type
+        );
+    };
+    let from = query::parse_time(&a.from).map_err(|e| anyhow::anyhow!("--from {e}"))?;
+    let to = query::parse_time(&a.to).map_err(|e| anyhow::anyhow!("--to {e}"))?;
+    if from >= to {
+        bail!("--from must be before --to (the window is [from, to))");
+    }
+    if let Some(p) = a.pace {
+        if !(p.is_finite() && p > 0.0) {
+            bail!("--pace must be a positive number");
+        }
+    }
+    let (root, dir) = super::index::locate(&a.path, a.index_dir.as_ref())?;
+    let common = crate::cli::Common {
+        json: false,
+        jobs: a.jobs,
+    };
+    let (d, r) = common.pool()?.install(|| -> Result<_> {
+        let d = ibstore::store::discover::discover(&root)?;
+        let known = query::streams(&d);
+        if !known.iter().any(|(c, _)| *c == contract) {
+            let list: Vec<String> = known
+                .iter()
+                .map(|(c, _)| c.to_string())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            bail!(
+                "unknown contract {contract}: the store holds {}",
+                if list.is_empty() {
+                    "none".into()
+                } else {
+                    list.join(", ")
+                }
+            );
+        }
+        if !known
+            .iter()
+            .any(|(c, t)| *c == contract && t.is_none_or(|t| t == tick_type))
+        {
+            let list: Vec<&str> = known
+                .iter()
+                .filter(|(c, _)| *c == contract)
+                .filter_map(|(_, t)| t.map(TickType::as_str))
+                .collect();
+            bail!(
+                "contract {contract} has no {tick_type} files (it has {})",
+                list.join(", ")
+            );
+        }
+        let r = query::run(
+            &d,
+            &dir,
+            Query {
+                contract,
+                tick_type,
+                from,
+                to,
+            },
+        );
+        Ok((d, r))
+    })?;
+    drop(d);
+    for n in &r.notes {
+        eprintln!("ibstore: note: {}", ibstore::report::escape(n));
+    }
+    let mut out = std::io::stdout().lock();
+    let mut buf = Vec::with_capacity(1 << 16);
+    if a.format == OutFormat::Csv {
+        buf.extend_from_slice(CSV_HEADER.as_bytes());
+    }
+    let mut prev_st: Option<i64> = None;
+    for t in &r.ticks {
+        if let Some(p) = a.pace {
+            if let Some(prev) = prev_st {
+                let wait = ((t.st - prev).max(0) as f64 / p) as u64;
+                if wait > 0 {
+                    out.write_all(&buf)?;
+                    out.flush()?;
+                    buf.clear();
+                    std::thread::sleep(std::time::Duration::from_micros(wait));
+                }
+            }
+            prev_st = Some(t.st);
+        }
+        match a.format {
+            OutFormat::Csv => csv(t, &mut buf),
+            OutFormat::V3Json => Format::V3Json.encode(t, &mut buf)?,
+            OutFormat::V2Json => Format::V2Json.encode(t, &mut buf)?,
+            OutFormat::V3Pb => Format::V3Pb.encode(t, &mut buf)?,
+        }
+        if buf.len() > 1 << 16 {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    out.write_all(&buf)?;
+    out.flush()?;
+    eprintln!(
+        "ibstore: {} records; {} files skipped by their index, {} read between index entries, {} scanned",
+        r.ticks.len(), r.skipped, r.seeked, r.scanned
+    );
+    Ok(0)
+}
