@@ -2,10 +2,11 @@
 //! backup → convert → compare → index → switch, each step through its own
 //! library entry point, with a journal of finished steps in
 //! `TO/.ibstore/migrate.jsonl` (appended and fsynced), stopping at the first
-//! failed gate with production untouched. A re-run continues: finished
-//! steps are skipped, except convert and compare, which run again (convert
-//! only redoes outputs whose sources changed, so it also catches up records
-//! the recorder wrote to the old store since the last run).
+//! failed gate with production untouched. A re-run continues: the backup
+//! is not taken again; convert, compare and index run again (each only
+//! redoes what changed, so convert also catches up records the recorder
+//! wrote to the old store since the last run); once the switch is done the
+//! migration is finished and a re-run changes nothing.
 
 use crate::compare::allow::Allowance;
 use crate::convert::plan::LossField;
@@ -152,7 +153,9 @@ impl MigrateReport {
                 },
             )
         } else {
+            let dry = self.steps.iter().all(|s| s.status == "planned");
             w.text_line(match exit_code {
+                0 if dry => "dry run: nothing was changed",
                 0 => "migration: every step finished",
                 _ => "migration stopped at a failed step; production is untouched; fix it and run the same command again",
             })
@@ -227,7 +230,15 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
             from.display()
         )));
     }
-    if let Ok(to) = std::fs::canonicalize(&o.to) {
+    // TO need not exist yet: resolve its parent.
+    let to = std::fs::canonicalize(&o.to).ok().or_else(|| {
+        let parent =
+            o.to.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+        Some(std::fs::canonicalize(parent).ok()?.join(o.to.file_name()?))
+    });
+    if let Some(to) = to {
         if to.starts_with(&from) || from.starts_with(&to) {
             return Err(Error::Usage(format!(
                 "refused: {} and {} are the same or nested",
@@ -276,6 +287,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
         }
         return Ok(report);
     }
+    std::fs::create_dir_all(&o.to).map_err(|e| Error::path(&o.to, e))?;
     let done = finished(&o.to)?;
     let was_done = |s: Step| done.iter().any(|d| d.step == s);
     report.backup = done.iter().find_map(|d| d.backup.clone());
@@ -289,8 +301,10 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
             });
             continue;
         }
-        let once = matches!(step, Step::Backup | Step::Index | Step::Switch);
-        if once && was_done(step) {
+        // Once switched, the new store is production (the recorder may
+        // write to it): a finished migration is never run again.
+        let once = matches!(step, Step::Backup | Step::Switch);
+        if (once && was_done(step)) || was_done(Step::Switch) {
             report.steps.push(StepLine {
                 step,
                 status: "skipped",
@@ -369,8 +383,8 @@ fn run_step(
             let r = crate::convert::run(from, &o.to, &opts, progress)?;
             match r.exit_code() {
                 0 => Ok(format!(
-                    "{} records written in {} new files ({} kept from an earlier run), verified",
-                    r.records_written, r.outputs_written, r.outputs_done
+                    "{} output files written, {} kept from an earlier run; {} records, verified",
+                    r.outputs_written, r.outputs_done, r.records_written
                 )),
                 _ => Err(format!(
                     "convert did not finish clean ({} output files refused, {} hours mismatched); run `ibstore convert --from {} --to {} --format {}` to see why",
@@ -407,7 +421,33 @@ fn run_step(
                 Err(format!("the gate failed: {line}; run `ibstore compare --old {} --new {} --details 10` to see them", from.display(), o.to.display()))
             }
         }
-        Step::Index => Ok(("not built yet in this version: skipped".to_owned(), None)),
+        Step::Index => {
+            let root = std::fs::canonicalize(&o.to).map_err(|e| Error::path(&o.to, e))?;
+            let d = crate::store::discover::discover(&root)?;
+            let r = crate::index::run(
+                d,
+                &crate::index::default_dir(&root),
+                false,
+                crate::index::Mode::Refresh,
+                &ScanOptions::default(),
+                progress,
+            )?;
+            let failed = r.count(crate::index::Action::Failed);
+            if failed == 0 {
+                Ok((
+                    format!(
+                        "{} files indexed ({} built, {} rebuilt, {} unchanged)",
+                        r.files.len(),
+                        r.count(crate::index::Action::Built),
+                        r.count(crate::index::Action::Rebuilt),
+                        r.count(crate::index::Action::Unchanged)
+                    ),
+                    None,
+                ))
+            } else {
+                Err(format!("{failed} files could not be indexed"))
+            }
+        }
         Step::Switch => match &o.link {
             None => Ok(("no --link given: nothing switched".to_owned(), None)),
             Some(link) => match crate::switch::switch(link, &o.to, false)? {

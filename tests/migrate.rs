@@ -1,0 +1,286 @@
+//! `ibstore migrate` end to end: the blue-green flow in one command, its
+//! gate, its journal under crashes, rollback to the untouched original.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::Path;
+use tempfile::tempdir;
+
+/// `migrate --json ARGS` in `dir`: (exit code, step lines as (step, status)).
+fn migrate(
+    dir: &Path,
+    args: &[&str],
+    crash: Option<u64>,
+) -> (Option<i32>, Vec<(String, String)>, String) {
+    let mut c = ibstore();
+    c.current_dir(dir).args(["migrate", "--json"]).args(args);
+    if let Some(k) = crash {
+        c.env("IBSTORE_CRASH_AT", k.to_string());
+    }
+    let out = c.output().unwrap();
+    let steps = json_lines(&out.stdout)
+        .iter()
+        .filter(|l| l["type"] == "migrate_step")
+        .map(|l| {
+            (
+                l["step"].as_str().unwrap().to_owned(),
+                l["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (
+        out.status.code(),
+        steps,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+const ARGS: [&str; 8] = [
+    "--from",
+    "storage",
+    "--to",
+    "storage-new",
+    "--format",
+    "v3-pb",
+    "--link",
+    "storage-active",
+];
+
+fn setup(dir: &Path) {
+    gen(
+        &dir.join("storage"),
+        &["--format", "v2-json", "--contracts", "2", "--hours", "3"],
+    );
+    std::os::unix::fs::symlink("storage", dir.join("storage-active")).unwrap();
+}
+
+#[test]
+fn v2_json_store_migrated_to_v3_pb_then_rolled_back_unchanged() {
+    let d = tempdir().unwrap();
+    setup(d.path());
+    let before = snapshot(&d.path().join("storage"));
+    let (code, steps, err) = migrate(d.path(), &ARGS, None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        steps,
+        pairs(&[
+            ("backup", "done"),
+            ("convert", "done"),
+            ("compare", "done"),
+            ("index", "done"),
+            ("switch", "done")
+        ])
+    );
+    assert_eq!(
+        fs::canonicalize(d.path().join("storage-active")).unwrap(),
+        fs::canonicalize(d.path().join("storage-new")).unwrap()
+    );
+    // The new store holds every record of the old one.
+    let out = ibstore()
+        .current_dir(d.path())
+        .args(["compare", "--old", "storage", "--new", "storage-active"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // The backup verifies against its manifest.
+    let backup = fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("storage-backup-"))
+        .unwrap();
+    let out = ibstore()
+        .current_dir(d.path())
+        .args(["verify", "--backup", &backup])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // A finished migration run again changes nothing.
+    let new_before = snapshot(&d.path().join("storage-new"));
+    let (code, steps, _) = migrate(d.path(), &ARGS, None);
+    assert_eq!(code, Some(0));
+    assert!(steps.iter().all(|(_, s)| s == "skipped"), "{steps:?}");
+    assert_eq!(snapshot(&d.path().join("storage-new")), new_before);
+    // Rollback: the link resolves to the original store, every byte unchanged.
+    let out = ibstore()
+        .current_dir(d.path())
+        .args(["rollback", "--link", "storage-active"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::canonicalize(d.path().join("storage-active")).unwrap(),
+        fs::canonicalize(d.path().join("storage")).unwrap()
+    );
+    assert_eq!(snapshot(&d.path().join("storage")), before);
+}
+
+#[test]
+fn a_failed_gate_stops_before_the_switch_and_a_rerun_finishes() {
+    let d = tempdir().unwrap();
+    setup(d.path());
+    // v2 protobuf has no IB time: without --allow-loss ts convert refuses.
+    let args = [
+        "--from",
+        "storage",
+        "--to",
+        "storage-new",
+        "--format",
+        "v2-pb",
+        "--link",
+        "storage-active",
+    ];
+    let (code, steps, _) = migrate(d.path(), &args, None);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        steps,
+        pairs(&[
+            ("backup", "done"),
+            ("convert", "failed"),
+            ("compare", "not_run"),
+            ("index", "not_run"),
+            ("switch", "not_run")
+        ])
+    );
+    assert_eq!(
+        fs::read_link(d.path().join("storage-active")).unwrap(),
+        Path::new("storage")
+    );
+    let mut fixed = args.to_vec();
+    fixed.extend(["--allow-loss", "ts"]);
+    let (code, steps, err) = migrate(d.path(), &fixed, None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        steps,
+        pairs(&[
+            ("backup", "skipped"),
+            ("convert", "done"),
+            ("compare", "done"),
+            ("index", "done"),
+            ("switch", "done")
+        ])
+    );
+    assert_eq!(
+        fs::canonicalize(d.path().join("storage-active")).unwrap(),
+        fs::canonicalize(d.path().join("storage-new")).unwrap()
+    );
+}
+
+#[test]
+fn killed_at_every_step_the_link_names_a_whole_store_and_a_rerun_finishes() {
+    let d = tempdir().unwrap();
+    let proto = d.path().join("proto");
+    fs::create_dir(&proto).unwrap();
+    setup(&proto);
+    let old = snapshot(&proto.join("storage"));
+    let mut crashes = 0;
+    for k in 1.. {
+        let dir = d.path().join(format!("k{k}"));
+        fs::create_dir(&dir).unwrap();
+        copy_store(&proto.join("storage"), &dir.join("storage"));
+        std::os::unix::fs::symlink("storage", dir.join("storage-active")).unwrap();
+        let (code, _, err) = migrate(&dir, &ARGS, Some(k));
+        // The link always names a complete store: the old one, or the new one.
+        let target = fs::canonicalize(dir.join("storage-active")).unwrap();
+        if target == fs::canonicalize(dir.join("storage")).unwrap() {
+            assert_eq!(
+                snapshot(&dir.join("storage"))
+                    .iter()
+                    .map(|(_, b, _)| b.clone())
+                    .collect::<Vec<_>>(),
+                old.iter().map(|(_, b, _)| b.clone()).collect::<Vec<_>>()
+            );
+        } else {
+            assert_eq!(target, fs::canonicalize(dir.join("storage-new")).unwrap());
+            let out = ibstore()
+                .current_dir(&dir)
+                .args(["compare", "--old", "storage", "--new", "storage-new"])
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "k={k}: switched to an incomplete store"
+            );
+        }
+        if code == Some(0) {
+            break;
+        }
+        assert_eq!(code, None, "k={k}: {err}");
+        crashes += 1;
+        let (code, steps, err) = migrate(&dir, &ARGS, None);
+        assert_eq!(code, Some(0), "k={k}: rerun: {steps:?} {err}");
+        assert_eq!(
+            fs::canonicalize(dir.join("storage-active")).unwrap(),
+            fs::canonicalize(dir.join("storage-new")).unwrap()
+        );
+        let out = ibstore()
+            .current_dir(&dir)
+            .args(["compare", "--old", "storage", "--new", "storage-active"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "k={k}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+    assert!(crashes >= 20, "only {crashes} crash points");
+}
+
+#[test]
+fn bad_inputs_exit_2_and_change_nothing() {
+    let d = tempdir().unwrap();
+    setup(d.path());
+    fs::create_dir(d.path().join("empty")).unwrap();
+    for (args, msg) in [
+        (
+            vec!["--from", "storage", "--to", "storage", "--format", "v3-pb"],
+            "are the same or nested",
+        ),
+        (
+            vec![
+                "--from",
+                "storage",
+                "--to",
+                "storage/inner",
+                "--format",
+                "v3-pb",
+            ],
+            "are the same or nested",
+        ),
+        (
+            vec!["--from", "empty", "--to", "new", "--format", "v3-pb"],
+            "no data files: nothing to migrate",
+        ),
+        (
+            vec!["--from", "missing", "--to", "new", "--format", "v3-pb"],
+            "missing",
+        ),
+        (
+            vec!["--from", "storage", "--to", "new", "--format", "v4"],
+            "expected v2-json, v2-pb, v3-json or v3-pb",
+        ),
+    ] {
+        let (code, steps, err) = migrate(d.path(), &args, None);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(steps.is_empty());
+        assert!(err.contains(msg), "{args:?}: {err}");
+    }
+    assert!(!d.path().join("new").exists());
+    assert!(!d.path().join("storage/inner").exists());
+    assert_eq!(
+        fs::read_link(d.path().join("storage-active")).unwrap(),
+        Path::new("storage")
+    );
+}
