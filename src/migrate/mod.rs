@@ -272,7 +272,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                     o.format,
                     o.zstd.map_or(String::new(), |l| format!(" (zstd {l})"))
                 ),
-                Step::Compare => format!("read both stores, compare every stream-hour"),
+                Step::Compare => "read both stores, compare every stream-hour".to_owned(),
                 Step::Index => format!("index every file of {}", o.to.display()),
                 Step::Switch => match &o.link {
                     Some(l) => format!("point {} at {}", l.display(), o.to.display()),
