@@ -32,9 +32,10 @@ fn a_two_gigabyte_zstd_of_newlines_is_validated_in_bounded_memory() {
         (
             blank[0]["file"].as_str(),
             blank[0]["offset"].as_u64(),
-            blank[0]["count"].as_u64()
+            blank[0]["count"].as_u64(),
+            blank[0]["len"].as_u64()
         ),
-        (Some(rel), Some(0), Some(2048 << 20))
+        (Some(rel), Some(0), Some(2048 << 20), Some(2048 << 20))
     );
     assert_eq!(
         blank[0]["message"],

@@ -39,7 +39,7 @@ impl Sink {
         if f.kind.aggregated() {
             self.agg
                 .entry(f.kind)
-                .and_modify(|a| a.count += f.count)
+                .and_modify(|a| merge(a, &f))
                 .or_insert(f);
             return;
         }
@@ -63,7 +63,7 @@ impl Sink {
         for (kind, f) in other.agg {
             self.agg
                 .entry(kind)
-                .and_modify(|a| a.count += f.count)
+                .and_modify(|a| merge(a, &f))
                 .or_insert(f);
         }
     }
@@ -102,4 +102,19 @@ impl Sink {
         }
         self.kept
     }
+}
+
+/// Adds an occurrence to an aggregated finding. The first run of blank
+/// lines is shown whole: a run that continues it (cut by a read window or a
+/// parallel part) extends its length, so the finding does not depend on
+/// where the file was cut.
+fn merge(a: &mut Finding, f: &Finding) {
+    if a.kind == Kind::BlankLine {
+        if let (Some(o), Some(l), Some(fo), Some(fl)) = (a.offset, a.len, f.offset, f.len) {
+            if o + l == fo {
+                a.len = Some(l + fl);
+            }
+        }
+    }
+    a.count += f.count;
 }
