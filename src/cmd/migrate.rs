@@ -26,6 +26,9 @@ pub struct Args {
     /// Target format: v2-json, v2-pb, v3-json, v3-pb.
     #[arg(long, value_name = "FORMAT")]
     format: String,
+    /// The format to read when FROM holds several (e.g. v2 and v3 side by side).
+    #[arg(long, value_name = "FORMAT")]
+    source_format: Option<String>,
     /// Compress the new store's files: zstd or zstd:LEVEL.
     #[arg(long, value_name = "zstd[:LEVEL]")]
     compress: Option<String>,
@@ -55,6 +58,13 @@ pub fn run(a: Args) -> Result<u8> {
             a.format
         );
     };
+    let source_format = match a.source_format.as_deref() {
+        None => None,
+        Some(s) => match Format::from_name(s) {
+            Some(f) => Some(f),
+            None => bail!("--source-format {s:?}: expected v2-json, v2-pb, v3-json or v3-pb"),
+        },
+    };
     let zstd = match a.compress.as_deref() {
         None => None,
         Some("zstd") => Some(3),
@@ -74,6 +84,7 @@ pub fn run(a: Args) -> Result<u8> {
         from: a.from.clone(),
         to: a.to.clone(),
         format,
+        source_format,
         zstd,
         allow_loss,
         link: a.link.clone(),

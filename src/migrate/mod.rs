@@ -32,6 +32,8 @@ pub struct Options {
     pub to: PathBuf,
     /// Target format.
     pub format: Format,
+    /// The format to read when FROM holds several (v2 and v3 side by side).
+    pub source_format: Option<Format>,
     /// zstd level of the new store's files.
     pub zstd: Option<i32>,
     /// Losses the format pair implies that the user accepts.
@@ -104,6 +106,8 @@ pub struct StepLine {
     pub status: &'static str,
     /// What it did or why it stopped.
     pub detail: String,
+    /// Wall-clock seconds it took (0 when not run).
+    pub seconds: f64,
 }
 
 /// A migration's report.
@@ -130,8 +134,12 @@ impl MigrateReport {
             if w.is_json() {
                 w.json("migrate_step", s)?;
             } else {
+                let took = match s.status {
+                    "done" | "failed" => format!(" ({:.1} s)", s.seconds),
+                    _ => String::new(),
+                };
                 w.text_line(&crate::report::escape(&format!(
-                    "{:<8} {:<8} {}",
+                    "{:<8} {:<8} {}{took}",
                     s.step.name(),
                     s.status,
                     s.detail
@@ -283,6 +291,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                 step,
                 status: "planned",
                 detail,
+                seconds: 0.0,
             });
         }
         return Ok(report);
@@ -298,6 +307,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                 step,
                 status: "not_run",
                 detail: "an earlier step failed".into(),
+                seconds: 0.0,
             });
             continue;
         }
@@ -309,10 +319,13 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                 step,
                 status: "skipped",
                 detail: "finished by an earlier run".into(),
+                seconds: 0.0,
             });
             continue;
         }
+        let started = std::time::Instant::now();
         let outcome = run_step(step, o, &from, progress)?;
+        let seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
         match outcome {
             Ok((detail, backup)) => {
                 if backup.is_some() {
@@ -330,6 +343,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                     step,
                     status: "done",
                     detail,
+                    seconds,
                 });
             }
             Err(why) => {
@@ -338,6 +352,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                     step,
                     status: "failed",
                     detail: why,
+                    seconds,
                 });
             }
         }
@@ -376,7 +391,7 @@ fn run_step(
                 target: o.format,
                 zstd: o.zstd,
                 filter: Default::default(),
-                source_format: None,
+                source_format: o.source_format,
                 skip_damaged: false,
                 allow_loss: o.allow_loss.clone(),
             };
@@ -402,7 +417,7 @@ fn run_step(
                 &crate::compare::Options {
                     old: from.to_owned(),
                     new: o.to.clone(),
-                    old_format: None,
+                    old_format: o.source_format,
                     new_format: None,
                     details: 0,
                     allow: allowances(&o.allow_loss),
