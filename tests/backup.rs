@@ -5,32 +5,12 @@
 
 mod common;
 
-use common::{data, gen, ibstore, json_lines, snapshot};
+use common::{data, gen, ibstore, json_lines, run, snapshot};
 use serde_json::Value;
 use std::fs;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use tempfile::tempdir;
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str], dir: &Path, crash: Option<u64>) -> Out {
-    let mut c = ibstore();
-    c.current_dir(dir).args(args);
-    if let Some(k) = crash {
-        c.env("IBSTORE_CRASH_AT", k.to_string());
-    }
-    let o = c.output().unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(o.stdout).unwrap(),
-        stderr: String::from_utf8(o.stderr).unwrap(),
-    }
-}
 
 /// A canonical temp folder with the store `s` (4 v3 JSON files, 400 records).
 fn store() -> (tempfile::TempDir, PathBuf) {

@@ -5,31 +5,11 @@
 
 mod common;
 
-use common::{gen, ibstore, json_lines};
+use common::{gen, json_lines, run};
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use tempfile::tempdir;
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str], dir: &Path, crash: Option<u64>) -> Out {
-    let mut c = ibstore();
-    c.current_dir(dir).args(args);
-    if let Some(k) = crash {
-        c.env("IBSTORE_CRASH_AT", k.to_string());
-    }
-    let o = c.output().unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(o.stdout).unwrap(),
-        stderr: String::from_utf8(o.stderr).unwrap(),
-    }
-}
 
 /// A folder with stores `a` (v3 JSON) and `b` (v3 protobuf), canonical.
 fn stores() -> (tempfile::TempDir, PathBuf) {

@@ -209,3 +209,28 @@ pub fn children_peak_rss_kib() -> i64 {
         u.ru_maxrss
     }
 }
+
+/// A command's exit code (-1 when killed) and its output as text.
+pub struct Out {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `ibstore ARGS` in `dir`, aborting at crash point `crash` if given.
+pub fn run(args: &[&str], dir: &Path, crash: Option<u64>) -> Out {
+    let mut c = ibstore();
+    c.current_dir(dir).args(args);
+    if let Some(k) = crash {
+        c.env("IBSTORE_CRASH_AT", k.to_string());
+    }
+    let o = c.output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(o.stdout).unwrap(),
+        stderr: String::from_utf8(o.stderr).unwrap(),
+    }
+}
