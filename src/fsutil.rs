@@ -41,6 +41,15 @@ fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> 
     }
 }
 
+/// The folder holding `path`: `.` for a bare file name (whose
+/// `Path::parent` is the empty path).
+pub fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// fsyncs a folder, so renames and creations in it are durable.
 pub fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
@@ -175,7 +184,7 @@ pub struct Durable {
 impl Durable {
     /// Creates `path` (`new`: it must not exist; else truncated).
     pub fn create(path: &Path, new: bool) -> Result<Self> {
-        let dir = path.parent().unwrap_or(Path::new("."));
+        let dir = parent_of(path);
         fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
         let file = OpenOptions::new()
             .write(true)
@@ -215,7 +224,7 @@ impl Durable {
     /// fsyncs; returns the path, size and CRC-32 of what was written.
     pub fn finish(self) -> Result<(PathBuf, u64, u32)> {
         self.file.sync_all().map_err(io(&self.path, "fsync file"))?;
-        fsync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
+        fsync_dir(parent_of(&self.path))?;
         Ok((self.path, self.len, self.crc.finalize()))
     }
 
@@ -296,7 +305,7 @@ pub fn write_temp(target: &Path, bytes: &[u8]) -> Result<PathBuf> {
 /// Renames a temp file over its target and fsyncs the folder.
 pub fn commit(tmp: &Path, target: &Path) -> Result<()> {
     fs::rename(tmp, target).map_err(io(target, "rename into place"))?;
-    fsync_dir(target.parent().unwrap_or(Path::new(".")))
+    fsync_dir(parent_of(target))
 }
 
 /// Renames a durable temp file over its target without fsyncing the
@@ -324,7 +333,7 @@ pub fn create_durable(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Removes a file and fsyncs its folder.
 pub fn remove_durable(path: &Path) -> Result<()> {
     fs::remove_file(path).map_err(io(path, "remove file"))?;
-    fsync_dir(path.parent().unwrap_or(Path::new(".")))
+    fsync_dir(parent_of(path))
 }
 
 /// Appends one line to a journal and fsyncs it.
@@ -364,7 +373,7 @@ pub fn replace_symlink(link: &Path, target: &Path) -> Result<()> {
     crash_point();
     fs::rename(&tmp, link).map_err(io(link, "rename link into place"))?;
     crash_point();
-    fsync_dir(link.parent().unwrap_or(Path::new(".")))
+    fsync_dir(parent_of(link))
 }
 
 /// Whether a `/`-separated relative path stays inside its root (no `..`,

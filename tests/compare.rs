@@ -779,3 +779,38 @@ fn the_recorders_lossy_mappings_are_losses_until_allowed() {
         ]
     );
 }
+
+/// `--html report.html` (a bare file name, as the README shows) is written
+/// in the current folder.
+#[test]
+fn html_to_a_bare_file_name() {
+    let d = tempfile::tempdir().unwrap();
+    common::gen(&d.path().join("a"), &["--hours", "1"]);
+    common::gen(&d.path().join("b"), &["--hours", "1", "--format", "v3-pb"]);
+    let out = common::ibstore()
+        .current_dir(d.path())
+        .args([
+            "compare",
+            "--old",
+            "a",
+            "--new",
+            "b",
+            "--html",
+            "report.html",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(d.path().join("report.html")).unwrap();
+    assert!(
+        page.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &page[..40.min(page.len())]
+    );
+    assert!(!d.path().join("report.html.ibstore-tmp").exists());
+}

@@ -608,3 +608,39 @@ fn validate_incremental_skips_clean_unchanged_files_with_the_same_report() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// What a hostile review broke: an index folder that is a symbolic link out
+/// of the store, and `--index-dir` inside the store.
+#[test]
+fn index_folders_through_links_or_inside_the_store_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("s");
+    common::gen(&store, &["--hours", "1"]);
+    let outside = d.path().join("out");
+    std::fs::create_dir_all(outside.join("files")).unwrap();
+    std::fs::write(outside.join("files/keep.idx"), b"x").unwrap();
+    std::fs::create_dir_all(store.join(".ibstore")).unwrap();
+    std::os::unix::fs::symlink(&outside, store.join(".ibstore/index")).unwrap();
+    let out = common::ibstore()
+        .args(["index", "--path"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("a symbolic link inside the store; ibstore never writes through one"));
+    assert_eq!(std::fs::read_dir(outside.join("files")).unwrap().count(), 1);
+    std::fs::remove_file(store.join(".ibstore/index")).unwrap();
+    for inside in [store.clone(), store.join("v3/json/ix")] {
+        let out = common::ibstore()
+            .args(["index", "--path"])
+            .arg(&store)
+            .arg("--index-dir")
+            .arg(&inside)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", inside.display());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("inside the store"));
+    }
+    assert!(!store.join("v3/json/ix").exists());
+}

@@ -5,7 +5,7 @@ use anyhow::Result;
 use ibstore::index::{self, Action, Mode};
 use ibstore::scan::ScanOptions;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Build or refresh the store's time indices and catalog.
 #[derive(Debug, clap::Args)]
@@ -44,7 +44,27 @@ struct Totals {
 pub fn locate(path: &std::path::Path, index_dir: Option<&PathBuf>) -> Result<(PathBuf, PathBuf)> {
     let root = ibstore::store::discover::store_root(path)?;
     let dir = match index_dir {
-        Some(d) => std::path::absolute(d)?,
+        Some(d) => {
+            let d = std::path::absolute(d)?;
+            // Resolve what exists of it, so a link cannot hide the store.
+            let real = d
+                .ancestors()
+                .find_map(|a| {
+                    std::fs::canonicalize(a)
+                        .ok()
+                        .map(|c| c.join(d.strip_prefix(a).unwrap_or(Path::new(""))))
+                })
+                .unwrap_or_else(|| d.clone());
+            if real.starts_with(&root) {
+                anyhow::bail!(
+                    "--index-dir {}: inside the store {}; give a folder outside it (or leave it out for {})",
+                    d.display(),
+                    root.display(),
+                    index::default_dir(&root).display()
+                );
+            }
+            d
+        }
         None => index::default_dir(&root),
     };
     Ok((root, dir))

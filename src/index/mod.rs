@@ -166,7 +166,7 @@ pub struct Catalog {
 impl Catalog {
     /// Reads the catalog in `dir` (`Ok(None)` when there is none).
     pub fn load(dir: &Path) -> Result<Option<Self>, Corrupt> {
-        let bytes = match std::fs::read(dir.join(CATALOG)) {
+        let bytes = match read_capped(&dir.join(CATALOG)) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Corrupt::Unreadable(e.to_string())),
@@ -254,12 +254,32 @@ pub fn load(dir: &Path, key: &str) -> Result<Option<FileIndex>, Corrupt> {
         Ok(m) if !m.is_file() => return Err(Corrupt::Unreadable("not a regular file".into())),
         _ => {}
     }
-    let bytes = std::fs::read(&path).map_err(|e| Corrupt::Unreadable(e.to_string()))?;
+    let bytes = match read_capped(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Corrupt::Unreadable(e.to_string())),
+    };
     let ix = FileIndex::from_bytes(&bytes)?;
     if ix.key != key {
         return Err(Corrupt::Body("the index of another data file"));
     }
     Ok(Some(ix))
+}
+
+/// Largest index or catalog file read: far above any ibstore writes (an
+/// index is < 1% of its data), so a planted huge file is refused by its
+/// size, not read into memory.
+pub const MAX_INDEX_FILE: u64 = 1 << 30;
+
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    let m = std::fs::metadata(path)?;
+    if !m.is_file() || m.len() > MAX_INDEX_FILE {
+        return Err(std::io::Error::other(format!(
+            "not an index ibstore wrote (not a plain file, or over {} MiB)",
+            MAX_INDEX_FILE >> 20
+        )));
+    }
+    std::fs::read(path)
 }
 
 /// ns since the epoch of a stat's mtime.
@@ -431,6 +451,19 @@ fn prepare(dir: &Path, external: bool) -> Result<()> {
             dir.display()
         ))
     };
+    // In the store, `.ibstore` and its index folder must be real folders (an
+    // index run writes and deletes there): never a symbolic link.
+    if !external {
+        for p in [dir.parent().unwrap_or(dir), dir, &dir.join("files")] {
+            if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(Error::Unsafe {
+                    path: p.to_owned(),
+                    why: "a symbolic link inside the store; ibstore never writes through one"
+                        .into(),
+                });
+            }
+        }
+    }
     std::fs::create_dir_all(dir.join("files")).map_err(fail)?;
     let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()))
         .map_err(|_| Error::Usage(format!("{}: NUL in the path", dir.display())))?;
