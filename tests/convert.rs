@@ -492,6 +492,9 @@ fn a_file_where_dst_needs_a_folder_is_a_clear_error_and_the_manifest_stays_true(
     let dst = d.path().join("o");
     fs::create_dir_all(dst.join("v3/protobuf/2025/08/01")).unwrap();
     fs::write(dst.join("v3/protobuf/2025/08/01/01"), b"in the way").unwrap();
+    // An earlier conversion's folder (a foreign one is refused outright).
+    fs::create_dir_all(dst.join(".ibstore")).unwrap();
+    fs::write(dst.join(".ibstore/convert.claim"), b"").unwrap();
     let (code, _, _, err) = convert(&src, &dst, &["--format", "v3-pb"]);
     assert_eq!(code, 2);
     assert!(

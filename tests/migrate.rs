@@ -284,3 +284,109 @@ fn bad_inputs_exit_2_and_change_nothing() {
         Path::new("storage")
     );
 }
+
+/// What a hostile review broke: a target folder holding another store, a
+/// link serving another store, a re-run with other options.
+#[test]
+fn foreign_targets_links_and_changed_options_are_refused() {
+    let d = tempdir().unwrap();
+    setup(d.path());
+    gen(
+        &d.path().join("other"),
+        &["--format", "v3-json", "--hours", "2"],
+    );
+    let other = snapshot(&d.path().join("other"));
+    // convert and migrate never write into a folder holding something else.
+    let out = ibstore()
+        .current_dir(d.path())
+        .args([
+            "convert", "--from", "storage", "--to", "other", "--format", "v3-json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("is not empty and holds no conversion of ibstore's"));
+    let (code, _, err) = migrate(
+        d.path(),
+        &[
+            "--from",
+            "storage",
+            "--to",
+            "other",
+            "--format",
+            "v3-json",
+            "--link",
+            "storage-active",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("is not empty and holds no conversion of ibstore's"),
+        "{err}"
+    );
+    assert_eq!(
+        snapshot(&d.path().join("other")).len(),
+        other.len() + 1,
+        "only the journal added"
+    );
+    assert_eq!(
+        snapshot(&d.path().join("other"))
+            .into_iter()
+            .filter(|(p, _, _)| !p.to_string_lossy().contains(".ibstore"))
+            .collect::<Vec<_>>(),
+        other
+    );
+    assert_eq!(
+        fs::read_link(d.path().join("storage-active")).unwrap(),
+        Path::new("storage")
+    );
+    // A link serving another store is not switched away from it.
+    std::os::unix::fs::symlink("other", d.path().join("other-active")).unwrap();
+    let (code, _, err) = migrate(
+        d.path(),
+        &[
+            "--from",
+            "storage",
+            "--to",
+            "n1",
+            "--format",
+            "v3-pb",
+            "--link",
+            "other-active",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("points at"), "{err}");
+    assert!(!d.path().join("n1").exists());
+    // A re-run with other options is refused, not reported as done.
+    let (code, _, _) = migrate(
+        d.path(),
+        &["--from", "storage", "--to", "n2", "--format", "v3-pb"],
+        None,
+    );
+    assert_eq!(code, Some(0));
+    let (code, _, err) = migrate(d.path(), &ARGS_N2, None);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("holds a migration made with other options"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_link(d.path().join("storage-active")).unwrap(),
+        Path::new("storage")
+    );
+}
+
+const ARGS_N2: [&str; 8] = [
+    "--from",
+    "storage",
+    "--to",
+    "n2",
+    "--format",
+    "v3-pb",
+    "--link",
+    "storage-active",
+];

@@ -109,6 +109,31 @@ struct Run<'a> {
     report: ConvertReport,
 }
 
+/// Made in DST before anything else is written: DST is a conversion's
+/// (an interrupted one, before its first manifest, too).
+const CLAIM: &str = ".ibstore/convert.claim";
+
+/// DST must be new, empty, or an earlier conversion's (it has the manifest
+/// or the claim):
+/// a folder holding anything else (another store, production) is refused,
+/// never overwritten. ibstore's own state folder alone does not count.
+fn refuse_foreign_dst(dst: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dst) else {
+        return Ok(());
+    };
+    let others = entries
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name() != crate::store::discover::STATE_DIR);
+    if others && !dst.join(manifest::REL).is_file() && !dst.join(CLAIM).is_file() {
+        return Err(Error::Usage(format!(
+            "refused: {} is not empty and holds no conversion of ibstore's ({}); convert writes only into a new folder or its own earlier output",
+            dst.display(),
+            manifest::REL
+        )));
+    }
+    Ok(())
+}
+
 /// Converts the store at `src` into a new store at `dst`.
 pub fn run(
     src: &Path,
@@ -119,12 +144,17 @@ pub fn run(
     let (src, dst) = plan::check_paths(src, dst)?;
     let d = discover::discover(&src)?;
     let (source, files) = plan::choose_source(d.files, opts.source_format)?;
+    refuse_foreign_dst(&dst)?;
     std::fs::create_dir_all(&dst).map_err(|e| Error::Io {
         path: dst.clone(),
         what: "create DST",
         source: e,
     })?;
     let dst = std::fs::canonicalize(&dst).map_err(|e| Error::path(&dst, e))?;
+    if !dst.join(CLAIM).is_file() {
+        let claim = crate::fsutil::resolve_in(&dst, CLAIM, true)?;
+        crate::fsutil::write_atomic(&claim, b"")?;
+    }
     let ctx = Ctx {
         source,
         target: opts.target,

@@ -94,6 +94,10 @@ pub struct Done {
     /// The backup folder (backup step only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
+    /// The migration's options (all but the losses allowed, which a re-run
+    /// after a failed gate may add): a re-run with others is refused.
+    #[serde(default)]
+    pub plan: String,
 }
 
 /// What happened to one step in this run.
@@ -246,7 +250,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                 .unwrap_or(Path::new("."));
         Some(std::fs::canonicalize(parent).ok()?.join(o.to.file_name()?))
     });
-    if let Some(to) = to {
+    if let Some(to) = &to {
         if to.starts_with(&from) || from.starts_with(&to) {
             return Err(Error::Usage(format!(
                 "refused: {} and {} are the same or nested",
@@ -296,8 +300,58 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
         }
         return Ok(report);
     }
+    // The link must serve FROM now (or TO, when an earlier run switched it):
+    // a migration never points away from a store it did not copy.
+    if let Some(link) = &o.link {
+        if let Ok(cur) = std::fs::canonicalize(link) {
+            let to_c = std::fs::canonicalize(&o.to).ok();
+            if cur != from && Some(&cur) != to_c.as_ref() {
+                return Err(Error::Usage(format!(
+                    "refused: {} points at {}, not at {}: migrate the store the link serves",
+                    link.display(),
+                    cur.display(),
+                    from.display()
+                )));
+            }
+        }
+    }
+    if let (Some(b), Some(to)) = (&o.backup_dest, &to) {
+        let b = std::path::absolute(b).map_err(|e| Error::path(b, e))?;
+        if b.starts_with(to) || b.starts_with(&from) {
+            return Err(Error::Usage(format!(
+                "refused: --backup-dest {} is inside {} or {}",
+                b.display(),
+                from.display(),
+                to.display()
+            )));
+        }
+    }
+    let plan = format!(
+        "from={} to={} format={} source_format={:?} zstd={:?} link={:?}",
+        from.display(),
+        o.to.display(),
+        o.format,
+        o.source_format.map(|f| f.name()),
+        o.zstd,
+        o.link
+    );
     std::fs::create_dir_all(&o.to).map_err(|e| Error::path(&o.to, e))?;
-    let done = finished(&o.to)?;
+    let mut done = finished(&o.to)?;
+    if let Some(d) = done.iter().find(|d| d.plan != plan) {
+        return Err(Error::Usage(format!(
+            "refused: {} holds a migration made with other options ({}); run it with those, or migrate into a new folder",
+            o.to.display(),
+            d.plan
+        )));
+    }
+    // A backup an earlier run named must still be whole, or it is taken again.
+    done.retain(|d| {
+        d.step != Step::Backup
+            || d.backup
+                .as_deref()
+                .and_then(|b| crate::backup::verify(Path::new(b)).ok())
+                .is_some_and(|v| v.good())
+    });
     let was_done = |s: Step| done.iter().any(|d| d.step == s);
     report.backup = done.iter().find_map(|d| d.backup.clone());
     let mut failed = false;
@@ -337,6 +391,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                         step,
                         detail: detail.clone(),
                         backup,
+                        plan: plan.clone(),
                     },
                 )?;
                 report.steps.push(StepLine {
