@@ -251,7 +251,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
         Some(std::fs::canonicalize(parent).ok()?.join(o.to.file_name()?))
     });
     if let Some(to) = &to {
-        if to.starts_with(&from) || from.starts_with(&to) {
+        if to.starts_with(&from) || from.starts_with(to) {
             return Err(Error::Usage(format!(
                 "refused: {} and {} are the same or nested",
                 from.display(),
