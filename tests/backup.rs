@@ -370,23 +370,10 @@ fn a_full_disk_stops_the_backup_with_no_manifest_and_no_temp_file() {
     gen(&root.join("big"), &["--hours", "3", "--records", "2000"]);
     let mnt = root.join("mnt");
     fs::create_dir(&mnt).unwrap();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "none"])
-        .arg(&mnt)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
+    let Some(_u) = common::mount_tmpfs(&mnt, "256k") else {
         eprintln!("skipped: cannot mount a small tmpfs here to fill a disk");
         return;
-    }
-    struct Umount(PathBuf);
-    impl Drop for Umount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _u = Umount(mnt.clone());
+    };
     let before = data(&root.join("big"));
     let o = run(
         &["backup", "--path", "big", "--dest", "mnt/bk", "-j", "1"],

@@ -500,23 +500,10 @@ fn a_target_on_another_filesystem_is_refused() {
     let (_d, root) = stores();
     let mnt = root.join("mnt");
     fs::create_dir(&mnt).unwrap();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=8m", "none"])
-        .arg(&mnt)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
+    let Some(_u) = common::mount_tmpfs(&mnt, "8m") else {
         eprintln!("skipped: cannot mount a tmpfs here to put a store on another filesystem");
         return;
-    }
-    struct Umount(PathBuf);
-    impl Drop for Umount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _u = Umount(mnt.clone());
+    };
     gen(&mnt.join("c"), &["--hours", "1"]);
     assert_eq!(
         run(&["switch", "--link", "act", "--to", "a"], &root, None).code,
@@ -534,23 +521,10 @@ fn a_full_disk_stops_the_switch_before_the_link_changes() {
     let d = tempdir().unwrap();
     let root = fs::canonicalize(d.path()).unwrap().join("mnt");
     fs::create_dir(&root).unwrap();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "none"])
-        .arg(&root)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
+    let Some(_u) = common::mount_tmpfs(&root, "1m") else {
         eprintln!("skipped: cannot mount a small tmpfs here to fill a disk");
         return;
-    }
-    struct Umount(PathBuf);
-    impl Drop for Umount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _u = Umount(root.clone());
+    };
     gen(&root.join("a"), &["--hours", "1"]);
     gen(&root.join("b"), &["--hours", "1"]);
     assert_eq!(

@@ -234,3 +234,24 @@ pub fn run(args: &[&str], dir: &Path, crash: Option<u64>) -> Out {
         stderr: String::from_utf8(o.stderr).unwrap(),
     }
 }
+
+/// A small tmpfs mounted at `dir` (to fill a disk or cross a filesystem),
+/// unmounted on drop; `None` where mounting is not allowed.
+pub fn mount_tmpfs(dir: &Path, size: &str) -> Option<Umount> {
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "none"])
+        .arg(dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then(|| Umount(dir.to_path_buf()))
+}
+
+/// Unmounts its folder on drop.
+pub struct Umount(PathBuf);
+
+impl Drop for Umount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
