@@ -10,6 +10,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    let code = run(args);
+    report_peak_rss();
+    code
+}
+
+fn run(args: cli::Cli) -> ExitCode {
     match cli::run(args) {
         Ok(code) => ExitCode::from(code),
         Err(e)
@@ -34,6 +40,23 @@ fn main() -> ExitCode {
             }
             eprintln!("ibstore: error: {}", ibstore::report::escape(&msg));
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Debug builds only: `IBSTORE_TEST_PEAK_RSS=1` prints this process's own
+/// peak resident set (`VmHWM`, KiB) to stderr at exit, for the memory tests.
+/// (`getrusage` would not do: after a `vfork`-style spawn the kernel counts
+/// the parent's resident set as the child's high-water mark.)
+fn report_peak_rss() {
+    if cfg!(debug_assertions) && std::env::var_os("IBSTORE_TEST_PEAK_RSS").is_some() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        if let Some(kib) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            eprintln!("ibstore-test: peak-rss-kib {kib}");
         }
     }
 }

@@ -18,7 +18,8 @@ use super::piece::{Damage, Piece};
 /// bytes), never an allocation.
 pub const MAX_FRAME: usize = 1 << 20;
 /// Frames that must decode in a row for a resynchronisation point to count
-/// (fewer are enough when they run exactly to the end of the data).
+/// (fewer are enough when they run exactly to the end of the data or to a
+/// run of NULs).
 const CHAIN: usize = 4;
 
 /// Byte order of the length prefix.
@@ -99,6 +100,10 @@ fn chain_at(
         }
         match step(buf, pos, order) {
             Step::Frame(n) if valid(&buf[pos + 4..pos + 4 + n]) => pos += 4 + n,
+            // Valid frames up to a NUL run: as good as frames up to the end
+            // of the data, and decidable before the run's end is known (a
+            // streaming window must not wait for gigabytes of zeros).
+            Step::Bad if k > 0 && buf[pos..pos + 4] == [0; 4] => return Chain::Valid,
             Step::Frame(_) | Step::Bad => return Chain::Invalid,
             Step::ShortPrefix | Step::Overrun if eof => return Chain::Invalid,
             Step::ShortPrefix | Step::Overrun => return Chain::NeedMore,
@@ -378,6 +383,27 @@ mod tests {
         assert_eq!(p.len(), 6);
         let garbage = vec![0xffu8; 40];
         assert_eq!(pieces(&garbage, ByteOrder::Little), ["unframed@0+40#1"]);
+    }
+
+    #[test]
+    fn a_resync_chain_that_ends_in_a_nul_tail_is_found_in_any_window() {
+        // Found by the windows-vs-whole property test: in a window that ended
+        // inside the NUL tail, the two frames after the bad prefix were not
+        // taken as a chain, so they were reported as damage.
+        let mut buf = frames(&[b"x1"], ByteOrder::Big);
+        buf.extend_from_slice(&[9, 0, 0, 0]);
+        buf.extend(frames(&[b"xa", b"xb"], ByteOrder::Big));
+        buf.extend_from_slice(&[0; 16]);
+        assert_eq!(
+            pieces(&buf, ByteOrder::Big),
+            [
+                "record@0+6#1 x1",
+                "bad_prefix@6+4#2",
+                "record@10+6#3 xa",
+                "record@16+6#4 xb",
+                "trailing_nul@22+16"
+            ]
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! folders, asserting exact kinds, files, offsets, record numbers and counts.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::json;
 use std::fs;

@@ -1,9 +1,9 @@
 //! Repair and undo stream a large cut: quarantining 128 MiB of trailing
-//! NULs and putting them back keeps the resident set small. (Its own test
-//! binary, so the children's peak RSS is this test's children only.)
+//! NULs and putting them back keeps the resident set small (the peak RSS
+//! of the undo process alone, reaped with `wait4`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::io::Write as _;
@@ -31,12 +31,11 @@ fn undo_of_a_large_cut_runs_in_bounded_memory() {
     let (code, lines) = repair(&store, &["--apply", "--include-active"]);
     assert_eq!(code, 0, "{lines:?}");
     assert_eq!(std::fs::read(&path).unwrap(), good);
-    let (code, undo) = repair(&store, &["--undo", &run_id(&lines)]);
+    let (code, undo, maxrss_kib) = repair_measured(&store, &["--undo", &run_id(&lines)]);
     assert_eq!(code, 0, "{undo:?}");
     let back = std::fs::read(&path).unwrap();
     assert_eq!(back.len() as u64, good.len() as u64 + len);
     assert_eq!(&back[..good.len()], good.as_slice());
     assert!(back[good.len()..].iter().all(|&b| b == 0));
-    let maxrss_kib = children_peak_rss_kib();
     assert!(maxrss_kib < 64 * 1024, "peak RSS {maxrss_kib} KiB");
 }

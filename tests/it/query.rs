@@ -2,7 +2,7 @@
 //! hand over many windows (hour boundaries, unsorted files, v2 spill-over,
 //! damage, zstd, files with and without an index); bad input exits 2.
 
-mod common;
+use crate::common;
 
 use common::{gen, ibstore};
 use ibstore::scan::{self, Good, ScanOptions, Visit};

@@ -2,7 +2,7 @@
 //! of edits (with `--details` offsets), a property test with random edits
 //! across format pairs, allowances, the real samples, and bad input.
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

@@ -3,7 +3,7 @@
 //! on a hash alone.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{data, gen, ibstore, json_lines};
 use serde_json::Value;

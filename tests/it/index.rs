@@ -2,7 +2,7 @@
 //! corrupt indices detected, rebuilt and reported, crash safety, and
 //! `--index-dir` leaving the store untouched.
 
-mod common;
+use crate::common;
 
 use common::{gen, ibstore, json_lines, snapshot};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! every step, a full disk, and bad inputs refused with exit 2.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{data, gen, ibstore, json_lines, run, snapshot};
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! gate, its journal under crashes, rollback to the untouched original.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

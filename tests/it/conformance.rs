@@ -3,7 +3,7 @@
 //! the same records, and log files are recognised as not tick data.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 use common::*;
 use ibstore::format::{Decoded, Format};
 use ibstore::tick::TickType;

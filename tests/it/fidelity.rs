@@ -4,7 +4,7 @@
 //! record called clean.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use ibstore::{Format, Tick};

@@ -4,7 +4,7 @@
 //! pages, undo edge cases, and the wording of reports.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

@@ -3,7 +3,7 @@
 //! byte, a crash at every step boundary, live appends, locks, bad input.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::fs;

@@ -87,14 +87,18 @@ impl Report {
 
 /// Runs `ibstore validate --json --path P ARGS…`.
 pub fn validate(path: &Path, args: &[&str]) -> Report {
-    let out = ibstore()
-        .arg("validate")
+    validate_measured(path, args).0
+}
+
+/// `validate` as [`validate`], with the peak RSS (KiB) of that one child.
+pub fn validate_measured(path: &Path, args: &[&str]) -> (Report, i64) {
+    let mut cmd = ibstore_std();
+    cmd.arg("validate")
         .arg("--json")
         .arg("--path")
         .arg(path)
-        .args(args)
-        .output()
-        .unwrap();
+        .args(args);
+    let (out, rss) = measured(cmd);
     let code = out.status.code().unwrap();
     assert!(
         code == 0 || code == 1,
@@ -105,7 +109,7 @@ pub fn validate(path: &Path, args: &[&str]) -> Report {
     assert_eq!(lines[0]["type"], "begin");
     assert_eq!(lines.last().unwrap()["type"], "summary");
     assert_eq!(lines.last().unwrap()["exit_code"], code);
-    Report { code, lines }
+    (Report { code, lines }, rss)
 }
 
 /// `shared/fixtures-real` beside the repository, if present.
@@ -180,13 +184,22 @@ pub fn data(store: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 /// Runs `ibstore repair --json --path STORE ARGS…`: (exit code, JSON lines).
 pub fn repair(store: &Path, args: &[&str]) -> (i32, Vec<Value>) {
-    let out = ibstore()
-        .args(["repair", "--json", "--path"])
+    let (code, lines, _) = repair_measured(store, args);
+    (code, lines)
+}
+
+/// `repair` as [`repair`], with the peak RSS (KiB) of that one child.
+pub fn repair_measured(store: &Path, args: &[&str]) -> (i32, Vec<Value>, i64) {
+    let mut cmd = ibstore_std();
+    cmd.args(["repair", "--json", "--path"])
         .arg(store)
-        .args(args)
-        .output()
-        .unwrap();
-    (out.status.code().unwrap_or(-1), json_lines(&out.stdout))
+        .args(args);
+    let (out, rss) = measured(cmd);
+    (
+        out.status.code().unwrap_or(-1),
+        json_lines(&out.stdout),
+        rss,
+    )
 }
 
 /// The `repair` lines of a repair report.
@@ -199,15 +212,26 @@ pub fn run_id(lines: &[Value]) -> String {
     lines.last().unwrap()["run"].as_str().unwrap().to_owned()
 }
 
-/// Peak resident set (KiB) of the largest child process this test binary
-/// has waited for: run memory tests in their own test binary.
-pub fn children_peak_rss_kib() -> i64 {
-    // SAFETY: getrusage only writes the struct passed.
-    unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
-        u.ru_maxrss
-    }
+/// The `ibstore` binary as a plain `std` command (for [`measured`]).
+pub fn ibstore_std() -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("ibstore"));
+    c.env_remove("NO_COLOR");
+    c
+}
+
+/// Runs a command to its end and returns its output and that process's own
+/// peak RSS in KiB (`VmHWM`, printed by the debug hook
+/// `IBSTORE_TEST_PEAK_RSS`; the kernel's rusage would count this large test
+/// process's resident set as the child's).
+pub fn measured(mut cmd: std::process::Command) -> (std::process::Output, i64) {
+    let out = cmd.env("IBSTORE_TEST_PEAK_RSS", "1").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kib = err
+        .lines()
+        .find_map(|l| l.strip_prefix("ibstore-test: peak-rss-kib "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS line in stderr: {err}"));
+    (out, kib)
 }
 
 /// A command's exit code (-1 when killed) and its output as text.

@@ -1,7 +1,7 @@
 //! `ibstore convert` through the binary: exact counts, bytes and report
 //! lines; round trips; resume and crash safety; bad inputs.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

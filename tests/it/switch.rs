@@ -3,7 +3,7 @@
 //! switched, and every bad input refused with exit 2 and the link unchanged.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{gen, json_lines, run};
 use serde_json::Value;

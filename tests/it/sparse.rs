@@ -1,10 +1,9 @@
 //! A sparse all-NUL `.jsonl` (a preallocated file, or a power cut's zeroed
 //! blocks) is read in bounded memory: the resident set does not follow the
-//! file's size. (Its own test binary, so the children's peak RSS is this
-//! one child's.)
+//! file's size (the peak RSS of that validate process alone).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use tempfile::tempdir;
@@ -17,7 +16,7 @@ fn a_sparse_nul_file_is_read_in_bounded_memory() {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let len: u64 = 512 << 20;
     std::fs::File::create(&path).unwrap().set_len(len).unwrap();
-    let r = validate(&d.path().join("s"), &[]);
+    let (r, maxrss_kib) = validate_measured(&d.path().join("s"), &[]);
     assert_eq!(r.code, 1);
     let f = r.findings();
     assert_eq!(f.len(), 1, "{f:?}");
@@ -29,7 +28,6 @@ fn a_sparse_nul_file_is_read_in_bounded_memory() {
         ),
         (Some("trailing_nul"), Some(0), Some(len))
     );
-    let maxrss_kib = children_peak_rss_kib();
     assert!(maxrss_kib < 64 * 1024, "peak RSS {maxrss_kib} KiB");
     eprintln!("peak RSS of validate: {maxrss_kib} KiB");
 }

@@ -4,7 +4,7 @@
 //! exactly the allowances the format pair needs.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use tempfile::tempdir;
