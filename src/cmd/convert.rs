@@ -40,7 +40,8 @@ pub struct Args {
     /// Convert the intact records of damaged files (listing every skipped span).
     #[arg(long)]
     skip_damaged: bool,
-    /// Allow a field the target cannot hold to be dropped: ts, past_limit, rid, cid (repeatable).
+    /// Allow a field the target cannot hold to be dropped: ts, past_limit, rid, cid, exchange,
+    /// conditions, sequence, stream_id, metadata, data_timestamp, unknown (repeatable).
     #[arg(long, value_delimiter = ',', value_name = "FIELD")]
     allow_loss: Vec<String>,
     #[command(flatten)]
@@ -89,7 +90,7 @@ pub fn run(a: Args) -> Result<u8> {
     for l in &a.allow_loss {
         match LossField::from_name(l) {
             Some(f) => allow_loss.push(f),
-            None => bail!("--allow-loss {l:?}: expected ts, past_limit, rid or cid"),
+            None => bail!("--allow-loss {l:?}: expected one of {}", LossField::names()),
         }
     }
     let opts = Options {

@@ -5,7 +5,7 @@
 use super::plan::{self, Filter, LossField, Losses};
 use super::write::Chunk;
 use crate::fingerprint::{Fields, HourPrint, StreamHour};
-use crate::format::{Format, Version};
+use crate::format::{v2_side, Format, Version};
 use crate::scan::record::Home;
 use crate::scan::{Good, Visit};
 use crate::tick::{Tick, TickType};
@@ -18,7 +18,7 @@ pub struct Counts {
     /// Records left out by the filters.
     pub filtered: u64,
     /// Records that lost each [`LossField`] (index = field).
-    pub lost: [u64; 4],
+    pub lost: [u64; LossField::ALL.len()],
     /// v2 records without a request id (rid 0 kept).
     pub rid_zero: u64,
     /// v2 protobuf records: `ts` is the envelope time.
@@ -33,8 +33,8 @@ impl Counts {
     pub(super) fn merge(&mut self, o: &Counts) {
         self.read += o.read;
         self.filtered += o.filtered;
-        for i in 0..4 {
-            self.lost[i] += o.lost[i];
+        for (a, b) in self.lost.iter_mut().zip(o.lost) {
+            *a += b;
         }
         self.rid_zero += o.rid_zero;
         self.envelope_ts += o.envelope_ts;
@@ -124,20 +124,35 @@ impl Visit for Collect<'_> {
             }
         }
         let home_before = plan::home(&t, ctx.target);
-        let Some(losses) = plan::map_to_target(&mut t, ctx.target) else {
+        // The v2 extras, read from the record's bytes, only when the target
+        // is another format (the same format copies the record's bytes).
+        let side = if ctx.source.version() == Version::V2 && ctx.source != ctx.target {
+            v2_side::decode(ctx.source, r.bytes)
+        } else {
+            None
+        };
+        let Some(mut losses) = plan::map_to_target(&mut t, ctx.target) else {
             self.counts.lost[LossField::Cid as usize] += 1;
             self.group(home_before).losses.add(LossField::Cid);
             return;
         };
+        if let Some(side) = &side {
+            losses.0 |= plan::side_losses(side, r.tick, ctx.source, ctx.target).0;
+        }
         for f in losses.iter() {
             self.counts.lost[f as usize] += 1;
         }
         let home = plan::home(&t, ctx.target);
         let fields = ctx.fields;
-        let from_v2 = ctx.source.version() == Version::V2;
         let g = self.group(home);
         g.losses.0 |= losses.0;
-        if g.chunk.push_from(&t, ctx.target, from_v2).is_err() {
+        let pushed = if ctx.source == ctx.target && ctx.source.version() == Version::V2 {
+            g.chunk.push_raw(&t, ctx.target, r.bytes);
+            Ok(())
+        } else {
+            g.chunk.push_side(&t, ctx.target, side.as_deref())
+        };
+        if pushed.is_err() {
             // Unreachable after mapping; counted as a lost contract id.
             g.losses.add(LossField::Cid);
             return;

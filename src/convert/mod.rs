@@ -22,7 +22,7 @@ pub mod write;
 
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fields, HourPrint, StreamHour};
-use crate::format::{Compression, Format, Version};
+use crate::format::{Compression, Format};
 use crate::fsutil;
 use crate::progress::Progress;
 use crate::report::{Finding, Kind};
@@ -103,7 +103,6 @@ struct Run<'a> {
     flushed: HashSet<Home>,
     blocked: HashSet<Home>,
     refused_loss: BTreeMap<LossField, u64>,
-    from_v2: bool,
     inflight: Option<std::thread::JoinHandle<(Manifest, Result<u64>)>>,
     prints: HashMap<Home, HashMap<StreamHour, HourPrint>>,
     report: ConvertReport,
@@ -172,7 +171,6 @@ pub fn run(
         flushed: HashSet::new(),
         blocked: HashSet::new(),
         refused_loss: BTreeMap::new(),
-        from_v2: source.version() == Version::V2,
         inflight: None,
         prints: HashMap::new(),
         report,
@@ -499,13 +497,26 @@ impl Run<'_> {
                     }
                 }
                 let bytes = read_output(&path, self.opts.zstd.is_some())?;
-                for (off, d) in self.opts.target.decode_all(&bytes) {
-                    let d = d.map_err(|e| Error::Io {
+                // The records written are copied back as they are (their
+                // v2 extras included); only their times are decoded.
+                let target = self.opts.target;
+                let mut bad = None;
+                target.walk(&bytes, |p| {
+                    if let crate::format::piece::Piece::Record { offset, bytes, .. } = p {
+                        match target.decode(bytes) {
+                            Ok(d) => first.push_raw(&d.tick, target, bytes),
+                            Err(e) => {
+                                bad.get_or_insert(format!("record at offset {offset}: {e}"));
+                            }
+                        }
+                    }
+                });
+                if let Some(why) = bad {
+                    return Err(Error::Io {
                         path: path.clone(),
                         what: "read back output",
-                        source: std::io::Error::other(format!("record at offset {off}: {e}")),
-                    })?;
-                    let _ = first.push_from(&d.tick, self.opts.target, self.from_v2);
+                        source: std::io::Error::other(why),
+                    });
                 }
             }
             if self.refuses(&b) {

@@ -3,6 +3,7 @@
 //! on a record, and the output file of a record in the target's layout.
 
 use crate::error::{Error, Result};
+use crate::format::v2_side::V2Side;
 use crate::format::{Compression, Format};
 use crate::scan::record::Home;
 use crate::store::discover::Found;
@@ -23,11 +24,37 @@ pub enum LossField {
     /// A contract id beyond the target's integer (int32 v3 protobuf, uint32
     /// v2 protobuf): the record cannot be written at all and is dropped.
     Cid,
+    /// A non-empty v2 `exchange` (v3 has no field).
+    Exchange,
+    /// Non-empty v2 `conditions` (v3 has no field).
+    Conditions,
+    /// v2 `sequence` (v3 has no field).
+    Sequence,
+    /// A v2 stream id other than `bg_{cid}_{tt}` (v3 cannot recreate it).
+    StreamId,
+    /// v2 metadata other than the live writer's `source`/ids (v3 cannot recreate it).
+    Metadata,
+    /// v2 JSON `data.timestamp` (neither v2 protobuf nor v3 has a field).
+    DataTimestamp,
+    /// v2 keys or protobuf fields the format does not define.
+    Unknown,
 }
 
 impl LossField {
     /// Every loss field.
-    pub const ALL: [LossField; 4] = [Self::Ts, Self::PastLimit, Self::Rid, Self::Cid];
+    pub const ALL: [LossField; 11] = [
+        Self::Ts,
+        Self::PastLimit,
+        Self::Rid,
+        Self::Cid,
+        Self::Exchange,
+        Self::Conditions,
+        Self::Sequence,
+        Self::StreamId,
+        Self::Metadata,
+        Self::DataTimestamp,
+        Self::Unknown,
+    ];
 
     /// The name used by `--allow-loss` and in reports.
     pub fn name(self) -> &'static str {
@@ -36,6 +63,13 @@ impl LossField {
             Self::PastLimit => "past_limit",
             Self::Rid => "rid",
             Self::Cid => "cid",
+            Self::Exchange => "exchange",
+            Self::Conditions => "conditions",
+            Self::Sequence => "sequence",
+            Self::StreamId => "stream_id",
+            Self::Metadata => "metadata",
+            Self::DataTimestamp => "data_timestamp",
+            Self::Unknown => "unknown",
         }
     }
 
@@ -44,14 +78,19 @@ impl LossField {
         Self::ALL.into_iter().find(|f| f.name() == s)
     }
 
-    fn bit(self) -> u8 {
-        1 << self as u8
+    /// Every name, for messages.
+    pub fn names() -> String {
+        Self::ALL.map(|f| f.name()).join(", ")
+    }
+
+    fn bit(self) -> u16 {
+        1 << self as u16
     }
 }
 
 /// A set of [`LossField`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Losses(pub u8);
+pub struct Losses(pub u16);
 
 impl Losses {
     /// Adds a field.
@@ -130,6 +169,41 @@ pub fn map_to_target(t: &mut Tick, target: Format) -> Option<Losses> {
         Format::V2Json => {}
     }
     Some(l)
+}
+
+/// The v2 extras (`side`, read from the source record) that `target`
+/// cannot hold: v3 has no place for any of them, v2 protobuf none for
+/// `data.timestamp` or for keys v2 JSON does not define; the same format
+/// keeps every byte (records are copied).
+pub fn side_losses(side: &V2Side, t: &Tick, source: Format, target: Format) -> Losses {
+    let mut l = Losses::default();
+    if source == target {
+        return l;
+    }
+    if side.unknown > 0 {
+        l.add(LossField::Unknown);
+    }
+    if target.is_v3() {
+        if side.exchange.as_ref().is_some_and(|e| !e.is_empty()) {
+            l.add(LossField::Exchange);
+        }
+        if side.conditions.as_ref().is_some_and(|c| !c.is_empty()) {
+            l.add(LossField::Conditions);
+        }
+        if side.sequence.is_some() {
+            l.add(LossField::Sequence);
+        }
+        if !side.derived_stream_id(t) {
+            l.add(LossField::StreamId);
+        }
+        if !side.live_metadata() {
+            l.add(LossField::Metadata);
+        }
+    }
+    if target != Format::V2Json && side.data_timestamp.is_some() {
+        l.add(LossField::DataTimestamp);
+    }
+    l
 }
 
 /// The output file of a record (already mapped to the target): its

@@ -30,6 +30,18 @@ pub fn loss_why(f: LossField, target: Format) -> &'static str {
             "the contract id does not fit v2 protobuf's uint32 (record dropped)"
         }
         LossField::Cid => "the contract id does not fit v3 protobuf's int32 (record dropped)",
+        LossField::Exchange => "v3 has no exchange field",
+        LossField::Conditions => "v3 has no conditions field",
+        LossField::Sequence => "v3 has no sequence field",
+        LossField::StreamId => "v3 cannot recreate a stream id other than bg_{cid}_{tt}",
+        LossField::Metadata => {
+            "v3 cannot recreate metadata other than the live writer's source and ids"
+        }
+        LossField::DataTimestamp if target == Format::V2Pb => {
+            "v2 protobuf has no data.timestamp field"
+        }
+        LossField::DataTimestamp => "v3 has no data.timestamp field",
+        LossField::Unknown => "keys or fields the v2 format does not define are not written",
     }
 }
 

@@ -4,6 +4,7 @@
 //! fsync, rename, fsync folder.
 
 use crate::error::{Error, Result};
+use crate::format::v2_side::{self, V2Side};
 use crate::format::{frames, EncodeError, Format};
 use crate::fsutil::{self, Durable};
 use crate::tick::Tick;
@@ -35,29 +36,49 @@ impl Chunk {
     /// Encodes one record (already mapped to the target) at the end.
     #[inline]
     pub fn push(&mut self, t: &Tick, target: Format) -> Result<(), EncodeError> {
-        self.push_from(t, target, false)
+        self.push_side(t, target, None)
     }
 
-    /// [`Chunk::push`] of a record read from v2 (`from_v2`): a v2 JSON
-    /// target then leaves out the `unix_time` and `request_id` the record
-    /// did not have (`ts = st`, `rid = 0`) instead of inventing them.
+    /// [`Chunk::push`] with the v2 extras of the source record, if any: a
+    /// v2 target then writes them (see [`crate::format::v2_side`]).
     #[inline]
-    pub fn push_from(
+    pub fn push_side(
         &mut self,
         t: &Tick,
         target: Format,
-        from_v2: bool,
+        side: Option<&V2Side>,
     ) -> Result<(), EncodeError> {
         let start = self.bytes.len();
-        if from_v2 && target == Format::V2Json {
-            let omit = crate::format::v2_json::Invent {
-                no_unix_time: t.ts == t.st,
-                no_request_id: t.rid == 0,
-            };
-            crate::format::v2_json::encode_with(t, &mut self.bytes, omit)?;
-        } else {
-            encode(t, target, &mut self.bytes)?;
+        match (target, side) {
+            (Format::V2Json, Some(s)) => v2_side::encode_json(t, s, &mut self.bytes)?,
+            (Format::V2Pb, Some(s)) => {
+                let body = v2_side::encode_pb(t, s)?;
+                frames::write_frame(frames::ByteOrder::Little, &body, &mut self.bytes);
+            }
+            _ => encode(t, target, &mut self.bytes)?,
         }
+        self.index(t, start);
+        Ok(())
+    }
+
+    /// Appends a record already in the target format as it is (`body`: a
+    /// line without its terminator, or a frame body), framed.
+    #[inline]
+    pub fn push_raw(&mut self, t: &Tick, target: Format, body: &[u8]) {
+        let start = self.bytes.len();
+        match target {
+            Format::V2Json | Format::V3Json => {
+                self.bytes.extend_from_slice(body);
+                self.bytes.push(b'\n');
+            }
+            Format::V2Pb => frames::write_frame(frames::ByteOrder::Little, body, &mut self.bytes),
+            Format::V3Pb => frames::write_frame(frames::ByteOrder::Big, body, &mut self.bytes),
+        }
+        self.index(t, start);
+    }
+
+    #[inline]
+    fn index(&mut self, t: &Tick, start: usize) {
         let len = self.bytes.len() - start;
         // A chunk stays below 4 GiB: callers start a new one before that.
         self.idx.push(Entry {
@@ -66,7 +87,6 @@ impl Chunk {
             start: start as u32,
             len: len as u32,
         });
-        Ok(())
     }
 
     /// Whether a chunk should be closed (its offsets must fit `u32`).

@@ -12,6 +12,7 @@ pub mod piece;
 pub mod source;
 pub mod v2_json;
 pub mod v2_pb;
+pub mod v2_side;
 pub mod v3_fast;
 pub mod v3_json;
 pub mod v3_pb;

@@ -231,10 +231,28 @@ fn real_v2_store_with_both_formats_needs_source_format() {
         "{err}"
     );
     assert!(!d.path().join("o/v3").exists());
+    // The test script's `exchange`, stream ids and metadata have no v3
+    // place: refused, counted, then converted when allowed.
     let (code, c, _, _) = convert(
         &src,
         &d.path().join("o"),
         &["--format", "v3-json", "--source-format", "v2-json"],
+    );
+    assert_eq!((code, n(&c, "outputs_written")), (1, 0));
+    for f in ["exchange", "stream_id", "metadata"] {
+        assert_eq!(c["losses"][f]["records"], 50, "{f}: {c}");
+    }
+    let (code, c, _, _) = convert(
+        &src,
+        &d.path().join("o"),
+        &[
+            "--format",
+            "v3-json",
+            "--source-format",
+            "v2-json",
+            "--allow-loss",
+            "exchange,stream_id,metadata",
+        ],
     );
     assert_eq!(code, 0);
     // The test script's records: no request id (rid 0 kept), mid under `mid_price`.
