@@ -548,6 +548,18 @@ impl Run<'_> {
                     allowed,
                 },
             );
+            if allowed {
+                self.report.findings.push(Finding::new(
+                    Kind::ConvertLoss,
+                    "",
+                    format!(
+                        "{n} records lost `{}` ({}); allowed by --allow-loss {}",
+                        f.name(),
+                        report::loss_why(f, self.opts.target),
+                        f.name()
+                    ),
+                ));
+            }
             if let Some(hours) = self.refused_loss.get(&f) {
                 self.report.findings.push(Finding::new(
                     Kind::ConvertRefused,

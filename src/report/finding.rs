@@ -195,6 +195,8 @@ kinds! {
     ConvertSkipped = "convert_skipped", Warning, false;
     /// convert: stream-hours not written: a damaged source (without --skip-damaged) or a value the target cannot hold (without --allow-loss).
     ConvertRefused = "convert_refused", Error, false;
+    /// convert: records that lost a field the target cannot hold, allowed by --allow-loss.
+    ConvertLoss = "convert_loss", Info, false;
     /// convert: an output stream-hour read back differs from its input (count, first/last time or fingerprint).
     VerifyMismatch = "verify_mismatch", Error, false;
 }

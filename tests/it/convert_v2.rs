@@ -289,4 +289,24 @@ fn v2_extras_survive_v2_to_v2_and_are_counted_where_lost() {
         ],
     );
     assert_eq!((code, n(&c, "records_written")), (0, total), "{c}");
+    // The text report says per field what was lost, and a finding each.
+    let out = ibstore()
+        .args(["convert", "--from"])
+        .arg(&src)
+        .arg("--to")
+        .arg(d.path().join("v3pb"))
+        .args(["--format", "v3-pb", "--allow-loss"])
+        .arg("exchange,conditions,sequence,stream_id,metadata,data_timestamp,past_limit")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "loss exchange: 19 records (allowed)",
+        "loss data_timestamp: 25 records (allowed)",
+        "info[convert_loss] : 19 records lost `exchange` (v3 has no exchange field); allowed by --allow-loss exchange",
+        "info[convert_loss] : 12 records lost `stream_id` (v3 cannot recreate a stream id other than bg_{cid}_{tt}); allowed by --allow-loss stream_id",
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
 }
