@@ -43,7 +43,7 @@ pub enum Error {
         why: String,
     },
     /// Another process holds the store's lock.
-    #[error("{} is held by another repair ({holder}); wait for it to finish", path.display())]
+    #[error("{} is locked: held by another repair or convert ({holder}); wait for it to finish", path.display())]
     Locked {
         /// The lock file.
         path: PathBuf,

@@ -44,6 +44,10 @@ pub struct Args {
     /// conditions, sequence, stream_id, metadata, data_timestamp, unknown (repeatable).
     #[arg(long, value_delimiter = ',', value_name = "FIELD")]
     allow_loss: Vec<String>,
+    /// Remove files in DST that this conversion did not make (orphans: their
+    /// sources were deleted); without it they are only reported.
+    #[arg(long)]
+    prune: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -110,11 +114,16 @@ pub fn run(a: Args) -> Result<u8> {
         skip_damaged: a.skip_damaged,
         allow_loss,
     };
+    if let (Some(s), Some(u)) = (opts.filter.since, opts.filter.until) {
+        if s >= u {
+            bail!("--since must be before --until (an empty time range converts nothing)");
+        }
+    }
     let bar = Bar::new();
-    let report = a
-        .common
-        .pool()?
-        .install(|| ibstore::convert::run(&a.from, &a.to, &opts, &bar))?;
+    let report = a.common.pool()?.install(|| {
+        let extra = ibstore::convert::Extra { prune: a.prune };
+        ibstore::convert::run_with(&a.from, &a.to, &opts, extra, &bar)
+    })?;
     bar.finish();
     report.render(&mut a.common.writer())?;
     Ok(report.exit_code())

@@ -133,11 +133,50 @@ fn refuse_foreign_dst(dst: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Takes DST's lock (`DST/.ibstore/lock`, the one `repair` takes) for the
+/// run; returns the holder line a killed run left, if any.
+fn lock_dst(dst: &Path) -> Result<(crate::repair::lock::Lock, Option<String>)> {
+    use crate::repair::lock;
+    let state = crate::store::discover::STATE_DIR;
+    fsutil::resolve_in(dst, &format!("{state}/{}", lock::LOCK_FILE), true)?;
+    let taken = lock::Lock::take(&dst.join(state), "convert")?;
+    // Debug builds only: `IBSTORE_TEST_HOLD_MS=N` holds the lock N ms, so a
+    // test can start a second conversion while the first holds it.
+    if cfg!(debug_assertions) {
+        if let Some(ms) = std::env::var("IBSTORE_TEST_HOLD_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+    }
+    Ok(taken)
+}
+
+/// Options beyond [`Options`] (kept apart so callers that build
+/// `Options` need not change).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extra {
+    /// Remove outputs in DST that this conversion did not make (orphans).
+    pub prune: bool,
+}
+
 /// Converts the store at `src` into a new store at `dst`.
 pub fn run(
     src: &Path,
     dst: &Path,
     opts: &Options,
+    progress: &dyn Progress,
+) -> Result<ConvertReport> {
+    run_with(src, dst, opts, Extra::default(), progress)
+}
+
+/// [`run`] with the [`Extra`] options.
+pub fn run_with(
+    src: &Path,
+    dst: &Path,
+    opts: &Options,
+    extra: Extra,
     progress: &dyn Progress,
 ) -> Result<ConvertReport> {
     let (src, dst) = plan::check_paths(src, dst)?;
@@ -150,6 +189,8 @@ pub fn run(
         source: e,
     })?;
     let dst = std::fs::canonicalize(&dst).map_err(|e| Error::path(&dst, e))?;
+    // One conversion into DST at a time: a second one gets a clear error.
+    let (_lock, stale) = lock_dst(&dst)?;
     if !dst.join(CLAIM).is_file() {
         let claim = crate::fsutil::resolve_in(&dst, CLAIM, true)?;
         crate::fsutil::write_atomic(&claim, b"")?;
@@ -176,6 +217,13 @@ pub fn run(
         report,
     };
     run.report.findings.extend(d.findings);
+    if let Some(left) = stale {
+        run.report.findings.push(Finding::new(
+            Kind::StaleLock,
+            ".ibstore/lock",
+            format!("took over the lock of a conversion that ended without releasing it ({left})"),
+        ));
+    }
     progress.start(files.iter().map(|f| f.file.size).sum());
     let scan_opts = ScanOptions {
         crc: true,
@@ -223,6 +271,7 @@ pub fn run(
     run.flush_late()?;
     run.join()?;
     run.finish_losses();
+    run.orphans(extra.prune)?;
     let bad = verify::verify(&mut run_view(&mut run), &ctx.fields)?;
     // An output that does not verify is not done: the next run redoes it.
     if !bad.is_empty() {
@@ -284,10 +333,20 @@ impl Run<'_> {
         match scan.format {
             None => return Ok(()),
             Some(f) if f != source => {
+                // Its name or folder says the source format: content of
+                // another one is not guessed past (unless --skip-damaged).
+                if !self.opts.skip_damaged {
+                    return Err(Error::Usage(format!(
+                        "refused: {} holds {f} records, not {source} as its name and folder say; move or fix it, or pass --skip-damaged to leave it out",
+                        found.abs.display()
+                    )));
+                }
                 self.report.findings.push(Finding::new(
                     Kind::ConvertSkipped,
                     rel,
-                    format!("holds {f}, not the source format {source}; not converted"),
+                    format!(
+                        "holds {f}, not the source format {source}; not converted (--skip-damaged)"
+                    ),
                 ));
                 return Ok(());
             }
@@ -532,6 +591,52 @@ impl Run<'_> {
             jobs.push((rel, srcs, records, b));
         }
         self.write_jobs(jobs)
+    }
+
+    /// Data files in DST that this conversion did not make (their sources
+    /// were deleted, or an earlier run had other options): reported, and
+    /// with `prune` removed, each file durably before its manifest entry,
+    /// so a crash leaves at worst an entry the next run drops.
+    fn orphans(&mut self, prune: bool) -> Result<()> {
+        self.join()?;
+        let ours: HashSet<String> = self
+            .flushed
+            .iter()
+            .chain(self.blocked.iter())
+            .map(|&h| plan::output_rel(h, self.opts.target, self.opts.compression()))
+            .collect();
+        let mut found: BTreeSet<String> = BTreeSet::new();
+        if let Ok(d) = discover::discover(&self.dst) {
+            found.extend(d.files.into_iter().map(|f| f.file.rel));
+        }
+        let listed: Vec<String> = self
+            .manifest
+            .outputs
+            .keys()
+            .filter(|r| !ours.contains(*r))
+            .cloned()
+            .collect();
+        for rel in found.iter().filter(|r| !ours.contains(*r)) {
+            let msg = if prune {
+                let p = fsutil::resolve_in(&self.dst, rel, false)?;
+                fsutil::remove_durable(&p)?;
+                fsutil::crash_point();
+                "not made by this conversion (its sources are gone, or other options made it); removed (--prune)"
+            } else {
+                "not made by this conversion (its sources are gone, or other options made it); kept, pass --prune to remove it"
+            };
+            self.report.outputs_orphaned += 1;
+            self.report
+                .findings
+                .push(Finding::new(Kind::ConvertOrphan, rel, msg.to_owned()));
+        }
+        if prune && !listed.is_empty() {
+            for rel in &listed {
+                self.manifest.outputs.remove(rel);
+            }
+            self.manifest.save(&self.dst)?;
+        }
+        Ok(())
     }
 
     fn finish_losses(&mut self) {

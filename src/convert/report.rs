@@ -77,6 +77,8 @@ pub struct ConvertReport {
     pub outputs_done: u64,
     /// Output files not written (damaged source, loss not allowed).
     pub outputs_refused: u64,
+    /// Data files in DST this conversion did not make (removed with --prune).
+    pub outputs_orphaned: u64,
     /// Records that lost a field, per field.
     pub losses: BTreeMap<String, LossCount>,
     /// Records mapped by a documented correction, per correction.
@@ -108,6 +110,7 @@ impl ConvertReport {
             outputs_written: 0,
             outputs_done: 0,
             outputs_refused: 0,
+            outputs_orphaned: 0,
             losses: BTreeMap::new(),
             corrections: BTreeMap::new(),
             verified_hours: 0,
@@ -169,6 +172,12 @@ impl ConvertReport {
                 "output: {} files written, {} already done, {} refused; {} records",
                 self.outputs_written, self.outputs_done, self.outputs_refused, self.records_written
             ))?;
+            if self.outputs_orphaned > 0 {
+                w.text_line(&format!(
+                    "orphans: {} files in DST not made by this conversion",
+                    self.outputs_orphaned
+                ))?;
+            }
             for (f, l) in &self.losses {
                 w.text_line(&format!(
                     "loss {f}: {} records ({})",

@@ -197,6 +197,8 @@ kinds! {
     ConvertRefused = "convert_refused", Error, false;
     /// convert: records that lost a field the target cannot hold, allowed by --allow-loss.
     ConvertLoss = "convert_loss", Info, false;
+    /// convert: a data file in DST this conversion did not make (its sources are gone); removed only with --prune.
+    ConvertOrphan = "convert_orphan", Warning, false;
     /// convert: an output stream-hour read back differs from its input (count, first/last time or fingerprint).
     VerifyMismatch = "verify_mismatch", Error, false;
 }

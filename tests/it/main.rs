@@ -9,6 +9,7 @@ mod config;
 mod conformance;
 mod convert;
 mod convert_compare;
+mod convert_hardening;
 mod convert_v2;
 mod fidelity;
 mod hardening;

@@ -337,7 +337,7 @@ fn locks_name_their_holder() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("is held by another repair (pid=4242 run=other)"),
+            .contains("is locked: held by another repair or convert (pid=4242 run=other)"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

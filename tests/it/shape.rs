@@ -126,7 +126,8 @@ fn two_repairs_started_together_one_applies_the_other_names_the_holder() {
         let loser = outs.iter().find(|o| o.status.code() == Some(2)).unwrap();
         let err = String::from_utf8_lossy(&loser.stderr);
         assert!(
-            err.contains("is held by another repair (pid=") && err.contains("run=repair"),
+            err.contains("is locked: held by another repair or convert (pid=")
+                && err.contains("run=repair"),
             "round {round}: {err}"
         );
     }

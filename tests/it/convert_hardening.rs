@@ -1,0 +1,205 @@
+//! `convert` hardening: one conversion per DST at a time (the lock), a
+//! source whose content is another format than its name says, outputs whose
+//! sources are gone (orphans, `--prune`, crash-safe), an empty time range.
+
+use crate::common::*;
+use serde_json::Value;
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+use tempfile::tempdir;
+
+fn convert(src: &Path, dst: &Path, args: &[&str], crash_at: Option<u64>) -> Output {
+    let mut c = ibstore();
+    c.args(["convert", "--json", "--from"])
+        .arg(src)
+        .arg("--to")
+        .arg(dst)
+        .args(args);
+    if let Some(k) = crash_at {
+        c.env("IBSTORE_CRASH_AT", k.to_string());
+    }
+    c.output().unwrap()
+}
+
+fn findings(o: &Output, kind: &str) -> Vec<Value> {
+    json_lines(&o.stdout)
+        .into_iter()
+        .filter(|l| l["type"] == "finding" && l["kind"] == kind)
+        .collect()
+}
+
+fn conv(o: &Output) -> Value {
+    json_lines(&o.stdout)
+        .into_iter()
+        .find(|l| l["type"] == "convert")
+        .unwrap()
+}
+
+#[test]
+fn a_second_conversion_into_the_same_dst_is_refused_as_locked() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    gen(&src, &["--format", "v3-json", "--records", "5"]);
+    let dst = d.path().join("o");
+    let first = ibstore_std()
+        .args(["convert", "--json", "--from"])
+        .arg(&src)
+        .arg("--to")
+        .arg(&dst)
+        .args(["--format", "v3-pb"])
+        .env("IBSTORE_TEST_HOLD_MS", "5000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first run holds the lock (it writes its holder line).
+    let lock = dst.join(".ibstore/lock");
+    while !fs::read_to_string(&lock).is_ok_and(|t| t.contains("run=convert")) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = convert(&src, &dst, &["--format", "v3-pb"], None);
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/.ibstore/lock is locked: held by another repair or convert (pid=")
+            && err.contains("run=convert"),
+        "{err}"
+    );
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(conv(&out)["outputs_written"], 12);
+    // Released: the next run takes it and finds everything done.
+    let again = convert(&src, &dst, &["--format", "v3-pb"], None);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(conv(&again)["outputs_done"], 12);
+}
+
+#[test]
+fn a_source_holding_another_format_than_its_name_says_is_refused() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    gen(&src, &["--format", "v3-json", "--records", "5"]);
+    let f = src.join("v3/json/2025/08/01/00/265598_last_1754006400.jsonl");
+    fs::write(
+        &f,
+        "{\"type\":\"tick\",\"stream_id\":\"bg_265598_last\",\"timestamp\":\"2025-08-01T00:00:01+00:00\",\"data\":{\"type\":\"time_sales\",\"tick_type\":\"Last\",\"unix_time\":1754006401,\"price\":1.5,\"size\":2.0},\"metadata\":{\"source\":\"stream_manager\",\"request_id\":\"5\",\"contract_id\":\"265598\",\"tick_type\":\"last\"}}\n",
+    )
+    .unwrap();
+    let o = convert(&src, &d.path().join("o"), &["--format", "v3-pb"], None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("265598_last_1754006400.jsonl holds v2-json records, not v3-json as its name and folder say"),
+        "{err}"
+    );
+    // --skip-damaged leaves it out, with a warning naming it.
+    let o = convert(
+        &src,
+        &d.path().join("p"),
+        &["--format", "v3-pb", "--skip-damaged"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let skipped = findings(&o, "convert_skipped");
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(
+        skipped[0]["file"],
+        "v3/json/2025/08/01/00/265598_last_1754006400.jsonl"
+    );
+    assert_eq!(conv(&o)["outputs_written"], 11);
+}
+
+#[test]
+fn an_empty_time_range_is_a_usage_error() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    gen(&src, &["--format", "v3-json", "--records", "2"]);
+    for (since, until) in [
+        ("1754006400", "1754006400"),
+        ("2025-08-01T01:00:00Z", "1754006400"),
+    ] {
+        let o = convert(
+            &src,
+            &d.path().join("o"),
+            &["--format", "v3-pb", "--since", since, "--until", until],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--since must be before --until"));
+    }
+    assert!(!d.path().join("o").exists());
+}
+
+#[test]
+fn orphans_are_reported_and_pruned_only_when_asked_even_across_a_crash() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    gen(&src, &["--format", "v3-json", "--records", "5"]);
+    let dst = d.path().join("o");
+    assert_eq!(
+        convert(&src, &dst, &["--format", "v3-pb"], None)
+            .status
+            .code(),
+        Some(0)
+    );
+    fs::remove_file(src.join("v3/json/2025/08/01/01/265598_last_1754010000.jsonl")).unwrap();
+    let orphan = "v3/protobuf/2025/08/01/01/265598_last_1754010000.pb";
+    let o = convert(&src, &dst, &["--format", "v3-pb"], None);
+    assert_eq!(o.status.code(), Some(0));
+    let f = findings(&o, "convert_orphan");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["file"], orphan);
+    assert_eq!(f[0]["severity"], "warning");
+    assert!(f[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("kept, pass --prune"));
+    assert_eq!(conv(&o)["outputs_orphaned"], 1);
+    assert!(dst.join(orphan).is_file());
+    let manifest = |p: &Path| -> Value {
+        serde_json::from_slice(&fs::read(p.join(".ibstore/convert.json")).unwrap()).unwrap()
+    };
+    assert!(manifest(&dst)["outputs"].get(orphan).is_some());
+    // --prune, killed at every step, then run again: the orphan is gone from
+    // the folder and the manifest, the rest untouched.
+    let kept: Vec<_> = data(&dst)
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("265598_last_1754010000.pb"))
+        .map(|(p, b)| (p.strip_prefix(&dst).unwrap().to_path_buf(), b))
+        .collect();
+    assert_eq!(kept.len(), 11);
+    for k in 1.. {
+        let t = d.path().join(format!("k{k}"));
+        copy_store(&dst, &t);
+        let o = convert(&src, &t, &["--format", "v3-pb", "--prune"], Some(k));
+        let finished = o.status.code() == Some(0);
+        if finished {
+            let f = findings(&o, "convert_orphan");
+            assert_eq!(f.len(), 1);
+            assert!(f[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("removed (--prune)"));
+        } else {
+            assert_eq!(o.status.code(), None, "k={k}: killed by the crash point");
+            let o = convert(&src, &t, &["--format", "v3-pb", "--prune"], None);
+            assert_eq!(o.status.code(), Some(0), "k={k}");
+        }
+        let got: Vec<_> = data(&t)
+            .into_iter()
+            .map(|(p, b)| (p.strip_prefix(&t).unwrap().to_path_buf(), b))
+            .collect();
+        assert_eq!(got, kept, "k={k}");
+        let m = manifest(&t);
+        assert!(m["outputs"].get(orphan).is_none(), "k={k}");
+        assert_eq!(m["outputs"].as_object().unwrap().len(), 11, "k={k}");
+        // Nothing left to report.
+        let o = convert(&src, &t, &["--format", "v3-pb"], None);
+        assert!(findings(&o, "convert_orphan").is_empty(), "k={k}");
+        if finished {
+            assert!(k >= 2, "{k}");
+            break;
+        }
+    }
+}
