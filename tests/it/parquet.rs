@@ -97,11 +97,8 @@ fn dataset(dst: &Path) -> BTreeMap<String, ReadBack> {
     out
 }
 
-/// Every field of a record, doubles as bits: equal means bit-exact, and
-/// an absent value (null) differs from every present one.
-fn exact(
-    t: &Tick,
-) -> (
+/// A record's fields with doubles as bits.
+type Exact = (
     i64,
     i64,
     i64,
@@ -109,7 +106,11 @@ fn exact(
     i64,
     [Option<u64>; 7],
     [Option<bool>; 4],
-) {
+);
+
+/// Every field of a record, doubles as bits: equal means bit-exact, and
+/// an absent value (null) differs from every present one.
+fn exact(t: &Tick) -> Exact {
     let b = |v: Option<f64>| v.map(f64::to_bits);
     (
         t.ts,
