@@ -476,3 +476,142 @@ fn damaged_sources_are_refused_with_the_list_or_skipped_and_recorded() {
     }
     assert_eq!(marked.len(), 1, "{marked:?}");
 }
+
+/// The Python with DuckDB that `.ci/run` installs (or `IBSTORE_DUCKDB_PYTHON`).
+fn duckdb_python() -> Option<PathBuf> {
+    let p = std::env::var_os("IBSTORE_DUCKDB_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/duckdb-venv/bin/python")
+        });
+    let ok = std::process::Command::new(&p)
+        .args(["-c", "import duckdb"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: DuckDB is absent ({} with the duckdb package; .ci/run installs it)",
+            p.display()
+        );
+    }
+    ok.then_some(p)
+}
+
+/// The README's per stream-hour statement, run by DuckDB on the dataset.
+const DUCKDB_PER_STREAM_HOUR: &str = "
+import duckdb, json, sys
+q = '''
+SELECT contract_id, tick_type,
+       epoch(date_trunc('hour', ts))::BIGINT AS hour,
+       count(*) AS records,
+       epoch_us(min(ts)) AS first_ts, epoch_us(max(ts)) AS last_ts,
+       sum(source_offset)::BIGINT AS offsets,
+       sum(coalesce(price, bid_price, mid_price)) AS prices
+FROM read_parquet(? || '/**/*.parquet', hive_partitioning = true)
+GROUP BY ALL ORDER BY ALL
+'''
+for r in duckdb.connect().execute(q, [sys.argv[1]]).fetchall():
+    print(json.dumps(r))
+";
+
+#[test]
+fn duckdb_reads_the_dataset_and_agrees_with_validate() {
+    let Some(py) = duckdb_python() else { return };
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    gen(
+        &src,
+        &[
+            "--format",
+            "v3-pb",
+            "--zstd",
+            "--records",
+            "30",
+            "--tick-types",
+            "bid_ask,last,all_last,mid_point",
+        ],
+    );
+    let dst = d.path().join("o");
+    assert_eq!(pq(&src, &dst, &[], None).0, 0);
+    let out = std::process::Command::new(&py)
+        .args(["-c", DUCKDB_PER_STREAM_HOUR])
+        .arg(&dst)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Per stream-hour: DuckDB's figures against the source records.
+    type Agg = (u64, i64, i64, i64, f64);
+    let mut want: BTreeMap<(i64, String, i64), Agg> = BTreeMap::new();
+    for ((_, off), t) in source_records(&src, None) {
+        let sec = t.ts.div_euclid(1_000_000);
+        let e = want
+            .entry((t.cid, t.tt.to_string(), sec - sec.rem_euclid(3600)))
+            .or_insert((0, i64::MAX, i64::MIN, 0, 0.0));
+        e.0 += 1;
+        e.1 = e.1.min(t.ts);
+        e.2 = e.2.max(t.ts);
+        e.3 += off as i64;
+        e.4 += t.p.or(t.bp).or(t.mp).unwrap_or(0.0);
+    }
+    let rows: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), want.len());
+    assert_eq!(rows.len(), 24);
+    let mut per_stream: BTreeMap<(i64, String), (u64, i64, i64)> = BTreeMap::new();
+    for r in &rows {
+        let key = (
+            r[0].as_i64().unwrap(),
+            r[1].as_str().unwrap().to_owned(),
+            r[2].as_i64().unwrap(),
+        );
+        let w = want[&key];
+        let got = (
+            r[3].as_u64().unwrap(),
+            r[4].as_i64().unwrap(),
+            r[5].as_i64().unwrap(),
+            r[6].as_i64().unwrap(),
+        );
+        assert_eq!(got, (w.0, w.1, w.2, w.3), "{key:?}");
+        let sum = r[7].as_f64().unwrap();
+        assert!(
+            (sum - w.4).abs() <= 1e-9 * w.4.abs(),
+            "{key:?}: {sum} vs {}",
+            w.4
+        );
+        let s = per_stream
+            .entry((key.0, key.1))
+            .or_insert((0, i64::MAX, i64::MIN));
+        s.0 += got.0;
+        s.1 = s.1.min(got.1);
+        s.2 = s.2.max(got.2);
+    }
+    // Per stream: the sums of DuckDB's hours against validate's stream lines.
+    let v = validate(&src, &[]);
+    let streams = v.of_type("stream");
+    assert_eq!(streams.len(), per_stream.len());
+    for s in streams {
+        let key = (
+            s["contract_id"].as_i64().unwrap(),
+            s["tick_type"].as_str().unwrap().to_owned(),
+        );
+        assert_eq!(
+            per_stream[&key],
+            (
+                s["records"].as_u64().unwrap(),
+                s["first_ts"].as_i64().unwrap(),
+                s["last_ts"].as_i64().unwrap()
+            ),
+            "{key:?}"
+        );
+    }
+}
