@@ -505,7 +505,7 @@ const DUCKDB_PER_STREAM_HOUR: &str = "
 import duckdb, json, sys
 q = '''
 SELECT contract_id, tick_type,
-       epoch(date_trunc('hour', ts))::BIGINT AS hour,
+       epoch_us(ts) // 3600000000 * 3600 AS hour,
        count(*) AS records,
        epoch_us(min(ts)) AS first_ts, epoch_us(max(ts)) AS last_ts,
        sum(source_offset)::BIGINT AS offsets,
