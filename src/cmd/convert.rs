@@ -16,12 +16,18 @@ pub struct Args {
     /// Store to write (created; must be neither SRC nor inside it).
     #[arg(long, value_name = "DST")]
     to: PathBuf,
-    /// Target format: v2-json, v2-pb, v3-json, v3-pb.
+    /// Target format: v2-json, v2-pb, v3-json, v3-pb, or parquet (a Hive-partitioned dataset).
     #[arg(long, value_name = "FORMAT")]
     format: String,
-    /// Compress the outputs: zstd or zstd:LEVEL (default level 3).
+    /// Compress the outputs: zstd or zstd:LEVEL (default level 3); parquet also snappy or none (default zstd:3).
     #[arg(long, value_name = "zstd[:LEVEL]")]
     compress: Option<String>,
+    /// parquet: one file per stream-hour (hour, the default) or per contract-day (day).
+    #[arg(long, value_name = "hour|day")]
+    per: Option<String>,
+    /// parquet: replace a Parquet dataset of another SRC or other options in DST.
+    #[arg(long)]
+    overwrite: bool,
     /// Only these contract ids (repeatable or comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "CID")]
     contract: Vec<i64>,
@@ -55,7 +61,7 @@ pub struct Args {
 fn format(s: &str, what: &str) -> Result<Format> {
     match Format::from_name(s) {
         Some(f) => Ok(f),
-        None => bail!("{what} {s:?}: expected v2-json, v2-pb, v3-json or v3-pb"),
+        None => bail!("{what} {s:?}: expected v2-json, v2-pb, v3-json, v3-pb or parquet"),
     }
 }
 
@@ -97,6 +103,12 @@ pub fn run(a: Args) -> Result<u8> {
             None => bail!("--allow-loss {l:?}: expected one of {}", LossField::names()),
         }
     }
+    if a.format == "parquet" {
+        return parquet(a, tick_types);
+    }
+    if a.per.is_some() || a.overwrite {
+        bail!("--per and --overwrite are options of --format parquet");
+    }
     let opts = Options {
         target: format(&a.format, "--format")?,
         zstd: a.compress.as_deref().map(compress).transpose()?,
@@ -124,6 +136,51 @@ pub fn run(a: Args) -> Result<u8> {
         let extra = ibstore::convert::Extra { prune: a.prune };
         ibstore::convert::run_with(&a.from, &a.to, &opts, extra, &bar)
     })?;
+    bar.finish();
+    report.render(&mut a.common.writer())?;
+    Ok(report.exit_code())
+}
+
+/// Runs `convert --format parquet`.
+fn parquet(a: Args, tick_types: Vec<TickType>) -> Result<u8> {
+    use ibstore::convert::parquet::{Codec, Options};
+    if !a.allow_loss.is_empty() {
+        bail!("--allow-loss: a Parquet dataset holds every field, nothing is lost");
+    }
+    let codec = match a.compress.as_deref() {
+        None => Codec::Zstd(3),
+        Some(s) => match Codec::parse(s) {
+            Some(c) => c,
+            None => bail!("--compress {s:?}: expected zstd, zstd:LEVEL (1 to 22), snappy or none"),
+        },
+    };
+    let per_day = match a.per.as_deref() {
+        None | Some("hour") => false,
+        Some("day") => true,
+        Some(p) => bail!("--per {p:?}: expected hour or day"),
+    };
+    let opts = Options {
+        codec,
+        per_day,
+        filter: Filter {
+            contracts: a.contract.clone(),
+            tick_types,
+            since: a.since.as_deref().map(|s| time(s, "--since")).transpose()?,
+            until: a.until.as_deref().map(|s| time(s, "--until")).transpose()?,
+        },
+        source_format: a
+            .source_format
+            .as_deref()
+            .map(|s| format(s, "--source-format"))
+            .transpose()?,
+        skip_damaged: a.skip_damaged,
+        overwrite: a.overwrite,
+    };
+    let bar = Bar::new();
+    let report = a
+        .common
+        .pool()?
+        .install(|| ibstore::convert::parquet::run(&a.from, &a.to, &opts, &bar))?;
     bar.finish();
     report.render(&mut a.common.writer())?;
     Ok(report.exit_code())

@@ -13,6 +13,7 @@
 
 mod collect;
 pub mod manifest;
+pub mod parquet;
 pub mod plan;
 #[cfg(test)]
 mod props;

@@ -15,6 +15,7 @@ mod fidelity;
 mod hardening;
 mod index;
 mod migrate;
+mod parquet;
 mod props;
 mod query;
 mod repair;
