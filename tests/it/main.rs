@@ -12,6 +12,7 @@ mod convert_compare;
 mod fidelity;
 mod hardening;
 mod index;
+mod index_catalog;
 mod migrate;
 mod props;
 mod query;
