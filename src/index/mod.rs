@@ -799,8 +799,10 @@ fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
     fsutil::commit(&tmp, &target)
 }
 
-/// Makes sure `dir` can hold indices.
-fn prepare(dir: &Path, external: bool) -> Result<()> {
+/// Makes sure `dir` can hold indices (creating it). Called before the
+/// store is walked, so that creating `STORE/.ibstore` does not move the
+/// root folder's mtime after the catalog recorded it.
+pub fn prepare(dir: &Path, external: bool) -> Result<()> {
     let hint = if external {
         "give a writable folder with --index-dir"
     } else {
@@ -1025,14 +1027,7 @@ pub fn run(
         test_hook_hold();
         Some(lock)
     };
-    let now_ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64);
-    let walked: Vec<(String, i64)> = d
-        .folders
-        .iter()
-        .map(|(f, m)| (f.clone(), if *m > now_ns - 1_000_000_000 { -1 } else { *m }))
-        .collect();
+    let walked = settle(&d);
     progress.start(d.total_bytes);
     let results: Vec<Result<(String, Outcome, Option<PathBuf>)>> = d
         .files
@@ -1120,6 +1115,83 @@ pub fn run(
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     report.findings = findings;
     Ok(report)
+}
+
+/// Margin past a folder's mtime after which an entry added to it surely
+/// shows as a newer mtime (file system timestamps follow a coarse clock).
+const TICK_NS: i64 = 50_000_000;
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// The discovery's folder mtimes the catalog may trust. A folder whose
+/// mtime was within [`TICK_NS`] of its listing could have gained an entry
+/// in the same clock tick without its mtime moving; once that tick is
+/// past, it is listed again: the same data files and subfolders and the
+/// same mtime make the recorded mtime trustworthy; else it is recorded as
+/// -1 (never matches: `query` and `stats` walk the store).
+fn settle(d: &Discovery) -> Vec<(String, i64)> {
+    use std::collections::BTreeSet;
+    let parent = |k: &str| k.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
+    let mut children: std::collections::HashMap<String, BTreeSet<String>> = Default::default();
+    for (f, _) in &d.folders {
+        if !f.is_empty() {
+            children.entry(parent(f)).or_default().insert(f.clone());
+        }
+    }
+    for f in &d.files {
+        let k = key_of(f);
+        children.entry(parent(&k)).or_default().insert(k);
+    }
+    let started = now_ns();
+    d.folders
+        .iter()
+        .map(|(f, m)| {
+            if *m <= 0 || *m <= started - TICK_NS {
+                return (f.clone(), if *m <= 0 { -1 } else { *m });
+            }
+            let wait = *m + TICK_NS - now_ns();
+            if wait > 0 && wait <= TICK_NS {
+                std::thread::sleep(std::time::Duration::from_nanos(wait as u64));
+            }
+            let ok = now_ns() > *m + TICK_NS
+                && listed_again(&d.root, f, *m)
+                    .is_some_and(|now| now == children.get(f).cloned().unwrap_or_default());
+            (f.clone(), if ok { *m } else { -1 })
+        })
+        .collect()
+}
+
+/// The keys of the data files and subfolders of folder `key` now (`None`:
+/// it cannot be listed, or its mtime is no longer `mtime`).
+fn listed_again(root: &Path, key: &str, mtime: i64) -> Option<std::collections::BTreeSet<String>> {
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+    let dir = root.join(fsutil::key_path(key));
+    let m = std::fs::symlink_metadata(&dir).ok()?;
+    if crate::store::discover::mtime_ns_of(&m) != mtime {
+        return None;
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(&dir).ok()? {
+        let e = e.ok()?;
+        let name = e.file_name();
+        let t = e.file_type().ok()?;
+        let data = t.is_file() && crate::format::Extension::from_path(&e.path()).is_some();
+        let folder = t.is_dir() && !(key.is_empty() && name == STATE_DIR);
+        if data || folder {
+            let mut raw = fsutil::key_path(key).into_os_string().into_vec();
+            if !raw.is_empty() {
+                raw.push(b'/');
+            }
+            raw.extend_from_slice(name.as_bytes());
+            out.insert(fsutil::rel_key("", Some(&raw)));
+        }
+    }
+    let again = std::fs::symlink_metadata(&dir).ok()?;
+    (crate::store::discover::mtime_ns_of(&again) == mtime).then_some(out)
 }
 
 /// Debug builds only: `IBSTORE_TEST_HOLD_MS=N` holds the index lock N ms

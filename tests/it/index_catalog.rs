@@ -233,3 +233,63 @@ fn a_status_change_alone_is_confirmed_by_crc_then_trusted() {
     assert_eq!(run(&["index"], &s, &[]).0, 0);
     assert_eq!(std::fs::read(&idx).unwrap(), after);
 }
+
+#[test]
+fn stats_refreshes_a_stale_catalog_and_says_so() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path().join("s");
+    gen(
+        &s,
+        &[
+            "--contracts",
+            "1",
+            "--hours",
+            "1",
+            "--records",
+            "50",
+            "--tick-types",
+            "bid_ask",
+        ],
+    );
+    let stats = || {
+        let o = ibstore()
+            .args(["stats", "--json", "--path"])
+            .arg(&s)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        let l = json_lines(&o.stdout);
+        let total = l.last().unwrap()["records"].as_u64().unwrap();
+        (total, String::from_utf8(o.stderr).unwrap())
+    };
+    age_folders(&s);
+    assert_eq!(run(&["index"], &s, &[]).0, 0);
+    assert_eq!(stats(), (50, String::new()));
+    // A record appended: the catalog no longer describes the file.
+    let f = s.join("v3/json/2025/08/01/00/711280073_bid_ask_1754006400.jsonl");
+    let mut b = std::fs::read(&f).unwrap();
+    b.extend_from_slice(b"{\"ts\":1754006401000000,\"st\":1754006401000000,\"cid\":711280073,\"tt\":\"bid_ask\",\"rid\":2,\"bp\":1.0,\"bs\":1.0,\"ap\":2.0,\"as\":1.0}\n");
+    std::fs::write(&f, b).unwrap();
+    let (n, err) = stats();
+    assert_eq!(n, 51);
+    assert!(
+        err.starts_with(
+            "ibstore: note: the catalog is stale (v3/json/2025/08/01/00/711280073_bid_ask_1754006400.jsonl: data appended ("
+        ) && err.contains("); refreshing it in "),
+        "{err}"
+    );
+    // A new file: its folder's mtime moved.
+    age_folders(&s);
+    assert_eq!(run(&["index"], &s, &[]).0, 0);
+    std::fs::copy(
+        &f,
+        s.join("v3/json/2025/08/01/00/711280073_bid_ask_1754006401.jsonl"),
+    )
+    .unwrap();
+    let (n, err) = stats();
+    assert_eq!(n, 102);
+    assert!(
+        err.starts_with("ibstore: note: the catalog is stale (folder v3/json/2025/08/01/00 changed since the catalog was written); refreshing it in "),
+        "{err}"
+    );
+}
