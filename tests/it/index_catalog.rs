@@ -293,3 +293,49 @@ fn stats_refreshes_a_stale_catalog_and_says_so() {
         "{err}"
     );
 }
+
+#[test]
+fn bench_gen_removes_what_killed_runs_left_behind() {
+    let t = tempfile::tempdir().unwrap();
+    let tmp = t.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // A process that is gone, and one that is alive (this test).
+    let mut c = std::process::Command::new("true").spawn().unwrap();
+    let dead = c.id();
+    c.wait().unwrap();
+    let left = tmp.join(format!("ibstore-bench-{dead}-1754006400000000"));
+    std::fs::create_dir_all(left.join("store/v3/json")).unwrap();
+    std::fs::write(left.join("store/v3/json/x.jsonl"), b"{}\n").unwrap();
+    std::fs::create_dir_all(left.join("work")).unwrap();
+    let live = tmp.join(format!("ibstore-bench-{}-1", std::process::id()));
+    std::fs::create_dir_all(live.join("store")).unwrap();
+    // Named alike but holding something else: not ibstore's, kept.
+    let other = tmp.join(format!("ibstore-bench-{dead}-2"));
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), b"mine").unwrap();
+    let o = ibstore()
+        .args(["bench", "--gen", "100KB", "--sample", "200"])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let mut want = vec![
+        other.file_name().unwrap().to_str().unwrap().to_owned(),
+        live.file_name().unwrap().to_str().unwrap().to_owned(),
+    ];
+    want.sort();
+    assert_eq!(
+        names, want,
+        "the run's own scratch folder and the dead run's are gone"
+    );
+}
