@@ -217,6 +217,7 @@ fn measure(d: &Discovery, scratch: &Path, sample: usize) -> Result<BenchReport> 
                     total_bytes: d.total_bytes,
                     files: d.files.clone(),
                     findings: Vec::new(),
+                    folders: d.folders.clone(),
                 },
                 &ixdir,
                 true,

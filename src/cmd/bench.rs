@@ -40,13 +40,60 @@ fn parse_size(s: &str) -> Result<u64> {
     Ok(bytes)
 }
 
+/// Name prefix of a run's scratch folder in the temp folder:
+/// `ibstore-bench-PID-µs`.
+const SCRATCH_PREFIX: &str = "ibstore-bench-";
+
+/// Removes the scratch folders of earlier runs that were killed before
+/// they could (their process is gone). Only folders named as ibstore
+/// names them and holding nothing but its `store` and `work` folders.
+fn remove_left_behind(tmp: &std::path::Path) {
+    let Ok(rd) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(SCRATCH_PREFIX)) else {
+            continue;
+        };
+        let Some((pid, us)) = rest.split_once('-') else {
+            continue;
+        };
+        let (Ok(pid), Ok(_)) = (pid.parse::<i32>(), us.parse::<u64>()) else {
+            continue;
+        };
+        if pid <= 0 || !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        // SAFETY: signal 0 only asks whether the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if alive {
+            continue;
+        }
+        let ours = std::fs::read_dir(e.path()).is_ok_and(|mut d| {
+            d.all(|x| {
+                x.is_ok_and(|x| {
+                    x.file_type().is_ok_and(|t| t.is_dir())
+                        && matches!(x.file_name().to_str(), Some("store" | "work"))
+                })
+            })
+        });
+        if ours {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Runs `bench`.
 pub fn run(a: Args) -> Result<u8> {
     if a.sample == 0 {
         bail!("--sample must be at least 1");
     }
-    let scratch = std::env::temp_dir().join(format!(
-        "ibstore-bench-{}-{}",
+    let tmp = std::env::temp_dir();
+    remove_left_behind(&tmp);
+    let scratch = tmp.join(format!(
+        "{SCRATCH_PREFIX}{}-{}",
         std::process::id(),
         ibstore::time::now_us()
     ));
@@ -75,9 +122,10 @@ pub fn run(a: Args) -> Result<u8> {
             let _ = std::fs::remove_dir_all(&scratch);
         }
         Ok((d.root, r?))
-    })?;
+    });
+    // Removed whatever happened (a failed generation too).
     let _ = std::fs::remove_dir_all(&scratch);
-    let (root, r) = r;
+    let (root, r) = r?;
     let mut w = a.common.writer();
     w.begin("bench", &root.display().to_string())?;
     if w.is_json() {

@@ -82,6 +82,9 @@ pub fn run(a: Args) -> Result<u8> {
     };
     let bar = Bar::new();
     let r = a.common.pool()?.install(|| {
+        if mode != Mode::Check {
+            index::prepare(&dir, a.index_dir.is_some())?;
+        }
         let d = ibstore::store::discover::discover(&root)?;
         index::run(
             d,

@@ -110,10 +110,10 @@ pub fn run(a: Args) -> Result<u8> {
         json: false,
         jobs: a.jobs,
     };
-    let (d, r) = common.pool()?.install(|| -> Result<_> {
-        let d = ibstore::store::discover::discover(&root)?;
-        let known = query::streams(&d);
-        if !known.iter().any(|(c, _)| *c == contract) {
+    let (plan_note, r) = common.pool()?.install(|| -> Result<_> {
+        let plan = query::plan(&root, &dir, contract, tick_type, from, to)?;
+        let known = &plan.known;
+        if !plan.open && !known.iter().any(|(c, _)| *c == contract) {
             let list: Vec<String> = known
                 .iter()
                 .map(|(c, _)| c.to_string())
@@ -129,9 +129,10 @@ pub fn run(a: Args) -> Result<u8> {
                 }
             );
         }
-        if !known
-            .iter()
-            .any(|(c, t)| *c == contract && t.is_none_or(|t| t == tick_type))
+        if !plan.open
+            && !known
+                .iter()
+                .any(|(c, t)| *c == contract && t.is_none_or(|t| t == tick_type))
         {
             let list: Vec<&str> = known
                 .iter()
@@ -143,8 +144,8 @@ pub fn run(a: Args) -> Result<u8> {
                 list.join(", ")
             );
         }
-        let r = query::run(
-            &d,
+        let mut r = query::run_files(
+            &plan.files,
             &dir,
             Query {
                 contract,
@@ -153,9 +154,9 @@ pub fn run(a: Args) -> Result<u8> {
                 to,
             },
         );
-        Ok((d, r))
+        r.skipped += plan.skipped;
+        Ok((plan.walked, r))
     })?;
-    drop(d);
     for n in &r.notes {
         eprintln!("ibstore: note: {}", ibstore::report::escape(n));
     }
@@ -191,9 +192,13 @@ pub fn run(a: Args) -> Result<u8> {
     }
     out.write_all(&buf)?;
     out.flush()?;
+    let from = match &plan_note {
+        None => "files from the catalog".to_owned(),
+        Some(why) => format!("store walked: {why}"),
+    };
     eprintln!(
-        "ibstore: {} records; {} files skipped by their index, {} read between index entries, {} scanned",
-        r.ticks.len(), r.skipped, r.seeked, r.scanned
+        "ibstore: {} records; {} files skipped by their index, {} read between index entries, {} scanned; {}",
+        r.ticks.len(), r.skipped, r.seeked, r.scanned, ibstore::report::escape(&from)
     );
     Ok(0)
 }

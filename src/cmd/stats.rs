@@ -48,15 +48,27 @@ fn ts(v: Option<i64>) -> String {
 /// Runs `stats`.
 pub fn run(a: Args) -> Result<u8> {
     let (root, dir) = super::index::locate(&a.path, a.index_dir.as_ref())?;
-    let cat = match Catalog::load(&dir) {
-        Ok(Some(c)) => c,
-        other => {
-            let why = match other {
-                Err(c) => format!("the catalog is unusable ({c})"),
-                _ => "no catalog".into(),
-            };
-            eprintln!("ibstore: note: {why}; building it in {}", dir.display());
+    // A catalog is used only while it still describes the store: no folder
+    // changed (no file added or removed) and every file's size, mtime,
+    // ctime and inode are as indexed; else it is refreshed first.
+    let loaded = match Catalog::load(&dir) {
+        Ok(Some(c)) => match c.current(&root) {
+            Ok(()) => Ok(c),
+            Err(why) => Err(format!("the catalog is stale ({why}); refreshing it")),
+        },
+        Ok(None) => Err("no catalog; building it".into()),
+        Err(c) => Err(format!("the catalog is unusable ({c}); building it")),
+    };
+    let cat = match loaded {
+        Ok(c) => c,
+        Err(why) => {
+            eprintln!(
+                "ibstore: note: {} in {}",
+                ibstore::report::escape(&why),
+                ibstore::report::escape(&dir.display().to_string())
+            );
             let r = a.common.pool()?.install(|| {
+                index::prepare(&dir, a.index_dir.is_some())?;
                 let d = ibstore::store::discover::discover(&root)?;
                 index::run(
                     d,

@@ -11,8 +11,13 @@ use crate::store::layout::Layout;
 pub const INDEX_MAGIC: [u8; 8] = *b"IBSIDX\0\0";
 /// Magic of the store catalog.
 pub const CATALOG_MAGIC: [u8; 8] = *b"IBSCAT\0\0";
-/// Container version.
-pub const VERSION: u32 = 1;
+/// Container version (2: ctime and inode of the data file, the streams
+/// its records hold, a binary catalog with folder mtimes; version 1 files
+/// are stale and rebuilt).
+pub const VERSION: u32 = 2;
+/// Most distinct (contract, tick type) pairs an index lists; a file with
+/// more lists none and says so ([`FileIndex::streams_all`]).
+pub const MAX_STREAMS: usize = 1024;
 /// Bytes of records between two index entries (about).
 pub const STRIDE: u64 = 4096;
 const HEADER: usize = 8 + 4 + 8 + 4;
@@ -122,6 +127,11 @@ pub struct FileIndex {
     pub size: u64,
     /// Modification time, ns since the epoch.
     pub mtime_ns: i64,
+    /// Status-change time, ns since the epoch: no user call sets it, so an
+    /// unchanged size, mtime, ctime and inode mean unchanged bytes.
+    pub ctime_ns: i64,
+    /// Inode number.
+    pub ino: u64,
     /// CRC-32 of the indexed bytes on disk (the whole file as it was).
     pub crc32: u32,
     /// (Decompressed) bytes read.
@@ -145,37 +155,45 @@ pub struct FileIndex {
     pub gaps: u64,
     /// Same-second repeats (records equal to their predecessor but for `st`).
     pub repeats: u64,
+    /// Distinct (contract id, tick type) of the records (a record's cid 0
+    /// counted as the name's contract), sorted; empty with
+    /// [`Self::streams_all`] when there were more than [`MAX_STREAMS`].
+    pub streams: Vec<(i64, crate::TickType)>,
+    /// Too many streams to list: the file may hold any.
+    pub streams_all: bool,
     /// Samples, in file order.
     pub entries: Vec<Entry>,
 }
 
-struct Writer(Vec<u8>);
+/// Little-endian body writer.
+pub(crate) struct Writer(pub(crate) Vec<u8>);
 impl Writer {
-    fn u8(&mut self, v: u8) {
+    pub(crate) fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
-    fn u32(&mut self, v: u32) {
+    pub(crate) fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn u64(&mut self, v: u64) {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn i64(&mut self, v: i64) {
+    pub(crate) fn i64(&mut self, v: i64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn opt(&mut self, v: Option<i64>) {
+    pub(crate) fn opt(&mut self, v: Option<i64>) {
         self.u8(u8::from(v.is_some()));
         self.i64(v.unwrap_or(0));
     }
-    fn str(&mut self, s: &str) {
+    pub(crate) fn str(&mut self, s: &str) {
         self.u32(s.len() as u32);
         self.0.extend_from_slice(s.as_bytes());
     }
 }
 
-struct Reader<'a>(&'a [u8]);
+/// Little-endian body reader (`None`: cut short).
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&[u8]> {
         if self.0.len() < n {
             return None;
         }
@@ -183,21 +201,21 @@ impl Reader<'_> {
         self.0 = b;
         Some(a)
     }
-    fn u8(&mut self) -> Option<u8> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
         self.take(1).map(|b| b[0])
     }
-    fn u32(&mut self) -> Option<u32> {
+    pub(crate) fn u32(&mut self) -> Option<u32> {
         self.take(4)
             .map(|b| u32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
     }
-    fn u64(&mut self) -> Option<u64> {
+    pub(crate) fn u64(&mut self) -> Option<u64> {
         self.take(8)
             .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
     }
-    fn i64(&mut self) -> Option<i64> {
+    pub(crate) fn i64(&mut self) -> Option<i64> {
         self.u64().map(|v| v as i64)
     }
-    fn opt(&mut self) -> Option<Option<i64>> {
+    pub(crate) fn opt(&mut self) -> Option<Option<i64>> {
         let some = self.u8()?;
         let v = self.i64()?;
         match some {
@@ -206,7 +224,7 @@ impl Reader<'_> {
             _ => None,
         }
     }
-    fn str(&mut self) -> Option<String> {
+    pub(crate) fn str(&mut self) -> Option<String> {
         let n = self.u32()? as usize;
         String::from_utf8(self.take(n)?.to_vec()).ok()
     }
@@ -239,6 +257,8 @@ impl FileIndex {
         w.opt(self.hour);
         w.u64(self.size);
         w.i64(self.mtime_ns);
+        w.i64(self.ctime_ns);
+        w.u64(self.ino);
         w.u32(self.crc32);
         w.u64(self.decoded_bytes);
         w.u64(self.complete_end);
@@ -251,6 +271,12 @@ impl FileIndex {
         }
         w.u64(self.gaps);
         w.u64(self.repeats);
+        w.u8(u8::from(self.streams_all));
+        w.u32(self.streams.len() as u32);
+        for (c, t) in &self.streams {
+            w.i64(*c);
+            w.u8(code(&crate::TickType::ALL, t));
+        }
         w.u64(self.entries.len() as u64);
         for e in &self.entries {
             w.i64(e.ts);
@@ -285,6 +311,8 @@ impl FileIndex {
             let hour = r.opt()?;
             let size = r.u64()?;
             let mtime_ns = r.i64()?;
+            let ctime_ns = r.i64()?;
+            let ino = r.u64()?;
             let crc32 = r.u32()?;
             let decoded_bytes = r.u64()?;
             let complete_end = r.u64()?;
@@ -295,6 +323,20 @@ impl FileIndex {
             let tally = [r.u64()?, r.u64()?, r.u64()?];
             let gaps = r.u64()?;
             let repeats = r.u64()?;
+            let streams_all = match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
+            let ns = r.u32()? as usize;
+            if ns > MAX_STREAMS {
+                return None;
+            }
+            let mut streams = Vec::with_capacity(ns);
+            for _ in 0..ns {
+                let c = r.i64()?;
+                streams.push((c, *crate::TickType::ALL.get(r.u8()? as usize)?));
+            }
             let n = r.u64()?;
             if n > (r.0.len() / 24) as u64 {
                 return None;
@@ -317,6 +359,8 @@ impl FileIndex {
                 hour,
                 size,
                 mtime_ns,
+                ctime_ns,
+                ino,
                 crc32,
                 decoded_bytes,
                 complete_end,
@@ -328,6 +372,8 @@ impl FileIndex {
                 tally,
                 gaps,
                 repeats,
+                streams,
+                streams_all,
                 entries,
             })
         };
@@ -343,6 +389,11 @@ impl FileIndex {
     fn consistent(&self) -> Result<(), Corrupt> {
         if self.entries.len() as u64 > self.records {
             return Err(Corrupt::Body("more entries than records"));
+        }
+        if self.streams.windows(2).any(|w| w[0] >= w[1])
+            || (self.streams_all && !self.streams.is_empty())
+        {
+            return Err(Corrupt::Body("streams out of order"));
         }
         if self.complete_end > self.decoded_bytes {
             return Err(Corrupt::Body("records end after the data"));
@@ -382,6 +433,8 @@ mod tests {
             hour: Some(1_754_006_400),
             size: 9000,
             mtime_ns: 5,
+            ctime_ns: 6,
+            ino: 8,
             crc32: 7,
             decoded_bytes: 9000,
             complete_end: 9000,
@@ -393,6 +446,8 @@ mod tests {
             tally: [0, 1, 2],
             gaps: 3,
             repeats: 4,
+            streams: vec![(1, crate::TickType::BidAsk)],
+            streams_all: false,
             entries: vec![
                 Entry {
                     ts: 10,
@@ -422,8 +477,8 @@ mod tests {
             assert!(FileIndex::from_bytes(&b[..n]).is_err(), "cut at {n}");
         }
         let mut v = b.clone();
-        v[8] = 2;
-        assert_eq!(FileIndex::from_bytes(&v), Err(Corrupt::Version(2)));
+        v[8] = 1;
+        assert_eq!(FileIndex::from_bytes(&v), Err(Corrupt::Version(1)));
         assert_eq!(
             FileIndex::from_bytes(b"hello world, I am a log file"),
             Err(Corrupt::Foreign)

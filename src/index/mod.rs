@@ -23,7 +23,7 @@ use crate::progress::Progress;
 use crate::report::{Finding, Kind, Tally};
 use crate::scan::{self, Good, ScanOptions, Visit};
 use crate::store::discover::{Discovery, Found, STATE_DIR};
-use file::{Corrupt, Entry, FileIndex, CATALOG_MAGIC, STRIDE};
+use file::{Corrupt, Entry, FileIndex, Reader, Writer, CATALOG_MAGIC, STRIDE};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::io::Read as _;
@@ -98,6 +98,10 @@ pub struct CatalogEntry {
     pub size: u64,
     /// mtime, ns.
     pub mtime_ns: i64,
+    /// ctime, ns.
+    pub ctime_ns: i64,
+    /// Inode number.
+    pub ino: u64,
     /// CRC-32 of the data file.
     pub crc32: u32,
     /// Decompressed bytes.
@@ -122,6 +126,10 @@ pub struct CatalogEntry {
     pub index_bytes: u64,
     /// CRC-32 of its index file.
     pub index_crc32: u32,
+    /// Distinct (contract, tick type) of its records.
+    pub streams: Vec<(i64, String)>,
+    /// Too many streams to list.
+    pub streams_all: bool,
 }
 
 impl CatalogEntry {
@@ -136,6 +144,8 @@ impl CatalogEntry {
             hour: ix.hour,
             size: ix.size,
             mtime_ns: ix.mtime_ns,
+            ctime_ns: ix.ctime_ns,
+            ino: ix.ino,
             crc32: ix.crc32,
             decoded_bytes: ix.decoded_bytes,
             records: ix.records,
@@ -148,6 +158,45 @@ impl CatalogEntry {
             infos: ix.tally[2],
             index_bytes,
             index_crc32,
+            streams: ix
+                .streams
+                .iter()
+                .map(|(c, t)| (*c, t.as_str().to_owned()))
+                .collect(),
+            streams_all: ix.streams_all,
+        }
+    }
+
+    /// Whether the data file is still what this row describes (size, mtime,
+    /// ctime and inode); `Err` says why not.
+    pub fn current(&self, root: &Path) -> std::result::Result<Ident, String> {
+        let now = Ident::of(&root.join(fsutil::key_path(&self.file)))
+            .map_err(|e| format!("{}: cannot be examined ({e})", self.file))?;
+        let then = Ident {
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            ctime_ns: self.ctime_ns,
+            ino: self.ino,
+        };
+        match drift(&then, &now) {
+            Drift::Same => Ok(now),
+            Drift::Touched => Err(format!("{}: status changed since indexed", self.file)),
+            Drift::Changed(why) => Err(format!("{}: {why}", self.file)),
+        }
+    }
+
+    /// Whether its records may hold `contract` with `tt`: by the name's
+    /// promise, else by the contracts its records showed when indexed.
+    pub fn may_hold(&self, contract: i64, tt: crate::TickType) -> bool {
+        match self.contract {
+            Some(c) => c == contract && self.tick_type.as_deref().is_none_or(|t| t == tt.as_str()),
+            None => {
+                self.streams_all
+                    || self
+                        .streams
+                        .iter()
+                        .any(|(c, t)| *c == contract && t == tt.as_str())
+            }
         }
     }
 }
@@ -159,6 +208,9 @@ pub struct Catalog {
     pub root: String,
     /// When it was written, µs.
     pub written_us: i64,
+    /// Every folder of the store with its mtime (ns) when it was listed
+    /// (-1: changed too recently to be trusted), to notice new files.
+    pub folders: Vec<(String, i64)>,
     /// One row per data file, sorted by path.
     pub files: Vec<CatalogEntry>,
 }
@@ -172,9 +224,181 @@ impl Catalog {
             Err(e) => return Err(Corrupt::Unreadable(e.to_string())),
         };
         let body = file::open(CATALOG_MAGIC, &bytes)?;
-        serde_json::from_slice(body)
+        Self::decode(body)
             .map(Some)
-            .map_err(|_| Corrupt::Body("catalog rows do not decode"))
+            .ok_or(Corrupt::Body("catalog rows do not decode"))
+    }
+
+    /// The sealed bytes of the catalog (a little-endian binary body).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::with_capacity(64 + self.files.len() * 160));
+        let ostr = |w: &mut Writer, s: &Option<String>| {
+            w.u8(u8::from(s.is_some()));
+            w.str(s.as_deref().unwrap_or(""));
+        };
+        w.str(&self.root);
+        w.i64(self.written_us);
+        w.u64(self.folders.len() as u64);
+        for (f, m) in &self.folders {
+            w.str(f);
+            w.i64(*m);
+        }
+        w.u64(self.files.len() as u64);
+        for e in &self.files {
+            w.str(&e.file);
+            w.str(&e.era);
+            ostr(&mut w, &e.format);
+            w.u8(u8::from(e.zstd)
+                | u8::from(e.sorted) << 1
+                | u8::from(e.appending) << 2
+                | u8::from(e.streams_all) << 3);
+            w.opt(e.contract);
+            ostr(&mut w, &e.tick_type);
+            w.opt(e.hour);
+            w.u64(e.size);
+            w.i64(e.mtime_ns);
+            w.i64(e.ctime_ns);
+            w.u64(e.ino);
+            w.u32(e.crc32);
+            w.u64(e.decoded_bytes);
+            w.u64(e.records);
+            w.opt(e.first_ts);
+            w.opt(e.last_ts);
+            w.u64(e.errors);
+            w.u64(e.warnings);
+            w.u64(e.infos);
+            w.u64(e.index_bytes);
+            w.u32(e.index_crc32);
+            w.u32(e.streams.len() as u32);
+            for (c, t) in &e.streams {
+                w.i64(*c);
+                w.str(t);
+            }
+        }
+        file::seal(CATALOG_MAGIC, &w.0)
+    }
+
+    fn decode(body: &[u8]) -> Option<Self> {
+        let mut r = Reader(body);
+        let ostr = |r: &mut Reader<'_>| -> Option<Option<String>> {
+            let some = r.u8()?;
+            let s = r.str()?;
+            match some {
+                0 => Some(None),
+                1 => Some(Some(s)),
+                _ => None,
+            }
+        };
+        let root = r.str()?;
+        let written_us = r.i64()?;
+        let nf = r.u64()?;
+        if nf > r.0.len() as u64 / 12 {
+            return None;
+        }
+        let mut folders = Vec::with_capacity(nf as usize);
+        for _ in 0..nf {
+            folders.push((r.str()?, r.i64()?));
+        }
+        let n = r.u64()?;
+        if n > r.0.len() as u64 / 100 {
+            return None;
+        }
+        let mut files = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let file = r.str()?;
+            let era = r.str()?;
+            let format = ostr(&mut r)?;
+            let flags = r.u8()?;
+            let contract = r.opt()?;
+            let tick_type = ostr(&mut r)?;
+            let hour = r.opt()?;
+            let size = r.u64()?;
+            let mtime_ns = r.i64()?;
+            let ctime_ns = r.i64()?;
+            let ino = r.u64()?;
+            let crc32 = r.u32()?;
+            let decoded_bytes = r.u64()?;
+            let records = r.u64()?;
+            let first_ts = r.opt()?;
+            let last_ts = r.opt()?;
+            let errors = r.u64()?;
+            let warnings = r.u64()?;
+            let infos = r.u64()?;
+            let index_bytes = r.u64()?;
+            let index_crc32 = r.u32()?;
+            let ns = r.u32()? as usize;
+            if ns > file::MAX_STREAMS {
+                return None;
+            }
+            let mut streams = Vec::with_capacity(ns);
+            for _ in 0..ns {
+                streams.push((r.i64()?, r.str()?));
+            }
+            files.push(CatalogEntry {
+                file,
+                era,
+                format,
+                zstd: flags & 1 != 0,
+                contract,
+                tick_type,
+                hour,
+                size,
+                mtime_ns,
+                ctime_ns,
+                ino,
+                crc32,
+                decoded_bytes,
+                records,
+                first_ts,
+                last_ts,
+                sorted: flags & 2 != 0,
+                appending: flags & 4 != 0,
+                errors,
+                warnings,
+                infos,
+                index_bytes,
+                index_crc32,
+                streams,
+                streams_all: flags & 8 != 0,
+            });
+        }
+        r.0.is_empty().then_some(Self {
+            root,
+            written_us,
+            folders,
+            files,
+        })
+    }
+
+    /// Whether no folder of the store changed since the catalog was written
+    /// (no data file added, removed or renamed); `Err` names one that did.
+    pub fn folders_current(&self, root: &Path) -> std::result::Result<(), String> {
+        if Path::new(&self.root) != root {
+            return Err(format!("the catalog describes {}", self.root));
+        }
+        if self.folders.is_empty() {
+            return Err("the catalog lists no folders".into());
+        }
+        for (f, m) in &self.folders {
+            let now = std::fs::symlink_metadata(root.join(fsutil::key_path(f)))
+                .map_or(-2, |m| crate::store::discover::mtime_ns_of(&m));
+            if now != *m {
+                return Err(format!(
+                    "folder {} changed since the catalog was written",
+                    if f.is_empty() { "." } else { f }
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the catalog still describes the store: no folder changed and
+    /// every data file is as it was (size, mtime, ctime, inode).
+    pub fn current(&self, root: &Path) -> std::result::Result<(), String> {
+        self.folders_current(root)?;
+        self.files
+            .par_iter()
+            .try_for_each(|e| e.current(root).map(|_| ()))
     }
 }
 
@@ -195,6 +419,9 @@ pub struct IndexReport {
     pub catalog_bytes: u64,
     /// The mode it ran in.
     pub mode: Mode,
+    /// Folders of the discovery, mtimes changed within a second of the
+    /// walk marked -1 (a file added in the same clock tick would not show).
+    pub folders: Vec<(String, i64)>,
 }
 
 impl IndexReport {
@@ -218,6 +445,7 @@ impl IndexReport {
         Catalog {
             root: self.root.display().to_string(),
             written_us: crate::time::now_us(),
+            folders: self.folders.clone(),
             files: self
                 .files
                 .iter()
@@ -289,17 +517,84 @@ pub fn mtime_ns(stat: &Stat) -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// Why an index no longer describes its data file, judged by size and
-/// mtime only (`None`: it still does, as far as those tell).
-pub fn changed(ix: &FileIndex, now: &Stat) -> Option<String> {
-    if now.size > ix.size {
-        Some(format!("data appended ({} → {} bytes)", ix.size, now.size))
-    } else if now.size < ix.size {
-        Some(format!("data truncated ({} → {} bytes)", ix.size, now.size))
-    } else if mtime_ns(now) != ix.mtime_ns {
-        Some("data file modified (same size, new mtime)".into())
+/// What identifies a data file's bytes without reading them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ident {
+    /// Size.
+    pub size: u64,
+    /// mtime, ns.
+    pub mtime_ns: i64,
+    /// ctime, ns (no user call sets it: any write or `utime` moves it).
+    pub ctime_ns: i64,
+    /// Inode number.
+    pub ino: u64,
+}
+
+impl Ident {
+    /// Of a path, without following a final symbolic link.
+    pub fn of(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        let m = std::fs::symlink_metadata(path)?;
+        Ok(Self {
+            size: m.len(),
+            mtime_ns: crate::store::discover::mtime_ns_of(&m),
+            ctime_ns: m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec(),
+            ino: m.ino(),
+        })
+    }
+
+    /// Of an index.
+    pub fn indexed(ix: &FileIndex) -> Self {
+        Self {
+            size: ix.size,
+            mtime_ns: ix.mtime_ns,
+            ctime_ns: ix.ctime_ns,
+            ino: ix.ino,
+        }
+    }
+}
+
+/// How a data file moved since it was indexed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drift {
+    /// Size, mtime, ctime and inode unchanged: the bytes are too.
+    Same,
+    /// Size and mtime unchanged but ctime or inode moved (a `chmod`, a new
+    /// hard link, a copy, or a rewrite with the mtime set back): the
+    /// CRC-32 decides.
+    Touched,
+    /// Size or mtime changed: stale.
+    Changed(String),
+}
+
+/// How `now` differs from `then`.
+pub fn drift(then: &Ident, now: &Ident) -> Drift {
+    if now.size > then.size {
+        Drift::Changed(format!(
+            "data appended ({} → {} bytes)",
+            then.size, now.size
+        ))
+    } else if now.size < then.size {
+        Drift::Changed(format!(
+            "data truncated ({} → {} bytes)",
+            then.size, now.size
+        ))
+    } else if now.mtime_ns != then.mtime_ns {
+        Drift::Changed("data file modified (same size, new mtime)".into())
+    } else if now.ctime_ns != then.ctime_ns || now.ino != then.ino {
+        Drift::Touched
     } else {
-        None
+        Drift::Same
+    }
+}
+
+/// Why an index no longer surely describes its data file, judged without
+/// reading it (`None`: size, mtime, ctime and inode are unchanged).
+pub fn changed(ix: &FileIndex, now: &Ident) -> Option<String> {
+    match drift(&Ident::indexed(ix), now) {
+        Drift::Same => None,
+        Drift::Touched => Some("data file status changed since indexed (ctime or inode)".into()),
+        Drift::Changed(why) => Some(why),
     }
 }
 
@@ -317,19 +612,45 @@ fn crc_file(path: &Path) -> std::io::Result<u32> {
     }
 }
 
-/// Why the index of `found` cannot be kept (`None`: it can).
-fn stale(ix: &FileIndex, found: &Found) -> Option<String> {
-    let now = match Stat::of_path(&found.abs) {
+/// Whether the index of a data file can be kept.
+enum Verdict {
+    /// Yes, as it is.
+    Keep,
+    /// Yes, with the file's new ctime and inode (its CRC-32 matched).
+    Restamp(Ident),
+    /// No: why.
+    Stale(String),
+}
+
+/// Whether the index of `found` can be kept: unchanged size, mtime, ctime
+/// and inode keep it unread; a ctime or inode change alone makes the
+/// CRC-32 of the bytes decide.
+fn verdict(ix: &FileIndex, found: &Found) -> Verdict {
+    let now = match Ident::of(&found.abs) {
         Ok(s) => s,
-        Err(e) => return Some(format!("data file cannot be examined: {e}")),
+        Err(e) => return Verdict::Stale(format!("data file cannot be examined: {e}")),
     };
-    if let Some(why) = changed(ix, &now) {
-        return Some(why);
+    match drift(&Ident::indexed(ix), &now) {
+        Drift::Same => return Verdict::Keep,
+        Drift::Changed(why) => return Verdict::Stale(why),
+        Drift::Touched => {}
     }
     match crc_file(&found.abs) {
-        Ok(c) if c == ix.crc32 => None,
-        Ok(_) => Some("data rewritten (same size and mtime, CRC-32 differs)".into()),
-        Err(e) => Some(format!("data file cannot be read: {e}")),
+        Ok(c) if c == ix.crc32 => match Ident::of(&found.abs) {
+            Ok(again) if again == now => Verdict::Restamp(now),
+            _ => Verdict::Stale("data file changed while it was checked".into()),
+        },
+        Ok(_) => Verdict::Stale("data rewritten (same size and mtime, CRC-32 differs)".into()),
+        Err(e) => Verdict::Stale(format!("data file cannot be read: {e}")),
+    }
+}
+
+/// Why the index of `found` cannot be kept as it is (`None`: it can).
+fn stale(ix: &FileIndex, found: &Found) -> Option<String> {
+    match verdict(ix, found) {
+        Verdict::Keep => None,
+        Verdict::Restamp(_) => Some("data file status changed (CRC-32 unchanged)".into()),
+        Verdict::Stale(why) => Some(why),
     }
 }
 
@@ -339,10 +660,25 @@ struct Sampler {
     entries: Vec<Entry>,
     next_at: u64,
     end: u64,
+    cid: i64,
+    streams: std::collections::BTreeSet<(i64, crate::TickType)>,
+    streams_all: bool,
 }
 
 impl Visit for Sampler {
     fn record(&mut self, r: &Good<'_>) {
+        if !self.streams_all {
+            let cid = if r.tick.cid != 0 {
+                r.tick.cid
+            } else {
+                self.cid
+            };
+            self.streams.insert((cid, r.tick.tt));
+            if self.streams.len() > file::MAX_STREAMS {
+                self.streams_all = true;
+                self.streams.clear();
+            }
+        }
         if self.entries.is_empty() || r.offset >= self.next_at {
             self.entries.push(Entry {
                 ts: r.tick.ts,
@@ -361,18 +697,39 @@ pub fn build_one(found: &Found, opts: &ScanOptions) -> FileIndex {
         crc: true,
         ..opts.clone()
     };
-    let s = scan::scan_with(found, &opts, &Sampler::default);
+    let before = Ident::of(&found.abs).ok();
+    let name_cid = crate::query::contract_of(found).map_or(0, |c| c.0);
+    let s = scan::scan_with(found, &opts, &|| Sampler {
+        cid: name_cid,
+        ..Sampler::default()
+    });
     let scan = &s.scan;
     let stat = scan.stat.or_else(|| Stat::of_path(&found.abs).ok());
+    // ctime and inode as they were before the scan; if size or mtime moved
+    // meanwhile, a ctime of 0 makes the next refresh check the bytes.
+    let (ctime_ns, ino) = match (before, stat) {
+        (Some(b), Some(st)) if b.size == st.size && b.mtime_ns == mtime_ns(&st) => {
+            (b.ctime_ns, b.ino)
+        }
+        _ => (0, 0),
+    };
     let crc32 = scan
         .crc32
         .or_else(|| crc_file(&found.abs).ok())
         .unwrap_or(0);
     let mut entries = Vec::new();
     let mut end = 0;
+    let mut streams = std::collections::BTreeSet::new();
+    let mut streams_all = false;
     for v in s.visits {
         end = end.max(v.end);
         entries.extend(v.entries);
+        streams_all |= v.streams_all;
+        streams.extend(v.streams);
+    }
+    if streams_all || streams.len() > file::MAX_STREAMS {
+        streams_all = true;
+        streams.clear();
     }
     let tally = Tally::of(&scan.findings);
     let cut = scan.unterminated.is_some()
@@ -397,6 +754,8 @@ pub fn build_one(found: &Found, opts: &ScanOptions) -> FileIndex {
         hour,
         size: stat.map_or(0, |s| s.size),
         mtime_ns: stat.as_ref().map_or(0, mtime_ns),
+        ctime_ns,
+        ino,
         crc32,
         decoded_bytes: scan.decoded_bytes,
         complete_end: end,
@@ -408,6 +767,8 @@ pub fn build_one(found: &Found, opts: &ScanOptions) -> FileIndex {
         tally: [tally.errors, tally.warnings, tally.infos],
         gaps: scan.gaps,
         repeats: scan.repeats,
+        streams: streams.into_iter().collect(),
+        streams_all,
         entries,
     }
 }
@@ -438,8 +799,10 @@ fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
     fsutil::commit(&tmp, &target)
 }
 
-/// Makes sure `dir` can hold indices.
-fn prepare(dir: &Path, external: bool) -> Result<()> {
+/// Makes sure `dir` can hold indices (creating it). Called before the
+/// store is walked, so that creating `STORE/.ibstore` does not move the
+/// root folder's mtime after the catalog recorded it.
+pub fn prepare(dir: &Path, external: bool) -> Result<()> {
     let hint = if external {
         "give a writable folder with --index-dir"
     } else {
@@ -483,6 +846,11 @@ fn one(
     let key = key_of(found);
     let rel = found.file.rel.as_str();
     let old = load(dir, &key);
+    let judged = match (&old, mode) {
+        (Ok(Some(ix)), Mode::Refresh | Mode::Check) => Some(verdict(ix, found)),
+        _ => None,
+    };
+    let mut restamp = None;
     let problem: Option<Finding> = match (&old, mode) {
         (_, Mode::Rebuild) => None,
         (Ok(None), Mode::Check) => Some(Finding::new(
@@ -491,7 +859,15 @@ fn one(
             "no index; run `ibstore index`",
         )),
         (Ok(None), _) => None,
-        (Ok(Some(ix)), _) => stale(ix, found).map(|why| {
+        (Ok(Some(_)), _) => match judged {
+            Some(Verdict::Stale(why)) => Some(why),
+            Some(Verdict::Restamp(now)) => {
+                restamp = Some(now);
+                None
+            }
+            _ => None,
+        }
+        .map(|why| {
             Finding::new(
                 Kind::StaleIndex,
                 rel,
@@ -547,7 +923,19 @@ fn one(
     }
     let keep = matches!(old, Ok(Some(_))) && problem.is_none() && mode == Mode::Refresh;
     if keep {
-        let ix = old.ok().flatten();
+        let mut ix = old.ok().flatten();
+        let mut folder = None;
+        if let (Some(ix), Some(now)) = (ix.as_mut(), restamp) {
+            // Same bytes (CRC-32), new ctime or inode: record them, so the
+            // next refresh need not read the file again.
+            ix.ctime_ns = now.ctime_ns;
+            ix.ino = now.ino;
+            folder = Some(write_deferred(
+                dir,
+                &format!("files/{key}.idx"),
+                &ix.to_bytes(),
+            )?);
+        }
         let b = ix.as_ref().map(FileIndex::to_bytes).unwrap_or_default();
         return Ok((
             key,
@@ -558,7 +946,7 @@ fn one(
                 action: Action::Unchanged,
                 finding: None,
             },
-            None,
+            folder,
         ));
     }
     let action = if matches!(old, Ok(None)) {
@@ -620,9 +1008,26 @@ pub fn run(
     opts: &ScanOptions,
     progress: &dyn Progress,
 ) -> Result<IndexReport> {
-    if mode != Mode::Check {
+    // One writer per index folder: repair's lock (`flock`, released by
+    // the kernel when a run dies), in the index folder.
+    let _lock = if mode == Mode::Check {
+        None
+    } else {
         prepare(dir, external)?;
-    }
+        let lock = match crate::repair::lock::Lock::take(dir, "index") {
+            Ok((lock, _)) => lock,
+            Err(Error::Locked { path, holder }) => {
+                return Err(Error::Usage(format!(
+                    "the index folder is locked by another run ({holder}, lock {}); wait for it to finish",
+                    path.display()
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        test_hook_hold();
+        Some(lock)
+    };
+    let walked = settle(&d);
     progress.start(d.total_bytes);
     let results: Vec<Result<(String, Outcome, Option<PathBuf>)>> = d
         .files
@@ -656,10 +1061,17 @@ pub fn run(
         orphans: gone.len() as u64,
         catalog_bytes: 0,
         mode,
+        folders: walked,
     };
     let cat = report.catalog();
     match Catalog::load(dir) {
-        Ok(Some(old)) if old.files == cat.files => {
+        // The rows decide whether the catalog is current; in a refresh, the
+        // folders' mtimes too (so the catalog holds what query compares).
+        Ok(Some(old))
+            if old.files == cat.files
+                && old.root == cat.root
+                && (mode == Mode::Check || old.folders == cat.folders) =>
+        {
             report.catalog_bytes = std::fs::metadata(dir.join(CATALOG)).map_or(0, |m| m.len());
         }
         other => {
@@ -689,8 +1101,7 @@ pub fn run(
                 ));
             }
             if mode != Mode::Check {
-                let body = serde_json::to_vec(&cat).map_err(|e| Error::Usage(e.to_string()))?;
-                let bytes = file::seal(CATALOG_MAGIC, &body);
+                let bytes = cat.to_bytes();
                 write(dir, CATALOG, &bytes)?;
                 report.catalog_bytes = bytes.len() as u64;
             }
@@ -704,6 +1115,96 @@ pub fn run(
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     report.findings = findings;
     Ok(report)
+}
+
+/// Margin past a folder's mtime after which an entry added to it surely
+/// shows as a newer mtime (file system timestamps follow a coarse clock).
+const TICK_NS: i64 = 50_000_000;
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// The discovery's folder mtimes the catalog may trust. A folder whose
+/// mtime was within [`TICK_NS`] of its listing could have gained an entry
+/// in the same clock tick without its mtime moving; once that tick is
+/// past, it is listed again: the same data files and subfolders and the
+/// same mtime make the recorded mtime trustworthy; else it is recorded as
+/// -1 (never matches: `query` and `stats` walk the store).
+fn settle(d: &Discovery) -> Vec<(String, i64)> {
+    use std::collections::BTreeSet;
+    let parent = |k: &str| k.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
+    let mut children: std::collections::HashMap<String, BTreeSet<String>> = Default::default();
+    for (f, _) in &d.folders {
+        if !f.is_empty() {
+            children.entry(parent(f)).or_default().insert(f.clone());
+        }
+    }
+    for f in &d.files {
+        let k = key_of(f);
+        children.entry(parent(&k)).or_default().insert(k);
+    }
+    let started = now_ns();
+    d.folders
+        .iter()
+        .map(|(f, m)| {
+            if *m <= 0 || *m <= started - TICK_NS {
+                return (f.clone(), if *m <= 0 { -1 } else { *m });
+            }
+            let wait = *m + TICK_NS - now_ns();
+            if wait > 0 && wait <= TICK_NS {
+                std::thread::sleep(std::time::Duration::from_nanos(wait as u64));
+            }
+            let ok = now_ns() > *m + TICK_NS
+                && listed_again(&d.root, f, *m)
+                    .is_some_and(|now| now == children.get(f).cloned().unwrap_or_default());
+            (f.clone(), if ok { *m } else { -1 })
+        })
+        .collect()
+}
+
+/// The keys of the data files and subfolders of folder `key` now (`None`:
+/// it cannot be listed, or its mtime is no longer `mtime`).
+fn listed_again(root: &Path, key: &str, mtime: i64) -> Option<std::collections::BTreeSet<String>> {
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+    let dir = root.join(fsutil::key_path(key));
+    let m = std::fs::symlink_metadata(&dir).ok()?;
+    if crate::store::discover::mtime_ns_of(&m) != mtime {
+        return None;
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(&dir).ok()? {
+        let e = e.ok()?;
+        let name = e.file_name();
+        let t = e.file_type().ok()?;
+        let data = t.is_file() && crate::format::Extension::from_path(&e.path()).is_some();
+        let folder = t.is_dir() && !(key.is_empty() && name == STATE_DIR);
+        if data || folder {
+            let mut raw = fsutil::key_path(key).into_os_string().into_vec();
+            if !raw.is_empty() {
+                raw.push(b'/');
+            }
+            raw.extend_from_slice(name.as_bytes());
+            out.insert(fsutil::rel_key("", Some(&raw)));
+        }
+    }
+    let again = std::fs::symlink_metadata(&dir).ok()?;
+    (crate::store::discover::mtime_ns_of(&again) == mtime).then_some(out)
+}
+
+/// Debug builds only: `IBSTORE_TEST_HOLD_MS=N` holds the index lock N ms
+/// before working, so a test can start a second run meanwhile.
+fn test_hook_hold() {
+    if cfg!(debug_assertions) {
+        if let Some(ms) = std::env::var("IBSTORE_TEST_HOLD_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+    }
 }
 
 /// `validate --incremental`: the files whose index says their last scan

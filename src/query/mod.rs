@@ -11,7 +11,7 @@
 //! described in [`QueryResult::notes`].
 
 use crate::format::piece::Piece;
-use crate::format::source::{Source, Stat};
+use crate::format::source::Source;
 use crate::format::Compression;
 use crate::index::{self, file::FileIndex};
 use crate::scan::{self, Good, ScanOptions, Visit};
@@ -164,17 +164,21 @@ fn scan_file(f: &Found, q: Query, cid: i64, mut notes: Vec<String>) -> One {
     }
 }
 
-/// Reads a plain sorted file between the entries around the window; `None`
-/// when the data disagrees with the index.
+/// Reads a plain sorted file between the entries around the window (and
+/// through the record of the entry that ends it); `None` when the data
+/// disagrees with the index: every entry in the bytes read must be a record
+/// at its offset that decodes with its ts.
 fn seek_file(f: &Found, ix: &FileIndex, q: Query, cid: i64) -> Option<One> {
     let format = ix.format?;
-    let start = ix.entries.iter().rev().find(|e| e.ts < q.from);
-    let end = ix
-        .entries
-        .iter()
-        .find(|e| e.ts >= q.to)
-        .map_or(ix.size, |e| e.offset);
-    let from = start.map_or(0, |e| e.offset);
+    let start = ix.entries.iter().rposition(|e| e.ts < q.from);
+    let stop = ix.entries.iter().position(|e| e.ts >= q.to);
+    let from = start.map_or(0, |i| ix.entries[i].offset);
+    let end = stop.map_or(ix.size, |i| ix.entries[i].offset);
+    // Read on to the entry after the one that ends the window, so that the
+    // end entry's record is checked too.
+    let read_end = stop.map_or(ix.size, |i| {
+        ix.entries.get(i + 1).map_or(ix.size, |e| e.offset)
+    });
     if end <= from {
         return Some(One {
             ticks: Vec::new(),
@@ -187,27 +191,41 @@ fn seek_file(f: &Found, ix: &FileIndex, q: Query, cid: i64) -> Option<One> {
     if src.stat().size != ix.size || index::mtime_ns(src.stat()) != ix.mtime_ns {
         return None;
     }
-    let buf = src.read_range(from, end).ok()?;
+    let buf = src.read_range(from, read_end).ok()?;
     let mut out = One {
         ticks: Vec::new(),
         notes: Vec::new(),
         read: Read::Seeked,
         bytes: buf.len() as u64,
     };
+    let mut expect: std::collections::VecDeque<(u64, i64)> = ix
+        .entries
+        .iter()
+        .filter(|e| e.offset >= from && e.offset < read_end)
+        .map(|e| (e.offset, e.ts))
+        .collect();
     let mut decoded = crate::format::Decoded::default();
-    let mut first = true;
     let mut agree = true;
     format.framer().feed(&buf, from, true, &mut |p: Piece<'_>| {
+        let at = match &p {
+            Piece::Record { offset, .. } | Piece::Damage { offset, .. } | Piece::Blank { offset, .. } => *offset,
+        };
+        while expect.front().is_some_and(|(o, _)| *o < at) {
+            // An entry's offset is not where a record starts.
+            agree = false;
+            expect.pop_front();
+        }
         match p {
             Piece::Record { offset, len, bytes, .. } => {
                 let ok = format.decode_into(bytes, &mut decoded).is_ok();
-                if first {
-                    first = false;
-                    if let Some(e) = start {
-                        if !ok || offset != e.offset || decoded.tick.ts != e.ts {
-                            agree = false;
-                        }
+                if expect.front().is_some_and(|(o, _)| *o == offset) {
+                    let (_, ts) = expect.pop_front().unwrap_or_default();
+                    if !ok || decoded.tick.ts != ts {
+                        agree = false;
                     }
+                }
+                if offset >= end {
+                    return;
                 }
                 if ok {
                     if q.wants(&decoded.tick, cid) {
@@ -218,18 +236,20 @@ fn seek_file(f: &Found, ix: &FileIndex, q: Query, cid: i64) -> Option<One> {
                 }
             }
             Piece::Damage { offset, len, kind, .. } => {
-                out.notes.push(format!("{}: {len} bytes at offset {offset} skipped ({})", f.file.rel, kind.name()));
+                if offset < end {
+                    out.notes.push(format!("{}: {len} bytes at offset {offset} skipped ({})", f.file.rel, kind.name()));
+                }
             }
             Piece::Blank { .. } => {}
         }
     });
-    agree.then_some(out)
+    (agree && expect.is_empty()).then_some(out)
 }
 
 fn one(f: &Found, dir: &Path, q: Query) -> One {
     let cid = contract_of(f).map_or(0, |c| c.0);
     let ix = match index::load(dir, &index::key_of(f)) {
-        Ok(Some(ix)) => match Stat::of_path(&f.abs) {
+        Ok(Some(ix)) => match index::Ident::of(&f.abs) {
             Ok(now) => match index::changed(&ix, &now) {
                 None => Ok(ix),
                 Some(why) => Err(format!("index is stale ({why})")),
@@ -249,10 +269,14 @@ fn one(f: &Found, dir: &Path, q: Query) -> One {
             return scan_file(f, q, cid, vec![note]);
         }
     };
-    let misses = match (ix.first_ts, ix.last_ts) {
-        (Some(a), Some(b)) => b < q.from || a >= q.to,
-        _ => true,
-    };
+    let foreign = contract_of(f).is_none()
+        && !ix.streams_all
+        && !ix.streams.contains(&(q.contract, q.tick_type));
+    let misses = foreign
+        || match (ix.first_ts, ix.last_ts) {
+            (Some(a), Some(b)) => b < q.from || a >= q.to,
+            _ => true,
+        };
     if ix.records == 0 || misses {
         return One {
             ticks: Vec::new(),
@@ -274,16 +298,156 @@ fn one(f: &Found, dir: &Path, q: Query) -> One {
     scan_file(f, q, cid, Vec::new())
 }
 
+/// The files a query reads, and what the store is known to hold.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Files that may hold the query's records.
+    pub files: Vec<Found>,
+    /// Files the catalog already rules out (unchanged, window missed).
+    pub skipped: u64,
+    /// Contracts and tick types known (from names, or from the records
+    /// of files whose names promise none).
+    pub known: Vec<(i64, Option<TickType>)>,
+    /// Some files' contracts are unknown (no name, no index): any contract
+    /// may be in them.
+    pub open: bool,
+    /// Why the store was walked instead of read from the catalog.
+    pub walked: Option<String>,
+}
+
+/// The files a query must read: from the catalog when it is valid and no
+/// folder of the store changed since it was written (so no data file was
+/// added or removed; each candidate is still checked against its index),
+/// else from a walk of the store.
+pub fn plan(
+    root: &Path,
+    dir: &Path,
+    contract: i64,
+    tt: TickType,
+    from: i64,
+    to: i64,
+) -> crate::error::Result<Plan> {
+    let why = match index::Catalog::load(dir) {
+        Ok(Some(c)) => match c.folders_current(root) {
+            Ok(()) => return Ok(from_catalog(root, &c, contract, tt, from, to)),
+            Err(why) => why,
+        },
+        Ok(None) => "no catalog".to_owned(),
+        Err(e) => format!("catalog unusable ({e})"),
+    };
+    let d = crate::store::discover::discover(root)?;
+    let mut known = Vec::new();
+    let mut open = false;
+    let mut files = Vec::new();
+    for f in d.files {
+        match contract_of(&f) {
+            Some((c, t)) => {
+                known.push((c, t));
+                if c == contract && t.is_none_or(|t| t == tt) {
+                    files.push(f);
+                }
+            }
+            None => {
+                // Its index (when valid) tells what its records hold.
+                match index::load(dir, &index::key_of(&f)) {
+                    Ok(Some(ix)) if !ix.streams_all => {
+                        known.extend(ix.streams.iter().map(|(c, t)| (*c, Some(*t))));
+                    }
+                    _ => open = true,
+                }
+                files.push(f);
+            }
+        }
+    }
+    known.sort();
+    known.dedup();
+    Ok(Plan {
+        files,
+        skipped: 0,
+        known,
+        open,
+        walked: Some(why),
+    })
+}
+
+fn from_catalog(
+    root: &Path,
+    c: &index::Catalog,
+    contract: i64,
+    tt: TickType,
+    from: i64,
+    to: i64,
+) -> Plan {
+    let mut known = Vec::new();
+    let mut open = false;
+    for e in &c.files {
+        let t = e
+            .tick_type
+            .as_deref()
+            .and_then(|t| TickType::from_storage_name(t.as_bytes()));
+        match e.contract {
+            Some(cid) => known.push((cid, t)),
+            None if e.streams_all => open = true,
+            None => known.extend(e.streams.iter().filter_map(|(cid, t)| {
+                TickType::from_storage_name(t.as_bytes()).map(|t| (*cid, Some(t)))
+            })),
+        }
+    }
+    known.sort();
+    known.dedup();
+    let rows: Vec<&index::CatalogEntry> = c
+        .files
+        .iter()
+        .filter(|e| e.may_hold(contract, tt))
+        .collect();
+    let judged: Vec<Option<Found>> = rows
+        .par_iter()
+        .map(|e| {
+            let misses = match (e.first_ts, e.last_ts) {
+                (Some(a), Some(b)) => b < from || a >= to,
+                _ => true,
+            };
+            if misses && e.current(root).is_ok() {
+                return None;
+            }
+            let rel = crate::fsutil::key_path(&e.file);
+            let abs = root.join(&rel);
+            let size = std::fs::symlink_metadata(&abs).map_or(0, |m| m.len());
+            let ext = crate::format::Extension::from_path(&abs)?;
+            let mut file =
+                crate::store::layout::classify(&abs, rel.to_string_lossy().into_owned(), ext, size);
+            if rel.to_str().is_none() {
+                file.raw = Some(std::os::unix::ffi::OsStrExt::as_bytes(rel.as_os_str()).to_vec());
+            }
+            Some(Found { abs, file })
+        })
+        .collect();
+    let skipped = judged.iter().filter(|f| f.is_none()).count() as u64;
+    Plan {
+        files: judged.into_iter().flatten().collect(),
+        skipped,
+        known,
+        open,
+        walked: None,
+    }
+}
+
 /// Runs a query over the discovered files, with the indices in `dir`.
 pub fn run(d: &Discovery, dir: &Path, q: Query) -> QueryResult {
-    let files: Vec<&Found> = d
+    let files: Vec<Found> = d
         .files
         .iter()
         .filter(|f| match contract_of(f) {
             Some((c, t)) => c == q.contract && t.is_none_or(|t| t == q.tick_type),
             None => true,
         })
+        .cloned()
         .collect();
+    run_files(&files, dir, q)
+}
+
+/// Runs a query over these files, with the indices in `dir`.
+pub fn run_files(files: &[Found], dir: &Path, q: Query) -> QueryResult {
     let parts: Vec<One> = files.par_iter().map(|f| one(f, dir, q)).collect();
     let mut r = QueryResult::default();
     for p in parts {
@@ -311,6 +475,76 @@ pub fn streams(d: &Discovery) -> Vec<(i64, Option<TickType>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rewrite the file's identity does not show (here: the index is made
+    /// to carry the new size, mtime, ctime and inode) is caught at the seek
+    /// points: the record at an entry's offset must have the entry's ts.
+    #[test]
+    fn entries_are_verified_at_the_seek_points() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("s");
+        let o = crate::gen::GenOptions {
+            out: root.clone(),
+            contracts: 1,
+            tick_types: vec![TickType::BidAsk],
+            hours: 1,
+            records: 3000,
+            ts_resolution: crate::gen::TsResolution::Micros,
+            ..Default::default()
+        };
+        crate::gen::generate(&o).unwrap();
+        let dir = t.path().join("ix");
+        let d = crate::store::discover::discover(&root).unwrap();
+        let r = index::run(
+            d,
+            &dir,
+            true,
+            index::Mode::Rebuild,
+            &ScanOptions::default(),
+            &(),
+        )
+        .unwrap();
+        assert_eq!(r.files.len(), 1);
+        let key = r.files[0].0.clone();
+        let f = root.join(&key);
+        // Same bytes, lines in reverse order: the window's records now lie
+        // at the end of the file, the bytes the index points to hold others.
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.reverse();
+        std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+        let mut ix = index::load(&dir, &key).unwrap().unwrap();
+        let now = index::Ident::of(&f).unwrap();
+        (ix.size, ix.mtime_ns, ix.ctime_ns, ix.ino) =
+            (now.size, now.mtime_ns, now.ctime_ns, now.ino);
+        std::fs::write(index::index_path(&dir, &key), ix.to_bytes()).unwrap();
+        let h0 = o.start * time::US;
+        let d = crate::store::discover::discover(&root).unwrap();
+        for (a, b) in [
+            (h0 - 60 * time::US, h0 + 300 * time::US),
+            (h0 + 1200 * time::US, h0 + 1500 * time::US),
+        ] {
+            let q = Query {
+                contract: 711_280_073,
+                tick_type: TickType::BidAsk,
+                from: a,
+                to: b,
+            };
+            let got = run(&d, &dir, q);
+            let want = run(&d, &t.path().join("none"), q);
+            assert!(want.ticks.len() > 50, "{}", want.ticks.len());
+            assert_eq!(got.ticks, want.ticks);
+            assert_eq!((got.seeked, got.scanned), (0, 1));
+            assert_eq!(got.notes.len(), 1, "{:?}", got.notes);
+            assert!(
+                got.notes[0].ends_with(
+                    "index entries disagree with the data; scanned (run `ibstore index`)"
+                ),
+                "{:?}",
+                got.notes
+            );
+        }
+    }
 
     #[test]
     fn time_shapes() {

@@ -140,6 +140,8 @@ mod tests {
             hour: Some(hour),
             size,
             mtime_ns: 0,
+            ctime_ns: 0,
+            ino: 0,
             crc32: 0,
             decoded_bytes: decoded,
             records,
@@ -152,6 +154,8 @@ mod tests {
             infos: 0,
             index_bytes: 0,
             index_crc32: 0,
+            streams: Vec::new(),
+            streams_all: false,
         }
     }
 
@@ -160,6 +164,7 @@ mod tests {
         let c = Catalog {
             root: "/s".into(),
             written_us: 0,
+            folders: Vec::new(),
             files: vec![
                 e(1_754_006_400, 100, 400, 50, true),
                 e(1_754_010_000, 200, 200, 100, false),

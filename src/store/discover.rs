@@ -32,6 +32,11 @@ pub struct Discovery {
     pub files: Vec<Found>,
     /// Findings about non-data entries.
     pub findings: Vec<Finding>,
+    /// Every folder walked ([`crate::fsutil::rel_key`] of its path, `""`
+    /// for the root) with its mtime in ns taken before it was listed, so a
+    /// later entry added or removed shows as a newer mtime (the catalog
+    /// keeps them to notice new files without a walk).
+    pub folders: Vec<(String, i64)>,
 }
 
 fn known_folder(name: &str) -> bool {
@@ -128,7 +133,9 @@ pub fn discover(path: &Path) -> Result<Discovery> {
         }
         return Ok(d);
     }
-    let (files, findings) = walk(&root, &root, "", Path::new(""));
+    let (files, findings, mut folders) = walk(&root, &root, "", Path::new(""));
+    folders.sort();
+    d.folders = folders;
     d.files = files;
     d.files.sort_by(|a, b| a.file.rel.cmp(&b.file.rel));
     d.findings = findings;
@@ -153,9 +160,23 @@ fn raw_bytes(raw: &Path) -> Option<Vec<u8>> {
         .then(|| raw.as_os_str().as_bytes().to_vec())
 }
 
-fn walk(root: &Path, dir: &Path, rel: &str, raw: &Path) -> (Vec<Found>, Vec<Finding>) {
+/// mtime of a path in ns since the epoch (0: unknown).
+pub fn mtime_ns_of(m: &fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt as _;
+    m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec()
+}
+
+type Walked = (Vec<Found>, Vec<Finding>, Vec<(String, i64)>);
+
+fn walk(root: &Path, dir: &Path, rel: &str, raw: &Path) -> Walked {
     let mut files = Vec::new();
     let mut findings = Vec::new();
+    let mut folders = Vec::new();
+    let mtime = fs::symlink_metadata(dir).map_or(0, |m| mtime_ns_of(&m));
+    folders.push((
+        crate::fsutil::rel_key(rel, raw_bytes(raw).as_deref()),
+        mtime,
+    ));
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -163,7 +184,7 @@ fn walk(root: &Path, dir: &Path, rel: &str, raw: &Path) -> (Vec<Found>, Vec<Find
                 Finding::new(Kind::Unreadable, rel, format!("cannot list folder: {e}"))
                     .bytes(raw_bytes(raw)),
             );
-            return (files, findings);
+            return (files, findings, folders);
         }
     };
     let mut subdirs = Vec::new();
@@ -247,11 +268,12 @@ fn walk(root: &Path, dir: &Path, rel: &str, raw: &Path) -> (Vec<Found>, Vec<Find
         .par_iter()
         .map(|(p, r, w)| walk(root, p, r, w))
         .collect();
-    for (f, g) in nested {
+    for (f, g, d) in nested {
         files.extend(f);
         findings.extend(g);
+        folders.extend(d);
     }
-    (files, findings)
+    (files, findings, folders)
 }
 
 fn symlink_finding(root: &Path, link: &Path, rel: &str) -> Finding {

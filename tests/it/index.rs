@@ -163,7 +163,7 @@ fn stale_and_corrupt_indices_are_detected_rebuilt_and_reported() {
         ),
         (
             "corrupt_index",
-            "is unusable: format version 7, expected 1",
+            "is unusable: format version 7, expected 2",
             Box::new(|_, i| {
                 let mut b = std::fs::read(i).unwrap();
                 b[8] = 7;

@@ -14,6 +14,7 @@ mod convert_v2;
 mod fidelity;
 mod hardening;
 mod index;
+mod index_catalog;
 mod migrate;
 mod parquet;
 mod props;
