@@ -1,6 +1,7 @@
 //! `ibstore switch`, `rollback` and `history`.
 
 use crate::cli::writer;
+use crate::cmd::compare::AllowArg;
 use anyhow::Result;
 use ibstore::report::{plural, Summary, Tally, Units, Writer};
 use ibstore::switch::{history::Entry, Outcome};
@@ -16,9 +17,19 @@ pub struct SwitchArgs {
     /// The store to point it at (beside the link, same filesystem).
     #[arg(long)]
     to: PathBuf,
-    /// Switch even when the target has error findings.
+    /// Switch even when the target has error findings (or the compare gate
+    /// found differences).
     #[arg(long)]
     force: bool,
+    /// Run compare's gate first: OLD (e.g. the store the link serves now)
+    /// against the target; differences beyond the allowances refuse the
+    /// switch (exit 1) unless --force.
+    #[arg(long, value_name = "OLD")]
+    compare_with: Option<PathBuf>,
+    /// Accept a known lossy mapping in the compare gate (as compare's
+    /// --allow; repeatable or comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', requires = "compare_with")]
+    allow: Vec<AllowArg>,
     /// Print JSON Lines instead of text.
     #[arg(long)]
     json: bool,
@@ -51,7 +62,15 @@ pub struct HistoryArgs {
 
 /// Runs `switch`.
 pub fn run_switch(a: SwitchArgs) -> Result<u8> {
-    let out = ibstore::switch::switch(&a.link, &a.to, a.force)?;
+    let mut allow: Vec<_> = a.allow.iter().map(|x| (*x).into()).collect();
+    allow.sort();
+    allow.dedup();
+    let o = ibstore::switch::Options {
+        force: a.force,
+        compare_with: a.compare_with.clone(),
+        allow,
+    };
+    let out = ibstore::switch::switch_with(&a.link, &a.to, &o)?;
     render("switch", &a.link, &out, &mut writer(a.json))
 }
 
@@ -116,6 +135,17 @@ fn render<W: Write>(
                     plural(v.warnings, "warning", "warnings"),
                     if entry.forced { " (--force)" } else { "" }
                 ))?;
+                if let Some(c) = &entry.compare {
+                    w.text_line(&compare_line(w, c))?;
+                }
+                if let Some(c) = &entry.catalog {
+                    w.text_line(&format!(
+                        "catalog: {}, {} bytes, {}",
+                        plural(c.files, "data file", "data files"),
+                        c.bytes,
+                        c.checksum
+                    ))?;
+                }
                 let from = entry.from.as_deref().unwrap_or("(no link)");
                 if *recorded {
                     w.text_line(&format!(
@@ -139,6 +169,25 @@ fn render<W: Write>(
             w.summary(&summary(&entry.validation, 0))?;
             Ok(0)
         }
+        Outcome::Differs { to, compare } => {
+            if w.is_json() {
+                w.json("compare_gate", compare)?;
+                w.json(
+                    "summary",
+                    &serde_json::json!({"refused": to.display().to_string(), "exit_code": 1}),
+                )?;
+            } else {
+                w.text_line(&compare_line(w, compare))?;
+                w.text_line(&format!(
+                    "refused: {} differs from {}; the link is unchanged (ibstore compare --old {} --new {} --details 10 shows the records; --allow or --force to switch anyway)",
+                    w.escape(&to.display().to_string()),
+                    w.escape(&compare.old),
+                    w.escape(&compare.old),
+                    w.escape(&to.display().to_string()),
+                ))?;
+            }
+            Ok(1)
+        }
         Outcome::Refused {
             to,
             validation,
@@ -160,6 +209,25 @@ fn render<W: Write>(
     }
 }
 
+fn compare_line<W: Write>(w: &Writer<W>, c: &ibstore::switch::history::CompareGate) -> String {
+    format!(
+        "compared with {}: {} hours, {} lost, {} changed, {} extra records, {} missing hours, {} damaged hours{}: {}",
+        w.escape(&c.old),
+        c.hours,
+        c.lost,
+        c.changed,
+        c.extra,
+        c.missing_hours,
+        c.damaged_hours,
+        if c.allow.is_empty() {
+            String::new()
+        } else {
+            format!(" (allowed: {})", c.allow.join(", "))
+        },
+        if c.exit_code == 0 { "gate passed" } else { "gate failed" }
+    )
+}
+
 /// Runs `history`.
 pub fn run_history(a: HistoryArgs) -> Result<u8> {
     let (l, entries) = ibstore::switch::history(&a.link)?;
@@ -175,7 +243,7 @@ pub fn run_history(a: HistoryArgs) -> Result<u8> {
         }
         for (i, e) in entries.iter().enumerate() {
             w.text_line(&format!(
-                "{} {} {} by {}@{}: {} -> {} ({}, {}, {}, {}{})",
+                "{} {} {} by {}@{}: {} -> {} ({}, {}, {}, {}{}){}{}",
                 i + 1,
                 e.time,
                 e.action,
@@ -187,7 +255,15 @@ pub fn run_history(a: HistoryArgs) -> Result<u8> {
                 plural(e.validation.records, "record", "records"),
                 plural(e.validation.errors, "error", "errors"),
                 plural(e.validation.warnings, "warning", "warnings"),
-                if e.forced { ", forced" } else { "" }
+                if e.forced { ", forced" } else { "" },
+                e.catalog
+                    .as_ref()
+                    .map_or(String::new(), |c| format!(" catalog {}", c.checksum)),
+                e.compare.as_ref().map_or(String::new(), |c| format!(
+                    " compare {} with {}",
+                    if c.exit_code == 0 { "passed" } else { "failed" },
+                    w.escape(&c.old)
+                ))
             ))?;
         }
     }
