@@ -198,33 +198,63 @@ pub fn switch_with(link: &Path, to: &Path, o: &Options) -> Result<Outcome> {
     run(&link, hist, "switch", target, o)
 }
 
-/// Points `link` back at the target before the last switch in its history.
+/// The targets the history leads through, oldest first, ending at the
+/// current one: each switch pushes its target (the first also its `from`,
+/// when the link existed before ibstore), each rollback pops back to its
+/// target. A rollback goes to the one before the last.
+pub fn chain(hist: &[Entry]) -> Vec<String> {
+    let mut st: Vec<String> = Vec::new();
+    for e in hist {
+        if e.action == "rollback" {
+            while st.len() > 1 && st.last() != Some(&e.to) {
+                st.pop();
+            }
+            if st.last() != Some(&e.to) {
+                st = vec![e.to.clone()];
+            }
+        } else {
+            if st.is_empty() {
+                st.extend(e.from.clone());
+            }
+            if st.last() != Some(&e.to) {
+                st.push(e.to.clone());
+            }
+        }
+    }
+    st
+}
+
+/// Points `link` back at the target before the current one in its history
+/// (each rollback goes one further back).
 pub fn rollback(link: &Path, force: bool) -> Result<Outcome> {
     let link = Link::new(link)?;
     link.current()?;
     let _lock = link.lock()?;
     let hist = history::read(&link.history)?;
-    let Some(last) = hist.last() else {
+    if hist.is_empty() {
         return Err(Error::Refused(format!(
             "{} has no history ({}): nothing to roll back to",
             link.path.display(),
             link.history.display()
         )));
-    };
-    let Some(prev) = last.from.clone() else {
+    }
+    let chain = chain(&hist);
+    let top = chain.last().cloned().unwrap_or_default();
+    let Some(prev) = chain.len().checked_sub(2).map(|i| chain[i].clone()) else {
         return Err(Error::Refused(format!(
-            "the last switch of {} created the link: there is no previous target to roll back to",
-            link.path.display()
+            "nothing older to roll back to: {top} is the oldest target in the history of {} ({}; the first switch created the link)",
+            link.path.display(),
+            crate::report::plural(hist.len() as u64, "entry", "entries")
         )));
     };
     let prev = PathBuf::from(prev);
     let cur = link.current()?;
-    if cur.as_deref() != Some(prev.as_path()) && cur.as_deref() != Some(Path::new(&last.to)) {
+    if cur.as_deref() != Some(prev.as_path()) && cur.as_deref() != Some(Path::new(&top)) {
         return Err(Error::Refused(format!(
             "{} points to {}, but its history's last switch went to {}: it was changed outside ibstore; use switch --to",
             link.path.display(),
             cur.map_or("nothing".into(), |c| c.display().to_string()),
-            last.to
+            top
         )));
     }
     let target = fs::canonicalize(&prev).map_err(|e| match e.kind() {
@@ -417,4 +447,39 @@ fn host() -> String {
     }
     let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(action: &str, from: Option<&str>, to: &str) -> Entry {
+        Entry {
+            action: action.into(),
+            time: String::new(),
+            user: String::new(),
+            host: String::new(),
+            from: from.map(Into::into),
+            to: to.into(),
+            validation: Validation::default(),
+            forced: false,
+            catalog: None,
+            compare: None,
+        }
+    }
+
+    #[test]
+    fn the_chain_pushes_switches_and_pops_rollbacks() {
+        let h = [
+            e("switch", Some("/pre"), "/a"),
+            e("switch", Some("/a"), "/b"),
+            e("switch", Some("/b"), "/c"),
+            e("rollback", Some("/c"), "/b"),
+        ];
+        assert_eq!(chain(&h), ["/pre", "/a", "/b"]);
+        assert_eq!(chain(&h[..3]), ["/pre", "/a", "/b", "/c"]);
+        let h = [e("switch", None, "/a"), e("rollback", Some("/a"), "/x")];
+        assert_eq!(chain(&h), ["/x"], "a rollback off the chain restarts it");
+        assert_eq!(chain(&[]), Vec::<String>::new());
+    }
 }

@@ -379,8 +379,11 @@ fn bad_inputs_exit_2_and_leave_the_link_alone() {
     let o = run(&["rollback", "--link", "act"], &root, None);
     assert_eq!(o.code, 2);
     assert!(
-        o.stderr
-            .contains("created the link: there is no previous target"),
+        o.stderr.contains(&format!(
+            "nothing older to roll back to: {}/a is the oldest target in the history of {}/act (1 entry; the first switch created the link)",
+            root.display(),
+            root.display()
+        )),
         "{}",
         o.stderr
     );
@@ -750,4 +753,70 @@ fn compare_with_gates_the_switch_and_every_entry_has_a_catalog_checksum() {
     );
     assert_eq!(o.code, 2);
     assert_eq!(link_of(&root).as_deref(), Some("c"));
+}
+
+#[test]
+fn rollback_walks_back_through_the_history_until_nothing_is_older() {
+    let (_d, root) = stores();
+    gen(&root.join("c"), &["--hours", "1", "--format", "v2-json"]);
+    for t in ["a", "b", "c"] {
+        assert_eq!(
+            run(&["switch", "--link", "act", "--to", t], &root, None).code,
+            0
+        );
+    }
+    let r = root.display();
+    for (from, to) in [("c", "b"), ("b", "a")] {
+        let o = run(&["rollback", "--link", "act"], &root, None);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert!(
+            o.stdout
+                .contains(&format!("switched {r}/act: {r}/{from} -> {r}/{to}\n")),
+            "{}",
+            o.stdout
+        );
+        assert_eq!(link_of(&root).as_deref(), Some(to));
+    }
+    let o = run(&["rollback", "--link", "act"], &root, None);
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stderr,
+        format!("ibstore: error: refused: nothing older to roll back to: {r}/a is the oldest target in the history of {r}/act (5 entries; the first switch created the link)\n")
+    );
+    assert_eq!(link_of(&root).as_deref(), Some("a"));
+    // A new switch, then a rollback returns to where it came from; the
+    // one after goes on down the chain left before (a is the oldest).
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "c"], &root, None).code,
+        0
+    );
+    assert_eq!(run(&["rollback", "--link", "act"], &root, None).code, 0);
+    assert_eq!(link_of(&root).as_deref(), Some("a"));
+    assert_eq!(
+        hops(&history(&root)),
+        vec![
+            hop("switch", None, "a"),
+            hop("switch", Some("a"), "b"),
+            hop("switch", Some("b"), "c"),
+            hop("rollback", Some("c"), "b"),
+            hop("rollback", Some("b"), "a"),
+            hop("switch", Some("a"), "c"),
+            hop("rollback", Some("c"), "a"),
+        ]
+    );
+    // The target before the current one must still validate and exist.
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "b"], &root, None).code,
+        0
+    );
+    fs::rename(root.join("a"), root.join("a-moved")).unwrap();
+    let o = run(&["rollback", "--link", "act"], &root, None);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains(&format!("the previous target {r}/a no longer exists")),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(link_of(&root).as_deref(), Some("b"));
 }
