@@ -55,6 +55,13 @@ pub struct HistoryArgs {
     /// The symbolic link.
     #[arg(long)]
     link: PathBuf,
+    /// Prune the stores the history names beyond the newest N (never the
+    /// current target nor the previous one); a dry run unless --apply.
+    #[arg(long, value_name = "N")]
+    keep: Option<usize>,
+    /// With --keep: delete them (each renamed aside first, then deleted).
+    #[arg(long, requires = "keep")]
+    apply: bool,
     /// Print JSON Lines instead of text.
     #[arg(long)]
     json: bool,
@@ -230,6 +237,9 @@ fn compare_line<W: Write>(w: &Writer<W>, c: &ibstore::switch::history::CompareGa
 
 /// Runs `history`.
 pub fn run_history(a: HistoryArgs) -> Result<u8> {
+    if let Some(keep) = a.keep {
+        return run_prune(&a, keep);
+    }
     let (l, entries) = ibstore::switch::history(&a.link)?;
     let mut w = writer(a.json);
     w.begin("history", &l.path.display().to_string())?;
@@ -272,6 +282,53 @@ pub fn run_history(a: HistoryArgs) -> Result<u8> {
             "summary",
             &serde_json::json!({"entries": entries.len(), "exit_code": 0}),
         )?;
+    }
+    Ok(0)
+}
+
+fn run_prune(a: &HistoryArgs, keep: usize) -> Result<u8> {
+    let l = ibstore::switch::Link::new(&a.link)?;
+    let out = ibstore::switch::prune::prune(&a.link, keep, a.apply)?;
+    let mut w = writer(a.json);
+    w.begin("history", &l.path.display().to_string())?;
+    let freed: u64 = out
+        .iter()
+        .filter(|p| matches!(p.action, "delete" | "deleted"))
+        .map(|p| p.bytes)
+        .sum();
+    let n = out
+        .iter()
+        .filter(|p| matches!(p.action, "delete" | "deleted"))
+        .count() as u64;
+    if w.is_json() {
+        for p in &out {
+            w.json("prune", p)?;
+        }
+        w.json(
+            "summary",
+            &serde_json::json!({"stores": n, "bytes": freed, "applied": a.apply, "exit_code": 0}),
+        )?;
+    } else {
+        for p in &out {
+            let what = match p.action {
+                "keep" => format!("keep {} ({})", w.escape(&p.path), p.why),
+                "gone" => format!("gone {} (no longer exists)", w.escape(&p.path)),
+                "delete" => format!("would delete {} ({} bytes)", w.escape(&p.path), p.bytes),
+                _ => format!("deleted {} ({} bytes)", w.escape(&p.path), p.bytes),
+            };
+            w.text_line(&what)?;
+        }
+        w.text_line(&if a.apply {
+            format!(
+                "{} deleted, {freed} bytes freed",
+                plural(n, "store", "stores")
+            )
+        } else {
+            format!(
+                "dry run: {} would be deleted, {freed} bytes; run again with --apply",
+                plural(n, "store", "stores")
+            )
+        })?;
     }
     Ok(0)
 }

@@ -17,6 +17,7 @@
 //! link switched; running the same command again records the missing entry.
 
 pub mod history;
+pub mod prune;
 
 use crate::compare::allow::Allowance;
 use crate::error::{Error, Result};

@@ -820,3 +820,101 @@ fn rollback_walks_back_through_the_history_until_nothing_is_older() {
     );
     assert_eq!(link_of(&root).as_deref(), Some("b"));
 }
+
+#[test]
+fn history_keep_prunes_old_stores_dry_run_first_and_crash_safe() {
+    let (_d, root) = stores();
+    gen(&root.join("c"), &["--hours", "1"]);
+    gen(&root.join("d"), &["--hours", "1"]);
+    for t in ["a", "b", "c", "d"] {
+        assert_eq!(
+            run(&["switch", "--link", "act", "--to", t], &root, None).code,
+            0
+        );
+    }
+    let r = root.display();
+    let size = |s: &str| -> u64 {
+        fs::read_dir(root.join(s).join("v3/json/2025/08/01/00"))
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    let (sa, sb) = (size("a"), 26209u64);
+    let o = run(&["history", "--link", "act", "--keep", "1"], &root, None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        format!(
+            "ibstore history: {r}/act\nkeep {r}/d (current target)\nkeep {r}/c (previous target (rollback))\n\
+             would delete {r}/b ({sb} bytes)\nwould delete {r}/a ({sa} bytes)\n\
+             dry run: 2 stores would be deleted, {} bytes; run again with --apply\n",
+            sa + sb
+        )
+    );
+    assert!(
+        root.join("a").is_dir() && root.join("b").is_dir(),
+        "dry run"
+    );
+    // Killed after setting b aside: b is gone from its name, whole aside.
+    let o = run(
+        &["history", "--link", "act", "--keep", "1", "--apply"],
+        &root,
+        Some(1),
+    );
+    assert_eq!(o.code, -1, "{}", o.stderr);
+    assert!(!root.join("b").exists());
+    assert!(root.join("b.ibstore-prune/v3").is_dir());
+    assert!(root.join("a").is_dir());
+    let o = run(
+        &[
+            "history", "--link", "act", "--keep", "1", "--apply", "--json",
+        ],
+        &root,
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let l = json_lines(o.stdout.as_bytes());
+    let acts: Vec<(String, String)> = l
+        .iter()
+        .filter(|x| x["type"] == "prune")
+        .map(|x| {
+            (
+                x["action"].as_str().unwrap().to_owned(),
+                x["path"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let p = |a: &str, s: &str| (a.to_owned(), s.to_owned());
+    assert_eq!(
+        acts,
+        vec![
+            p("keep", "d"),
+            p("keep", "c"),
+            p("gone", "b"),
+            p("deleted", "a")
+        ]
+    );
+    assert_eq!(l.last().unwrap()["stores"], 1);
+    let mut left: Vec<String> = fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["act", "act.history.jsonl", "act.lock", "c", "d"]);
+    assert_eq!(link_of(&root).as_deref(), Some("d"));
+    assert_eq!(history(&root).len(), 4, "the history is kept whole");
+    // Rollback still has its previous target.
+    assert_eq!(run(&["rollback", "--link", "act"], &root, None).code, 0);
+    assert_eq!(link_of(&root).as_deref(), Some("c"));
+    // --apply without --keep is bad usage.
+    assert_eq!(
+        run(&["history", "--link", "act", "--apply"], &root, None).code,
+        2
+    );
+}
