@@ -529,6 +529,10 @@ fn run_step(
                     "the new store has {} error findings; the link is unchanged",
                     findings.len()
                 )),
+                crate::switch::Outcome::Differs { compare, .. } => Err(format!(
+                    "the compare gate failed against {}; the link is unchanged",
+                    compare.old
+                )),
             },
         },
     })

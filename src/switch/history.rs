@@ -41,8 +41,79 @@ pub struct Entry {
     pub to: String,
     /// Validation of `to` before the switch.
     pub validation: Validation,
-    /// Switched despite error findings (`--force`).
+    /// Switched despite error findings or a failed compare gate (`--force`).
     pub forced: bool,
+    /// The target's catalog checksum when it was switched to (absent in
+    /// entries written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<Catalog>,
+    /// The compare gate's summary (`--compare-with`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<CompareGate>,
+}
+
+/// A checksum of a store's catalog: CRC-32 (IEEE) over, for every data
+/// file sorted by relative path, `path NUL size LF`. It names which files
+/// the target held and how long each was, not their bytes (a file's bytes
+/// are checked by `verify`/`validate`); a rename, a missing file or one
+/// that grew changes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Data files.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// `crc32:` and 8 hex digits.
+    pub checksum: String,
+}
+
+impl Catalog {
+    /// The catalog of a discovered store.
+    pub fn of(d: &crate::store::discover::Discovery) -> Self {
+        let mut files: Vec<(&str, u64)> = d
+            .files
+            .iter()
+            .map(|f| (f.file.rel.as_str(), f.file.size))
+            .collect();
+        files.sort_unstable();
+        let mut h = crc32fast::Hasher::new();
+        for (rel, size) in &files {
+            h.update(rel.as_bytes());
+            h.update(b"\0");
+            h.update(size.to_string().as_bytes());
+            h.update(b"\n");
+        }
+        Self {
+            files: files.len() as u64,
+            bytes: files.iter().map(|f| f.1).sum(),
+            checksum: format!("crc32:{:08x}", h.finalize()),
+        }
+    }
+}
+
+/// What the compare gate (`switch --compare-with OLD`) found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareGate {
+    /// The old store compared with the target (absolute).
+    pub old: String,
+    /// Allowances given (`--allow`).
+    pub allow: Vec<String>,
+    /// Stream-hours compared.
+    pub hours: u64,
+    /// Old records with no counterpart.
+    pub lost: u64,
+    /// Records with another value.
+    pub changed: u64,
+    /// New records with no counterpart.
+    pub extra: u64,
+    /// Hours in the old store only.
+    pub missing_hours: u64,
+    /// Hours a damaged file touches.
+    pub damaged_hours: u64,
+    /// Compare's exit code: 0 the gate passed.
+    pub exit_code: u8,
 }
 
 /// The history file of `link` (absolute).
@@ -125,6 +196,8 @@ mod tests {
             to: to.into(),
             validation: Validation::default(),
             forced: false,
+            catalog: None,
+            compare: None,
         }
     }
 

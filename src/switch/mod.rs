@@ -6,7 +6,10 @@
 //! history (strictly: a damaged history stops everything), checks the link
 //! and the target (a store, not empty, inside the link's folder, on the same
 //! filesystem, not the current target and not nested in it), validates the
-//! target (error findings refuse unless forced), writes the new history to
+//! target (error findings refuse unless forced), runs compare's gate
+//! against `--compare-with OLD` when asked (differences beyond the
+//! allowances refuse unless forced), records the target's catalog checksum
+//! ([`history::Catalog`]), writes the new history to
 //! a temp file (so a full disk stops it before anything changes), makes the
 //! new link under a temp name, renames it over the link, fsyncs the folder
 //! ([`fsutil::replace_symlink`]), then renames the new history into place.
@@ -14,13 +17,15 @@
 //! link switched; running the same command again records the missing entry.
 
 pub mod history;
+pub mod prune;
 
+use crate::compare::allow::Allowance;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::report::{Finding, Severity};
 use crate::scan::ScanOptions;
 use crate::store::discover;
-use history::{Entry, Validation};
+use history::{Catalog, CompareGate, Entry, Validation};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
@@ -138,9 +143,17 @@ pub enum Outcome {
     /// target after an interrupted run and only the history entry was written).
     Switched {
         /// The history entry written.
-        entry: Entry,
+        entry: Box<Entry>,
         /// Only the missing history entry was written.
         recorded: bool,
+    },
+    /// The compare gate (`--compare-with`) found differences beyond the
+    /// allowances and `force` was not given: nothing changed.
+    Differs {
+        /// The target.
+        to: PathBuf,
+        /// What compare found.
+        compare: CompareGate,
     },
     /// The target has error findings and `force` was not given: nothing changed.
     Refused {
@@ -153,43 +166,96 @@ pub enum Outcome {
     },
 }
 
+/// How to switch.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Switch despite error findings or a failed compare gate.
+    pub force: bool,
+    /// Run compare's gate of this old store against the target first.
+    pub compare_with: Option<PathBuf>,
+    /// Compare allowances for the gate.
+    pub allow: Vec<Allowance>,
+}
+
 /// Points `link` at the store `to`.
 pub fn switch(link: &Path, to: &Path, force: bool) -> Result<Outcome> {
+    switch_with(
+        link,
+        to,
+        &Options {
+            force,
+            ..Options::default()
+        },
+    )
+}
+
+/// Points `link` at the store `to`, with the compare gate when asked.
+pub fn switch_with(link: &Path, to: &Path, o: &Options) -> Result<Outcome> {
     let link = Link::new(link)?;
     link.current()?;
     let _lock = link.lock()?;
     let hist = history::read(&link.history)?;
     let target = fs::canonicalize(to).map_err(|e| Error::path(to, e))?;
-    run(&link, hist, "switch", target, force)
+    run(&link, hist, "switch", target, o)
 }
 
-/// Points `link` back at the target before the last switch in its history.
+/// The targets the history leads through, oldest first, ending at the
+/// current one: each switch pushes its target (the first also its `from`,
+/// when the link existed before ibstore), each rollback pops back to its
+/// target. A rollback goes to the one before the last.
+pub fn chain(hist: &[Entry]) -> Vec<String> {
+    let mut st: Vec<String> = Vec::new();
+    for e in hist {
+        if e.action == "rollback" {
+            while st.len() > 1 && st.last() != Some(&e.to) {
+                st.pop();
+            }
+            if st.last() != Some(&e.to) {
+                st = vec![e.to.clone()];
+            }
+        } else {
+            if st.is_empty() {
+                st.extend(e.from.clone());
+            }
+            if st.last() != Some(&e.to) {
+                st.push(e.to.clone());
+            }
+        }
+    }
+    st
+}
+
+/// Points `link` back at the target before the current one in its history
+/// (each rollback goes one further back).
 pub fn rollback(link: &Path, force: bool) -> Result<Outcome> {
     let link = Link::new(link)?;
     link.current()?;
     let _lock = link.lock()?;
     let hist = history::read(&link.history)?;
-    let Some(last) = hist.last() else {
+    if hist.is_empty() {
         return Err(Error::Refused(format!(
             "{} has no history ({}): nothing to roll back to",
             link.path.display(),
             link.history.display()
         )));
-    };
-    let Some(prev) = last.from.clone() else {
+    }
+    let chain = chain(&hist);
+    let top = chain.last().cloned().unwrap_or_default();
+    let Some(prev) = chain.len().checked_sub(2).map(|i| chain[i].clone()) else {
         return Err(Error::Refused(format!(
-            "the last switch of {} created the link: there is no previous target to roll back to",
-            link.path.display()
+            "nothing older to roll back to: {top} is the oldest target in the history of {} ({}; the first switch created the link)",
+            link.path.display(),
+            crate::report::plural(hist.len() as u64, "entry", "entries")
         )));
     };
     let prev = PathBuf::from(prev);
     let cur = link.current()?;
-    if cur.as_deref() != Some(prev.as_path()) && cur.as_deref() != Some(Path::new(&last.to)) {
+    if cur.as_deref() != Some(prev.as_path()) && cur.as_deref() != Some(Path::new(&top)) {
         return Err(Error::Refused(format!(
             "{} points to {}, but its history's last switch went to {}: it was changed outside ibstore; use switch --to",
             link.path.display(),
             cur.map_or("nothing".into(), |c| c.display().to_string()),
-            last.to
+            top
         )));
     }
     let target = fs::canonicalize(&prev).map_err(|e| match e.kind() {
@@ -199,7 +265,16 @@ pub fn rollback(link: &Path, force: bool) -> Result<Outcome> {
         )),
         _ => Error::path(&prev, e),
     })?;
-    run(&link, hist, "rollback", target, force)
+    run(
+        &link,
+        hist,
+        "rollback",
+        target,
+        &Options {
+            force,
+            ..Options::default()
+        },
+    )
 }
 
 /// The history of `link`.
@@ -214,8 +289,9 @@ fn run(
     hist: Vec<Entry>,
     action: &str,
     target: PathBuf,
-    force: bool,
+    o: &Options,
 ) -> Result<Outcome> {
+    let force = o.force;
     let cur = link.current()?;
     let refuse = |why: String| Error::Unsafe {
         path: target.clone(),
@@ -260,6 +336,7 @@ fn run(
     if d.files.is_empty() {
         return Err(refuse("holds no data files".into()));
     }
+    let catalog = Catalog::of(&d);
     let report = crate::validate::run(d, &ScanOptions::default(), &())?;
     let t = report.tally();
     let validation = Validation {
@@ -279,6 +356,18 @@ fn run(
                 .collect(),
         });
     }
+    let compare = match &o.compare_with {
+        Some(old) => Some(gate(old, &target, &o.allow)?),
+        None => None,
+    };
+    if let Some(c) = compare.as_ref().filter(|c| c.exit_code != 0) {
+        if !force && !recorded {
+            return Ok(Outcome::Differs {
+                to: target,
+                compare: c.clone(),
+            });
+        }
+    }
     fsutil::crash_point();
     let from = if recorded {
         hist.last().map(|e| e.to.clone())
@@ -293,7 +382,9 @@ fn run(
         from,
         to,
         validation,
-        forced: force && t.errors > 0,
+        forced: force && (t.errors > 0 || compare.as_ref().is_some_and(|c| c.exit_code != 0)),
+        catalog: Some(catalog),
+        compare,
     };
     // The new history is written (and a full disk found) before the link
     // changes; it is renamed into place after.
@@ -304,7 +395,39 @@ fn run(
         fsutil::replace_symlink(&link.path, rel)?;
     }
     fsutil::commit(&tmp, &link.history)?;
-    Ok(Outcome::Switched { entry, recorded })
+    Ok(Outcome::Switched {
+        entry: Box::new(entry),
+        recorded,
+    })
+}
+
+/// Compare's gate: `old` against the target, as `ibstore compare` would.
+fn gate(old: &Path, target: &Path, allow: &[Allowance]) -> Result<CompareGate> {
+    let old = fs::canonicalize(old).map_err(|e| Error::path(old, e))?;
+    let r = crate::compare::run(
+        &crate::compare::Options {
+            old: old.clone(),
+            new: target.to_owned(),
+            old_format: None,
+            new_format: None,
+            details: 0,
+            allow: allow.to_vec(),
+            scan: ScanOptions::default(),
+        },
+        &(),
+    )?;
+    let s = r.summary();
+    Ok(CompareGate {
+        old: old.display().to_string(),
+        allow: allow.iter().map(|a| a.name().to_owned()).collect(),
+        hours: s.hours,
+        lost: s.lost,
+        changed: s.changed,
+        extra: s.extra,
+        missing_hours: s.missing_hours,
+        damaged_hours: s.damaged_hours,
+        exit_code: s.exit_code,
+    })
 }
 
 fn user() -> String {
@@ -325,4 +448,39 @@ fn host() -> String {
     }
     let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(action: &str, from: Option<&str>, to: &str) -> Entry {
+        Entry {
+            action: action.into(),
+            time: String::new(),
+            user: String::new(),
+            host: String::new(),
+            from: from.map(Into::into),
+            to: to.into(),
+            validation: Validation::default(),
+            forced: false,
+            catalog: None,
+            compare: None,
+        }
+    }
+
+    #[test]
+    fn the_chain_pushes_switches_and_pops_rollbacks() {
+        let h = [
+            e("switch", Some("/pre"), "/a"),
+            e("switch", Some("/a"), "/b"),
+            e("switch", Some("/b"), "/c"),
+            e("rollback", Some("/c"), "/b"),
+        ];
+        assert_eq!(chain(&h), ["/pre", "/a", "/b"]);
+        assert_eq!(chain(&h[..3]), ["/pre", "/a", "/b", "/c"]);
+        let h = [e("switch", None, "/a"), e("rollback", Some("/a"), "/x")];
+        assert_eq!(chain(&h), ["/x"], "a rollback off the chain restarts it");
+        assert_eq!(chain(&[]), Vec::<String>::new());
+    }
 }

@@ -69,7 +69,9 @@ fn switch_rollback_and_history_report_exactly() {
         o.stdout,
         format!(
             "ibstore switch: {r}/act\nvalidated {r}/a: 4 data files, 400 records, 0 errors, 0 warnings\n\
-             switched {r}/act: (no link) -> {r}/a\nhistory: {r}/act.history.jsonl\n"
+             catalog: 4 data files, 47330 bytes, {}\n\
+             switched {r}/act: (no link) -> {r}/a\nhistory: {r}/act.history.jsonl\n",
+            catalog_crc(&root.join("a"))
         )
     );
     assert_eq!(
@@ -129,9 +131,10 @@ fn switch_rollback_and_history_report_exactly() {
     assert!(lines[2].starts_with("2 "), "{}", lines[2]);
     assert!(
         lines[2].ends_with(&format!(
-            "switch by {}@{}: {r}/a -> {r}/b (4 files, 400 records, 0 errors, 0 warnings)",
+            "switch by {}@{}: {r}/a -> {r}/b (4 files, 400 records, 0 errors, 0 warnings) catalog {}",
             h[1]["user"].as_str().unwrap(),
-            h[1]["host"].as_str().unwrap()
+            h[1]["host"].as_str().unwrap(),
+            catalog_crc(&root.join("b"))
         )),
         "{}",
         lines[2]
@@ -376,8 +379,11 @@ fn bad_inputs_exit_2_and_leave_the_link_alone() {
     let o = run(&["rollback", "--link", "act"], &root, None);
     assert_eq!(o.code, 2);
     assert!(
-        o.stderr
-            .contains("created the link: there is no previous target"),
+        o.stderr.contains(&format!(
+            "nothing older to roll back to: {}/a is the oldest target in the history of {}/act (1 entry; the first switch created the link)",
+            root.display(),
+            root.display()
+        )),
         "{}",
         o.stderr
     );
@@ -404,7 +410,7 @@ fn a_history_edited_or_truncated_stops_every_command() {
     let r = root.display();
     let truncated = &good[..good.len() - 10];
     let edited = good.replacen("\"switch\"", "\"swap\"", 1);
-    let extra = good.replacen("\"forced\":false}", "\"forced\":false,\"note\":1}", 1);
+    let extra = good.replacen("\"forced\":false,", "\"forced\":false,\"note\":1,", 1);
     for (bytes, why) in [
         (
             truncated.to_owned(),
@@ -594,4 +600,321 @@ fn rollback_to_a_target_with_errors_is_refused_unless_forced() {
     let h = history(&root);
     assert_eq!(hops(&h)[2], hop("rollback", Some("a"), "bad"));
     assert_eq!(h[2]["forced"], true);
+}
+
+/// The catalog checksum `switch` records: CRC-32 over `rel NUL size LF` of
+/// every data file, sorted by relative path (computed here independently).
+fn catalog_crc(store: &Path) -> String {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name().unwrap() == ".ibstore" {
+                continue;
+            }
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.push((rel, fs::metadata(&p).unwrap().len()));
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(store, store, &mut v);
+    v.sort();
+    let mut h = crc32fast::Hasher::new();
+    for (rel, size) in &v {
+        h.update(format!("{rel}\0{size}\n").as_bytes());
+    }
+    format!("crc32:{:08x}", h.finalize())
+}
+
+#[test]
+fn compare_with_gates_the_switch_and_every_entry_has_a_catalog_checksum() {
+    let (_d, root) = stores();
+    let r = root.display();
+    // c: b with its first hour of one stream gone.
+    let o = std::process::Command::new("cp")
+        .args(["-r", "b", "c"])
+        .current_dir(&root)
+        .status()
+        .unwrap();
+    assert!(o.success());
+    let gone = "v3/protobuf/2025/08/01/00/265598_last_1754006400.pb";
+    fs::remove_file(root.join("c").join(gone)).unwrap();
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "a"], &root, None).code,
+        0
+    );
+    let o = run(
+        &[
+            "switch",
+            "--link",
+            "act",
+            "--to",
+            "b",
+            "--compare-with",
+            "a",
+        ],
+        &root,
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains(&format!(
+            "compared with {r}/a: 4 hours, 0 lost, 0 changed, 0 extra records, 0 missing hours, 0 damaged hours: gate passed\n"
+        )),
+        "{}",
+        o.stdout
+    );
+    let o = run(
+        &[
+            "switch",
+            "--link",
+            "act",
+            "--to",
+            "c",
+            "--compare-with",
+            "b",
+        ],
+        &root,
+        None,
+    );
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains(&format!(
+            "compared with {r}/b: 4 hours, 100 lost, 0 changed, 0 extra records, 1 missing hours, 0 damaged hours: gate failed\n\
+             refused: {r}/c differs from {r}/b; the link is unchanged"
+        )),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(link_of(&root).as_deref(), Some("b"));
+    assert_eq!(history(&root).len(), 2);
+    // An allowance that does not cover a lost hour changes nothing.
+    let o = run(
+        &[
+            "switch",
+            "--link",
+            "act",
+            "--to",
+            "c",
+            "--compare-with",
+            "b",
+            "--allow",
+            "mid-value",
+        ],
+        &root,
+        None,
+    );
+    assert_eq!(o.code, 1);
+    assert_eq!(link_of(&root).as_deref(), Some("b"));
+    // --force switches and says so.
+    let o = run(
+        &[
+            "switch",
+            "--link",
+            "act",
+            "--to",
+            "c",
+            "--compare-with",
+            "b",
+            "--force",
+        ],
+        &root,
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(link_of(&root).as_deref(), Some("c"));
+    let h = history(&root);
+    assert_eq!(h.len(), 3);
+    assert_eq!(h[0]["compare"], Value::Null);
+    assert_eq!(h[1]["compare"]["exit_code"], 0);
+    assert_eq!(h[1]["compare"]["old"], format!("{r}/a"));
+    assert_eq!(h[1]["forced"], false);
+    assert_eq!(
+        h[2]["compare"],
+        serde_json::json!({"old": format!("{r}/b"), "allow": [], "hours": 4, "lost": 100, "changed": 0,
+            "extra": 0, "missing_hours": 1, "damaged_hours": 0, "exit_code": 1})
+    );
+    assert_eq!(h[2]["forced"], true);
+    for (e, s, files) in [(&h[0], "a", 4), (&h[1], "b", 4), (&h[2], "c", 3)] {
+        assert_eq!(e["catalog"]["files"], files, "{s}");
+        assert_eq!(e["catalog"]["checksum"], catalog_crc(&root.join(s)), "{s}");
+    }
+    assert_ne!(h[1]["catalog"]["checksum"], h[2]["catalog"]["checksum"]);
+    // --allow without --compare-with is bad usage.
+    let o = run(
+        &[
+            "switch", "--link", "act", "--to", "a", "--allow", "v3-drops",
+        ],
+        &root,
+        None,
+    );
+    assert_eq!(o.code, 2);
+    assert_eq!(link_of(&root).as_deref(), Some("c"));
+}
+
+#[test]
+fn rollback_walks_back_through_the_history_until_nothing_is_older() {
+    let (_d, root) = stores();
+    gen(&root.join("c"), &["--hours", "1", "--format", "v2-json"]);
+    for t in ["a", "b", "c"] {
+        assert_eq!(
+            run(&["switch", "--link", "act", "--to", t], &root, None).code,
+            0
+        );
+    }
+    let r = root.display();
+    for (from, to) in [("c", "b"), ("b", "a")] {
+        let o = run(&["rollback", "--link", "act"], &root, None);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert!(
+            o.stdout
+                .contains(&format!("switched {r}/act: {r}/{from} -> {r}/{to}\n")),
+            "{}",
+            o.stdout
+        );
+        assert_eq!(link_of(&root).as_deref(), Some(to));
+    }
+    let o = run(&["rollback", "--link", "act"], &root, None);
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stderr,
+        format!("ibstore: error: refused: nothing older to roll back to: {r}/a is the oldest target in the history of {r}/act (5 entries; the first switch created the link)\n")
+    );
+    assert_eq!(link_of(&root).as_deref(), Some("a"));
+    // A new switch, then a rollback returns to where it came from; the
+    // one after goes on down the chain left before (a is the oldest).
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "c"], &root, None).code,
+        0
+    );
+    assert_eq!(run(&["rollback", "--link", "act"], &root, None).code, 0);
+    assert_eq!(link_of(&root).as_deref(), Some("a"));
+    assert_eq!(
+        hops(&history(&root)),
+        vec![
+            hop("switch", None, "a"),
+            hop("switch", Some("a"), "b"),
+            hop("switch", Some("b"), "c"),
+            hop("rollback", Some("c"), "b"),
+            hop("rollback", Some("b"), "a"),
+            hop("switch", Some("a"), "c"),
+            hop("rollback", Some("c"), "a"),
+        ]
+    );
+    // The target before the current one must still validate and exist.
+    assert_eq!(
+        run(&["switch", "--link", "act", "--to", "b"], &root, None).code,
+        0
+    );
+    fs::rename(root.join("a"), root.join("a-moved")).unwrap();
+    let o = run(&["rollback", "--link", "act"], &root, None);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains(&format!("the previous target {r}/a no longer exists")),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(link_of(&root).as_deref(), Some("b"));
+}
+
+#[test]
+fn history_keep_prunes_old_stores_dry_run_first_and_crash_safe() {
+    let (_d, root) = stores();
+    gen(&root.join("c"), &["--hours", "1"]);
+    gen(&root.join("d"), &["--hours", "1"]);
+    for t in ["a", "b", "c", "d"] {
+        assert_eq!(
+            run(&["switch", "--link", "act", "--to", t], &root, None).code,
+            0
+        );
+    }
+    let r = root.display();
+    let size = |s: &str| -> u64 {
+        fs::read_dir(root.join(s).join("v3/json/2025/08/01/00"))
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    let (sa, sb) = (size("a"), 26209u64);
+    let o = run(&["history", "--link", "act", "--keep", "1"], &root, None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        format!(
+            "ibstore history: {r}/act\nkeep {r}/d (current target)\nkeep {r}/c (previous target (rollback))\n\
+             would delete {r}/b ({sb} bytes)\nwould delete {r}/a ({sa} bytes)\n\
+             dry run: 2 stores would be deleted, {} bytes; run again with --apply\n",
+            sa + sb
+        )
+    );
+    assert!(
+        root.join("a").is_dir() && root.join("b").is_dir(),
+        "dry run"
+    );
+    // Killed after setting b aside: b is gone from its name, whole aside.
+    let o = run(
+        &["history", "--link", "act", "--keep", "1", "--apply"],
+        &root,
+        Some(1),
+    );
+    assert_eq!(o.code, -1, "{}", o.stderr);
+    assert!(!root.join("b").exists());
+    assert!(root.join("b.ibstore-prune/v3").is_dir());
+    assert!(root.join("a").is_dir());
+    let o = run(
+        &[
+            "history", "--link", "act", "--keep", "1", "--apply", "--json",
+        ],
+        &root,
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let l = json_lines(o.stdout.as_bytes());
+    let acts: Vec<(String, String)> = l
+        .iter()
+        .filter(|x| x["type"] == "prune")
+        .map(|x| {
+            (
+                x["action"].as_str().unwrap().to_owned(),
+                x["path"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let p = |a: &str, s: &str| (a.to_owned(), s.to_owned());
+    assert_eq!(
+        acts,
+        vec![
+            p("keep", "d"),
+            p("keep", "c"),
+            p("gone", "b"),
+            p("deleted", "a")
+        ]
+    );
+    assert_eq!(l.last().unwrap()["stores"], 1);
+    let mut left: Vec<String> = fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["act", "act.history.jsonl", "act.lock", "c", "d"]);
+    assert_eq!(link_of(&root).as_deref(), Some("d"));
+    assert_eq!(history(&root).len(), 4, "the history is kept whole");
+    // Rollback still has its previous target.
+    assert_eq!(run(&["rollback", "--link", "act"], &root, None).code, 0);
+    assert_eq!(link_of(&root).as_deref(), Some("c"));
+    // --apply without --keep is bad usage.
+    assert_eq!(
+        run(&["history", "--link", "act", "--apply"], &root, None).code,
+        2
+    );
 }
