@@ -469,7 +469,7 @@ fn bad_paths_are_refused_before_anything_is_written() {
     let (code, _, _, err) = convert(&src, &d.path().join("o"), &["--format", "v4-pb"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("--format \"v4-pb\": expected v2-json, v2-pb, v3-json or v3-pb"),
+        err.contains("--format \"v4-pb\": expected v2-json, v2-pb, v3-json, v3-pb or parquet"),
         "{err}"
     );
     let (code, _, _, err) = convert(
