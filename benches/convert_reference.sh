@@ -28,18 +28,17 @@ if [ ! -f "$v2/.ibstore/convert.json" ]; then
   "$bin" convert --from "$ref" --to "$v2" --source-format v3-json --format v2-json --until "$until" >/dev/null
 fi
 
-# best CMD... → "seconds rss_kib" of the fastest of $runs runs
+# best CMD... → "seconds rss_kib cpu_seconds" of the fastest of $runs runs
 best() {
-  local b=999999 brss=0
+  local b=999999 brss=0 bcpu=0
   for _ in $(seq "$runs"); do
     rm -rf "$work/out"
-    local r
-    /usr/bin/time -o "$work/time" -f '%e %M' "$@" >/dev/null 2>&1 || true
-    r=$(tail -1 "$work/time")
-    local s=${r% *} m=${r#* }
-    if (( $(echo "$s < $b" | bc -l) )); then b=$s; brss=$m; fi
+    /usr/bin/time -o "$work/time" -f '%e %M %U %S' "$@" >/dev/null 2>&1 || true
+    local s m u k
+    read -r s m u k < <(tail -1 "$work/time")
+    if (( $(echo "$s < $b" | bc -l) )); then b=$s; brss=$m; bcpu=$(echo "$u + $k" | bc -l); fi
   done
-  echo "$b $brss"
+  echo "$b $brss $bcpu"
 }
 size() { du -sb --exclude=.ibstore "$1" | cut -f1; }
 facts() { # path [validate args] → "bytes records"
@@ -49,28 +48,28 @@ facts() { # path [validate args] → "bytes records"
 
 grep -m1 'model name' /proc/cpuinfo
 echo "load before: $(uptime)"
-printf '| input | bytes | records | command | s | MB/s in | M records/s | vs validate | output bytes | output/input | peak RSS MiB |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
-row() { # input bytes records command secs rss vsecs outbytes
+printf '| input | bytes | records | command | wall s | MB/s in | M records/s | vs validate (wall) | CPU s | vs validate (CPU) | output bytes | output/input | peak RSS MiB |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+row() { # input bytes records command secs rss vsecs outbytes cpu vcpu
   local o=$8 ratio=""
   [ -n "$o" ] && ratio=$(printf '%.3f' "$(echo "$o / $2" | bc -l)")
-  printf '| %s | %s | %s | %s | %s | %.0f | %.2f | %.2f | %s | %s | %.1f |\n' "$1" "$2" "$3" "$4" "$5" \
+  printf '| %s | %s | %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %s | %s | %.1f |\n' "$1" "$2" "$3" "$4" "$5" \
     "$(echo "$2 / $5 / 1000000" | bc -l)" "$(echo "$3 / $5 / 1000000" | bc -l)" "$(echo "$7 / $5" | bc -l)" \
-    "$o" "$ratio" "$(echo "$6 / 1024" | bc -l)"
+    "$9" "$(echo "${10} / $9" | bc -l)" "$o" "$ratio" "$(echo "$6 / 1024" | bc -l)"
 }
 for input in v3-json v2-json; do
   if [ "$input" = v3-json ]; then path=$ref/v3/json; src=$ref; sf=(--source-format v3-json)
   else path=$v2; src=$v2; sf=(); fi
   read -r bytes records <<<"$(facts "$path")"
-  read -r vs vrss <<<"$(best "$bin" validate --path "$path")"
-  row "$input" "$bytes" "$records" validate "$vs" "$vrss" "$vs" ""
+  read -r vs vrss vcpu <<<"$(best "$bin" validate --path "$path")"
+  row "$input" "$bytes" "$records" validate "$vs" "$vrss" "$vs" "" "$vcpu" "$vcpu"
   for target in v3-pb v3-pb+zstd; do
     args=(--format v3-pb "${sf[@]}")
     [ "$target" = v3-pb+zstd ] && args+=(--compress zstd)
-    read -r cs crss <<<"$(best "$bin" convert --from "$src" --to "$work/out" "${args[@]}")"
+    read -r cs crss ccpu <<<"$(best "$bin" convert --from "$src" --to "$work/out" "${args[@]}")"
     rm -rf "$work/out"
     "$bin" convert --from "$src" --to "$work/out" "${args[@]}" >/dev/null
-    row "$input" "$bytes" "$records" "convert → $target" "$cs" "$crss" "$vs" "$(size "$work/out")"
+    row "$input" "$bytes" "$records" "convert → $target" "$cs" "$crss" "$vs" "$(size "$work/out")" "$ccpu" "$vcpu"
   done
   rm -rf "$work/out"
 done

@@ -519,6 +519,7 @@ impl Run<'_> {
         let mut manifest = std::mem::take(&mut self.manifest);
         self.inflight = Some(std::thread::spawn(move || {
             let r = write_batch(&dst, zstd, placed, &mut manifest);
+            release_freed_memory();
             (manifest, r)
         }));
         Ok(())
@@ -679,6 +680,19 @@ impl Run<'_> {
                 ));
             }
         }
+    }
+}
+
+/// Hands the pages of the batch just written (freed by now) back to the
+/// system. The output buffers are allocated on the scan's threads and freed
+/// on the writer's; glibc keeps such freed memory in its per-thread arenas,
+/// so without this the resident set grew with the store (290 MiB on the
+/// 1 GB reference) instead of staying at about two hours of output.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages; no memory in use is touched.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
