@@ -43,7 +43,8 @@ impl Query {
 }
 
 /// Parses a time: `2025-08-05T14:30Z`, `2025-08-05T14:30:05.25+02:00`,
-/// `2025-08-05` (midnight UTC) or µs since the epoch.
+/// `2025-08-05` (midnight UTC), µs since the epoch, or an integer since the
+/// epoch with a unit (`1754404200s`, `…ms`, `…us`/`…µs`, `…ns`).
 pub fn parse_time(s: &str) -> Result<i64, String> {
     let bad = || {
         format!(
@@ -52,6 +53,30 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
         )
     };
     let t = s.trim();
+    let digits = |n: &str| {
+        !n.is_empty()
+            && n.strip_prefix('-')
+                .unwrap_or(n)
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+            && n != "-"
+    };
+    for (unit, mul, div) in [
+        ("ns", 1, 1000),
+        ("us", 1, 1),
+        ("µs", 1, 1),
+        ("ms", 1000, 1),
+        ("s", time::US, 1),
+    ] {
+        if let Some(n) = t.strip_suffix(unit).filter(|n| digits(n)) {
+            return n
+                .parse::<i64>()
+                .ok()
+                .and_then(|v| v.checked_mul(mul))
+                .map(|v| v.div_euclid(div))
+                .ok_or_else(bad);
+        }
+    }
     if !t.is_empty()
         && t.trim_start_matches('-')
             .bytes()
@@ -554,6 +579,16 @@ mod tests {
         assert_eq!(parse_time("2025-08-05T16:30+02:00"), Ok(t));
         assert_eq!(parse_time("2025-08-05T14:30:00.5+00:00"), Ok(t + 500_000));
         assert_eq!(parse_time(&t.to_string()), Ok(t));
+        assert_eq!(parse_time("1754404200s"), Ok(t));
+        assert_eq!(parse_time("1754404200000ms"), Ok(t));
+        assert_eq!(parse_time(&format!("{t}us")), Ok(t));
+        assert_eq!(parse_time(&format!("{t}µs")), Ok(t));
+        assert_eq!(parse_time(&format!("{t}000ns")), Ok(t));
+        assert!(parse_time("99999999999999999999s").is_err());
+        assert!(parse_time("9999999999999999s").is_err());
+        assert!(parse_time("s").is_err());
+        assert!(parse_time("-s").is_err());
+        assert!(parse_time("12h").is_err());
         assert_eq!(
             parse_time("2025-08-05"),
             Ok(t - (14 * 3600 + 1800) * time::US)
