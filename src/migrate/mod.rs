@@ -8,6 +8,8 @@
 //! wrote to the old store since the last run); once the switch is done the
 //! migration is finished and a re-run changes nothing.
 
+pub mod estimate;
+
 use crate::compare::allow::Allowance;
 use crate::convert::plan::LossField;
 use crate::error::{Error, Result};
@@ -112,6 +114,26 @@ pub struct StepLine {
     pub detail: String,
     /// Wall-clock seconds it took (0 when not run).
     pub seconds: f64,
+    /// Dry run: seconds estimated from a timed sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_seconds: Option<f64>,
+}
+
+/// The sample a dry run timed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    /// Files sampled.
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// FROM's files.
+    pub store_files: usize,
+    /// FROM's bytes.
+    pub store_bytes: u64,
+    /// TO's bytes, estimated.
+    pub to_bytes: u64,
+    /// Seconds the sample took per step.
+    pub sample_seconds: [f64; 5],
 }
 
 /// A migration's report.
@@ -121,6 +143,8 @@ pub struct MigrateReport {
     pub steps: Vec<StepLine>,
     /// The backup folder, once made.
     pub backup: Option<String>,
+    /// Dry run: the sample the estimates come from.
+    pub sample: Option<Sample>,
 }
 
 impl MigrateReport {
@@ -138,8 +162,9 @@ impl MigrateReport {
             if w.is_json() {
                 w.json("migrate_step", s)?;
             } else {
-                let took = match s.status {
-                    "done" | "failed" => format!(" ({:.1} s)", s.seconds),
+                let took = match (s.status, s.estimated_seconds) {
+                    ("done" | "failed", _) => format!(" ({:.1} s)", s.seconds),
+                    (_, Some(e)) => format!(" (about {e:.1} s)"),
                     _ => String::new(),
                 };
                 w.text_line(&crate::report::escape(&format!(
@@ -156,15 +181,29 @@ impl MigrateReport {
             struct Sum<'a> {
                 exit_code: u8,
                 backup: &'a Option<String>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                sample: &'a Option<Sample>,
             }
             w.json(
                 "summary",
                 &Sum {
                     exit_code,
                     backup: &self.backup,
+                    sample: &self.sample,
                 },
             )
         } else {
+            if let Some(s) = &self.sample {
+                let total: f64 = self.steps.iter().filter_map(|s| s.estimated_seconds).sum();
+                w.text_line(&format!(
+                    "estimates: about {total:.1} s in all, scaled from a sample of {} of {} files ({} of {} bytes) run through the same steps in {:.2} s",
+                    s.files,
+                    s.store_files,
+                    s.bytes,
+                    s.store_bytes,
+                    s.sample_seconds.iter().sum::<f64>()
+                ))?;
+            }
             let dry = self.steps.iter().all(|s| s.status == "planned");
             w.text_line(match exit_code {
                 0 if dry => "dry run: nothing was changed",
@@ -221,7 +260,7 @@ fn record(to: &Path, d: &Done) -> Result<()> {
 }
 
 /// The compare allowances that match the losses the user accepted.
-fn allowances(loss: &[LossField]) -> Vec<Allowance> {
+pub(crate) fn allowances(loss: &[LossField]) -> Vec<Allowance> {
     let mut v = Vec::new();
     if loss.contains(&LossField::Ts) {
         v.push(Allowance::NoIbTime);
@@ -262,10 +301,20 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
     let mut report = MigrateReport {
         steps: Vec::new(),
         backup: None,
+        sample: None,
     };
     if o.dry_run {
         let files = d.files.len();
         let bytes = d.total_bytes;
+        let est = estimate::estimate(&d, o)?;
+        report.sample = Some(Sample {
+            files: est.files,
+            bytes: est.bytes,
+            store_files: files,
+            store_bytes: bytes,
+            to_bytes: est.to_bytes,
+            sample_seconds: est.sample_seconds,
+        });
         for step in Step::ALL {
             let detail = match step {
                 Step::Backup => format!(
@@ -279,15 +328,28 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                     )
                 ),
                 Step::Convert => format!(
-                    "read {bytes} bytes, write {} as {}{}",
+                    "read {bytes} bytes, write {} as {}{} (about {} bytes)",
                     o.to.display(),
                     o.format,
-                    o.zstd.map_or(String::new(), |l| format!(" (zstd {l})"))
+                    o.zstd.map_or(String::new(), |l| format!(" (zstd {l})")),
+                    est.to_bytes
                 ),
-                Step::Compare => "read both stores, compare every stream-hour".to_owned(),
-                Step::Index => format!("index every file of {}", o.to.display()),
+                Step::Compare => format!(
+                    "read both stores ({} bytes), compare every stream-hour",
+                    bytes + est.to_bytes
+                ),
+                Step::Index => format!(
+                    "index every file of {} ({} bytes)",
+                    o.to.display(),
+                    est.to_bytes
+                ),
                 Step::Switch => match &o.link {
-                    Some(l) => format!("point {} at {}", l.display(), o.to.display()),
+                    Some(l) => format!(
+                        "validate {} ({} bytes), point {} at it",
+                        o.to.display(),
+                        est.to_bytes,
+                        l.display()
+                    ),
                     None => "no --link: nothing to switch".to_owned(),
                 },
             };
@@ -296,6 +358,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                 status: "planned",
                 detail,
                 seconds: 0.0,
+                estimated_seconds: Some(est.seconds[step as usize]),
             });
         }
         return Ok(report);
@@ -362,6 +425,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                 status: "not_run",
                 detail: "an earlier step failed".into(),
                 seconds: 0.0,
+                estimated_seconds: None,
             });
             continue;
         }
@@ -374,6 +438,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                 status: "skipped",
                 detail: "finished by an earlier run".into(),
                 seconds: 0.0,
+                estimated_seconds: None,
             });
             continue;
         }
@@ -399,6 +464,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                     status: "done",
                     detail,
                     seconds,
+                    estimated_seconds: None,
                 });
             }
             Err(why) => {
@@ -408,6 +474,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                     status: "failed",
                     detail: why,
                     seconds,
+                    estimated_seconds: None,
                 });
             }
         }

@@ -390,3 +390,90 @@ const ARGS_N2: [&str; 8] = [
     "--link",
     "storage-active",
 ];
+
+fn data_bytes(dir: &Path) -> u64 {
+    let mut n = 0;
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() == ".ibstore" {
+            continue;
+        }
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            n += data_bytes(&e.path());
+        } else {
+            n += e.metadata().unwrap().len();
+        }
+    }
+    n
+}
+
+#[test]
+fn dry_run_prints_sizes_and_estimates_from_a_timed_sample_and_changes_nothing() {
+    let d = tempdir().unwrap();
+    setup(d.path());
+    let mut args = ARGS.to_vec();
+    args.push("--dry-run");
+    let out = ibstore()
+        .current_dir(d.path())
+        .args(["migrate", "--json"])
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let l = json_lines(&out.stdout);
+    let steps: Vec<_> = l.iter().filter(|x| x["type"] == "migrate_step").collect();
+    assert_eq!(steps.len(), 5);
+    for s in &steps {
+        assert_eq!(s["status"], "planned");
+        assert!(s["estimated_seconds"].as_f64().unwrap() >= 0.0, "{s}");
+    }
+    let sample = &l.last().unwrap()["sample"];
+    let from_bytes = data_bytes(&d.path().join("storage"));
+    // A small store is sampled whole: the estimate of TO's size is exact.
+    assert_eq!(sample["files"], 12);
+    assert_eq!(sample["store_files"], 12);
+    assert_eq!(sample["bytes"], from_bytes);
+    assert_eq!(sample["store_bytes"], from_bytes);
+    assert_eq!(sample["sample_seconds"].as_array().unwrap().len(), 5);
+    assert!(!d.path().join("storage-new").exists(), "dry run");
+    assert_eq!(
+        fs::read_link(d.path().join("storage-active")).unwrap(),
+        Path::new("storage")
+    );
+    let to_bytes = sample["to_bytes"].as_u64().unwrap();
+    assert!(
+        steps[1]["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("as v3-pb (about {to_bytes} bytes)")),
+        "{}",
+        steps[1]["detail"]
+    );
+    let (code, _, err) = migrate(d.path(), &ARGS, None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(to_bytes, data_bytes(&d.path().join("storage-new")));
+    // Text: one line per step with its estimate, then the sample.
+    let out = ibstore()
+        .current_dir(d.path())
+        .args([
+            "migrate",
+            "--from",
+            "storage",
+            "--to",
+            "other",
+            "--format",
+            "v3-json",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("s) (about "), "{text}");
+    assert!(
+        text.contains(&format!(
+            "scaled from a sample of 12 of 12 files ({from_bytes} of {from_bytes} bytes)"
+        )),
+        "{text}"
+    );
+}
