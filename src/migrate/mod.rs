@@ -8,6 +8,7 @@
 //! wrote to the old store since the last run); once the switch is done the
 //! migration is finished and a re-run changes nothing.
 
+pub mod catchup;
 pub mod estimate;
 
 use crate::compare::allow::Allowance;
@@ -145,6 +146,9 @@ pub struct MigrateReport {
     pub backup: Option<String>,
     /// Dry run: the sample the estimates come from.
     pub sample: Option<Sample>,
+    /// Files of FROM that received records after the last cut-off (after
+    /// the switch: the new store does not hold them).
+    pub late: Vec<catchup::Late>,
 }
 
 impl MigrateReport {
@@ -181,6 +185,8 @@ impl MigrateReport {
             struct Sum<'a> {
                 exit_code: u8,
                 backup: &'a Option<String>,
+                #[serde(skip_serializing_if = "<[catchup::Late]>::is_empty")]
+                late: &'a [catchup::Late],
                 #[serde(skip_serializing_if = "Option::is_none")]
                 sample: &'a Option<Sample>,
             }
@@ -189,10 +195,20 @@ impl MigrateReport {
                 &Sum {
                     exit_code,
                     backup: &self.backup,
+                    late: &self.late,
                     sample: &self.sample,
                 },
             )
         } else {
+            if !self.late.is_empty() {
+                w.text_line(&crate::report::escape(&format!(
+                    "late: {} of FROM received records after the last cut-off, which the new store does not hold: {}; \
+                     the recorder must write to the link now; convert those hours into a separate folder \
+                     (ibstore convert --from FROM --to FROM-late --since HOUR), check them with ibstore compare, and copy them in",
+                    crate::report::plural(self.late.len() as u64, "file", "files"),
+                    catchup::describe(&self.late)
+                )))?;
+            }
             if let Some(s) = &self.sample {
                 let total: f64 = self.steps.iter().filter_map(|s| s.estimated_seconds).sum();
                 w.text_line(&format!(
@@ -302,6 +318,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
         steps: Vec::new(),
         backup: None,
         sample: None,
+        late: Vec::new(),
     };
     if o.dry_run {
         let files = d.files.len();
@@ -443,7 +460,20 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
             continue;
         }
         let started = std::time::Instant::now();
-        let outcome = run_step(step, o, &from, progress)?;
+        if step == Step::Convert {
+            // The cut-off: what convert is about to read.
+            catchup::save(&o.to, &catchup::snapshot(&from)?)?;
+        }
+        let cut = catchup::load(&o.to)?;
+        let outcome = run_step(step, o, &from, cut.as_ref(), progress)?;
+        if step == Step::Convert {
+            catchup::test_hook_grow(&from, "convert");
+        }
+        if step == Step::Switch && outcome.is_ok() {
+            if let Some(cut) = catchup::load(&o.to)? {
+                report.late = catchup::late(&from, &cut)?;
+            }
+        }
         let seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
         match outcome {
             Ok((detail, backup)) => {
@@ -488,6 +518,7 @@ fn run_step(
     step: Step,
     o: &Options,
     from: &Path,
+    cut: Option<&catchup::Cutoff>,
     progress: &dyn Progress,
 ) -> Result<std::result::Result<(String, Option<String>), String>> {
     Ok(match step {
@@ -552,8 +583,44 @@ fn run_step(
                 "{} hours compared: {} lost, {} changed, {} extra records, {} missing hours",
                 s.hours, s.lost, s.changed, s.extra, s.missing_hours
             );
+            // Hours that differ only in files the recorder wrote to after
+            // the cut-off are caught up before the switch.
+            let late: Vec<String> = match cut {
+                Some(cut) => catchup::late(from, cut)?
+                    .into_iter()
+                    .map(|l| l.path)
+                    .collect(),
+                None => Vec::new(),
+            };
+            let failing: Vec<_> = r
+                .hours
+                .iter()
+                .filter(|h| {
+                    matches!(
+                        h.status,
+                        crate::compare::Status::Differs
+                            | crate::compare::Status::Missing
+                            | crate::compare::Status::Damaged
+                    )
+                })
+                .collect();
+            let only_late = !late.is_empty()
+                && s.damaged_hours == 0
+                && s.tally.errors == 0
+                && !s.allowances.iter().any(|m| !m.allowed && m.records > 0)
+                && failing.iter().all(|h| {
+                    !h.old_files.is_empty() && h.old_files.iter().all(|f| late.contains(f))
+                });
             if s.exit_code == 0 {
                 Ok((line, None))
+            } else if only_late {
+                Ok((
+                    format!(
+                        "{line}: every differing hour ({}) is in a file the recorder wrote to after the cut-off; the catch-up converts and compares them again before the switch",
+                        failing.len()
+                    ),
+                    None,
+                ))
             } else {
                 Err(format!("the gate failed: {line}; run `ibstore compare --old {} --new {} --details 10` to see them", from.display(), o.to.display()))
             }
@@ -585,22 +652,68 @@ fn run_step(
                 Err(format!("{failed} files could not be indexed"))
             }
         }
-        Step::Switch => match &o.link {
-            None => Ok(("no --link given: nothing switched".to_owned(), None)),
-            Some(link) => match crate::switch::switch(link, &o.to, false)? {
-                crate::switch::Outcome::Switched { .. } => Ok((
-                    format!("{} now points at {}", link.display(), o.to.display()),
-                    None,
-                )),
-                crate::switch::Outcome::Refused { findings, .. } => Err(format!(
-                    "the new store has {} error findings; the link is unchanged",
-                    findings.len()
-                )),
-                crate::switch::Outcome::Differs { compare, .. } => Err(format!(
-                    "the compare gate failed against {}; the link is unchanged",
-                    compare.old
-                )),
-            },
-        },
+        Step::Switch => {
+            let caught = match catch_up(o, from, cut, progress)? {
+                Ok(c) => c,
+                Err(why) => return Ok(Err(why)),
+            };
+            catchup::test_hook_grow(from, "switch");
+            match &o.link {
+                None => Ok((format!("{caught}no --link given: nothing switched"), None)),
+                Some(link) => match crate::switch::switch(link, &o.to, false)? {
+                    crate::switch::Outcome::Switched { .. } => Ok((
+                        format!(
+                            "{caught}{} now points at {}",
+                            link.display(),
+                            o.to.display()
+                        ),
+                        None,
+                    )),
+                    crate::switch::Outcome::Refused { findings, .. } => Err(format!(
+                        "the new store has {} error findings; the link is unchanged",
+                        findings.len()
+                    )),
+                    crate::switch::Outcome::Differs { compare, .. } => Err(format!(
+                        "the compare gate failed against {}; the link is unchanged",
+                        compare.old
+                    )),
+                },
+            }
+        }
     })
+}
+
+/// Converts, compares and indexes again what arrived in FROM after the
+/// cut-off, and moves the cut-off forward: `Ok(Ok(text))` (empty when
+/// nothing arrived), `Ok(Err(why))` when a gate failed.
+fn catch_up(
+    o: &Options,
+    from: &Path,
+    cut: Option<&catchup::Cutoff>,
+    progress: &dyn Progress,
+) -> Result<std::result::Result<String, String>> {
+    let Some(cut) = cut else {
+        return Ok(Ok(String::new()));
+    };
+    let late = catchup::late(from, cut)?;
+    if late.is_empty() {
+        return Ok(Ok("nothing arrived in FROM after the cut-off; ".into()));
+    }
+    let next = catchup::snapshot(from)?;
+    for step in [Step::Convert, Step::Compare, Step::Index] {
+        if let Err(why) = run_step(step, o, from, Some(&next), progress)? {
+            return Ok(Err(format!(
+                "the catch-up of {} that arrived after the cut-off ({}) failed at {}: {why}",
+                crate::report::plural(late.len() as u64, "file", "files"),
+                catchup::describe(&late),
+                step.name()
+            )));
+        }
+    }
+    catchup::save(&o.to, &next)?;
+    Ok(Ok(format!(
+        "caught up {} that received records after the cut-off: {} (converted, compared, indexed again); ",
+        crate::report::plural(late.len() as u64, "file", "files"),
+        catchup::describe(&late)
+    )))
 }
