@@ -622,7 +622,45 @@ fn run_step(
                     None,
                 ))
             } else {
-                Err(format!("the gate failed: {line}; run `ibstore compare --old {} --new {} --details 10` to see them", from.display(), o.to.display()))
+                let mut why: Vec<String> = failing
+                    .iter()
+                    .take(5)
+                    .map(|h| {
+                        format!(
+                            "{}_{} hour {} {}{}",
+                            h.contract_id,
+                            h.tick_type,
+                            h.partition,
+                            h.status.name(),
+                            match h.old_files.first() {
+                                Some(f) => format!(" ({f})"),
+                                None => String::new(),
+                            }
+                        )
+                    })
+                    .collect();
+                why.extend(
+                    r.findings
+                        .iter()
+                        .filter(|f| f.severity == crate::report::Severity::Error)
+                        .take(5)
+                        .map(|f| {
+                            format!(
+                                "{}{}: {}",
+                                f.file,
+                                f.offset.map_or(String::new(), |o| format!(" @{o}")),
+                                f.message
+                            )
+                        }),
+                );
+                Err(format!(
+                    "the gate failed: {line}, {} damaged hours, {} error findings: {}; run `ibstore compare --old {} --new {} --details 10` to see them",
+                    s.damaged_hours,
+                    s.tally.errors,
+                    why.join("; "),
+                    from.display(),
+                    o.to.display()
+                ))
             }
         }
         Step::Index => {

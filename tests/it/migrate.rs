@@ -566,3 +566,34 @@ fn records_written_to_from_during_the_migration_are_caught_up_or_named() {
         }
     }
 }
+
+#[test]
+fn an_empty_source_file_fails_the_gate_naming_its_file_and_hour() {
+    let d = tempdir().unwrap();
+    setup(d.path());
+    let rel = "v2/json/2025/08/01/01/bg_711280073_last.jsonl";
+    fs::write(d.path().join("storage").join(rel), b"").unwrap();
+    let out = ibstore()
+        .current_dir(d.path())
+        .args(["migrate", "--json"])
+        .args(ARGS)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let l = json_lines(&out.stdout);
+    let c = l.iter().find(|x| x["step"] == "compare").unwrap();
+    assert_eq!(c["status"], "failed");
+    let want = format!(
+        "the gate failed: 12 hours compared: 0 lost, 0 changed, 0 extra records, 0 missing hours, 1 damaged hours, 1 error findings: \
+         711280073_last hour 2025/08/01/01 damaged; old:{rel} @0: file is empty (0 bytes); run `ibstore compare"
+    );
+    assert!(
+        c["detail"].as_str().unwrap().starts_with(&want),
+        "{}",
+        c["detail"]
+    );
+    assert_eq!(
+        fs::read_link(d.path().join("storage-active")).unwrap(),
+        Path::new("storage")
+    );
+}
