@@ -122,7 +122,7 @@ fn walk(root: &Path) -> Result<(Vec<Keyed>, Vec<String>)> {
             if t.is_dir() {
                 stack.push((e.path(), r));
             } else if t.is_file() {
-                if key.ends_with(fsutil::TEMP_SUFFIX) || key == manifest::MANIFEST {
+                if key.ends_with(fsutil::TEMP_SUFFIX) || key == manifest::MANIFEST || key == CLAIM {
                     continue;
                 }
                 files.push((key, e.path()));
@@ -148,6 +148,63 @@ fn fsync_tree(root: &Path) -> Result<()> {
             }
         }
         fsutil::fsync_dir(&d)?;
+    }
+    Ok(())
+}
+
+/// The claim a backup folder carries from its first write: the source's
+/// path. A killed backup (a claim, no manifest) resumes into the same
+/// folder; any other non-empty folder is refused.
+pub const CLAIM: &str = ".ibstore/backup.claim";
+
+fn claim(dest: &Path, root: &Path) -> Result<()> {
+    let p = dest.join(CLAIM);
+    let dir = fsutil::parent_of(&p);
+    fs::create_dir_all(dir).map_err(|e| Error::path(dir, e))?;
+    fsutil::fsync_dir(dest)?;
+    fsutil::create_durable(&p, root.display().to_string().as_bytes())
+}
+
+/// Resumes a backup into `dest` when it holds a claim for `root` and no
+/// manifest: temp files and files the store no longer holds are removed;
+/// the rest is copied again (each file by temp and rename).
+fn resume(dest: &Path, root: &Path, files: &[Keyed]) -> Result<()> {
+    let refuse = |why: String| Err(Error::Refused(format!("{} {why}", dest.display())));
+    if manifest::path_in(dest).exists() {
+        return refuse(
+            "already holds a finished backup (it has a manifest); give a new --dest".into(),
+        );
+    }
+    match fs::read(dest.join(CLAIM)) {
+        Err(_) => return refuse("exists and is not empty; give a new --dest".into()),
+        Ok(c) if c != root.display().to_string().as_bytes() => {
+            return refuse(format!(
+                "holds an interrupted backup of {}, not of {}; give a new --dest",
+                String::from_utf8_lossy(&c),
+                root.display()
+            ))
+        }
+        Ok(_) => {}
+    }
+    let keep: std::collections::HashSet<&str> = files.iter().map(|(k, _)| k.as_str()).collect();
+    let mut stack = vec![dest.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).map_err(|e| Error::path(&d, e))? {
+            let e = e.map_err(|e| Error::path(&d, e))?;
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p);
+                continue;
+            }
+            let rel = p
+                .strip_prefix(dest)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
+            if rel != CLAIM && !keep.contains(rel.as_str()) {
+                fs::remove_file(&p).map_err(|e| Error::path(&p, e))?;
+            }
+        }
     }
     Ok(())
 }
@@ -185,6 +242,7 @@ pub fn backup(src: &Path, dest: Option<&Path>, progress: &dyn Progress) -> Resul
     }
     let dest = absolute(&dest.map_or_else(|| sibling(&root, "backup"), Path::to_path_buf))?;
     refuse_nested(&root, &dest, "the store and the backup must be apart")?;
+    let (files, skipped) = walk(&root)?;
     match fs::symlink_metadata(&dest) {
         Ok(m) if !m.is_dir() => {
             return Err(Error::Refused(format!(
@@ -196,12 +254,11 @@ pub fn backup(src: &Path, dest: Option<&Path>, progress: &dyn Progress) -> Resul
             if fs::read_dir(&dest)
                 .map_err(|e| Error::path(&dest, e))?
                 .next()
-                .is_some()
+                .is_none()
             {
-                return Err(Error::Refused(format!(
-                    "{} exists and is not empty; give a new --dest",
-                    dest.display()
-                )));
+                claim(&dest, &root)?;
+            } else {
+                resume(&dest, &root, &files)?;
             }
         }
         Err(_) => {
@@ -211,10 +268,10 @@ pub fn backup(src: &Path, dest: Option<&Path>, progress: &dyn Progress) -> Resul
                 source,
             })?;
             fsutil::fsync_dir(dest.parent().unwrap_or(Path::new("/")))?;
+            claim(&dest, &root)?;
         }
     }
     let data: HashMap<PathBuf, DataFile> = d.files.into_iter().map(|f| (f.abs, f.file)).collect();
-    let (files, skipped) = walk(&root)?;
     progress.start(
         files
             .iter()
@@ -254,6 +311,8 @@ pub fn backup(src: &Path, dest: Option<&Path>, progress: &dyn Progress) -> Resul
         files: entries,
     };
     manifest::write(&dest, &m).map_err(incomplete)?;
+    // The manifest marks it finished: the claim has served.
+    fsutil::remove_durable(&dest.join(CLAIM)).map_err(incomplete)?;
     Ok(BackupReport {
         source: root,
         dest,

@@ -8,6 +8,9 @@
 //! wrote to the old store since the last run); once the switch is done the
 //! migration is finished and a re-run changes nothing.
 
+pub mod catchup;
+pub mod estimate;
+
 use crate::compare::allow::Allowance;
 use crate::convert::plan::LossField;
 use crate::error::{Error, Result};
@@ -112,6 +115,26 @@ pub struct StepLine {
     pub detail: String,
     /// Wall-clock seconds it took (0 when not run).
     pub seconds: f64,
+    /// Dry run: seconds estimated from a timed sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_seconds: Option<f64>,
+}
+
+/// The sample a dry run timed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    /// Files sampled.
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// FROM's files.
+    pub store_files: usize,
+    /// FROM's bytes.
+    pub store_bytes: u64,
+    /// TO's bytes, estimated.
+    pub to_bytes: u64,
+    /// Seconds the sample took per step.
+    pub sample_seconds: [f64; 5],
 }
 
 /// A migration's report.
@@ -121,6 +144,11 @@ pub struct MigrateReport {
     pub steps: Vec<StepLine>,
     /// The backup folder, once made.
     pub backup: Option<String>,
+    /// Dry run: the sample the estimates come from.
+    pub sample: Option<Sample>,
+    /// Files of FROM that received records after the last cut-off (after
+    /// the switch: the new store does not hold them).
+    pub late: Vec<catchup::Late>,
 }
 
 impl MigrateReport {
@@ -138,8 +166,9 @@ impl MigrateReport {
             if w.is_json() {
                 w.json("migrate_step", s)?;
             } else {
-                let took = match s.status {
-                    "done" | "failed" => format!(" ({:.1} s)", s.seconds),
+                let took = match (s.status, s.estimated_seconds) {
+                    ("done" | "failed", _) => format!(" ({:.1} s)", s.seconds),
+                    (_, Some(e)) => format!(" (about {e:.1} s)"),
                     _ => String::new(),
                 };
                 w.text_line(&crate::report::escape(&format!(
@@ -156,15 +185,41 @@ impl MigrateReport {
             struct Sum<'a> {
                 exit_code: u8,
                 backup: &'a Option<String>,
+                #[serde(skip_serializing_if = "<[catchup::Late]>::is_empty")]
+                late: &'a [catchup::Late],
+                #[serde(skip_serializing_if = "Option::is_none")]
+                sample: &'a Option<Sample>,
             }
             w.json(
                 "summary",
                 &Sum {
                     exit_code,
                     backup: &self.backup,
+                    late: &self.late,
+                    sample: &self.sample,
                 },
             )
         } else {
+            if !self.late.is_empty() {
+                w.text_line(&crate::report::escape(&format!(
+                    "late: {} of FROM received records after the last cut-off, which the new store does not hold: {}; \
+                     the recorder must write to the link now; convert those hours into a separate folder \
+                     (ibstore convert --from FROM --to FROM-late --since HOUR), check them with ibstore compare, and copy them in",
+                    crate::report::plural(self.late.len() as u64, "file", "files"),
+                    catchup::describe(&self.late)
+                )))?;
+            }
+            if let Some(s) = &self.sample {
+                let total: f64 = self.steps.iter().filter_map(|s| s.estimated_seconds).sum();
+                w.text_line(&format!(
+                    "estimates: about {total:.1} s in all, scaled from a sample of {} of {} files ({} of {} bytes) run through the same steps in {:.2} s",
+                    s.files,
+                    s.store_files,
+                    s.bytes,
+                    s.store_bytes,
+                    s.sample_seconds.iter().sum::<f64>()
+                ))?;
+            }
             let dry = self.steps.iter().all(|s| s.status == "planned");
             w.text_line(match exit_code {
                 0 if dry => "dry run: nothing was changed",
@@ -221,7 +276,7 @@ fn record(to: &Path, d: &Done) -> Result<()> {
 }
 
 /// The compare allowances that match the losses the user accepted.
-fn allowances(loss: &[LossField]) -> Vec<Allowance> {
+pub(crate) fn allowances(loss: &[LossField]) -> Vec<Allowance> {
     let mut v = Vec::new();
     if loss.contains(&LossField::Ts) {
         v.push(Allowance::NoIbTime);
@@ -262,10 +317,21 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
     let mut report = MigrateReport {
         steps: Vec::new(),
         backup: None,
+        sample: None,
+        late: Vec::new(),
     };
     if o.dry_run {
         let files = d.files.len();
         let bytes = d.total_bytes;
+        let est = estimate::estimate(&d, o)?;
+        report.sample = Some(Sample {
+            files: est.files,
+            bytes: est.bytes,
+            store_files: files,
+            store_bytes: bytes,
+            to_bytes: est.to_bytes,
+            sample_seconds: est.sample_seconds,
+        });
         for step in Step::ALL {
             let detail = match step {
                 Step::Backup => format!(
@@ -279,15 +345,28 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                     )
                 ),
                 Step::Convert => format!(
-                    "read {bytes} bytes, write {} as {}{}",
+                    "read {bytes} bytes, write {} as {}{} (about {} bytes)",
                     o.to.display(),
                     o.format,
-                    o.zstd.map_or(String::new(), |l| format!(" (zstd {l})"))
+                    o.zstd.map_or(String::new(), |l| format!(" (zstd {l})")),
+                    est.to_bytes
                 ),
-                Step::Compare => "read both stores, compare every stream-hour".to_owned(),
-                Step::Index => format!("index every file of {}", o.to.display()),
+                Step::Compare => format!(
+                    "read both stores ({} bytes), compare every stream-hour",
+                    bytes + est.to_bytes
+                ),
+                Step::Index => format!(
+                    "index every file of {} ({} bytes)",
+                    o.to.display(),
+                    est.to_bytes
+                ),
                 Step::Switch => match &o.link {
-                    Some(l) => format!("point {} at {}", l.display(), o.to.display()),
+                    Some(l) => format!(
+                        "validate {} ({} bytes), point {} at it",
+                        o.to.display(),
+                        est.to_bytes,
+                        l.display()
+                    ),
                     None => "no --link: nothing to switch".to_owned(),
                 },
             };
@@ -296,6 +375,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                 status: "planned",
                 detail,
                 seconds: 0.0,
+                estimated_seconds: Some(est.seconds[step as usize]),
             });
         }
         return Ok(report);
@@ -362,6 +442,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                 status: "not_run",
                 detail: "an earlier step failed".into(),
                 seconds: 0.0,
+                estimated_seconds: None,
             });
             continue;
         }
@@ -374,11 +455,25 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                 status: "skipped",
                 detail: "finished by an earlier run".into(),
                 seconds: 0.0,
+                estimated_seconds: None,
             });
             continue;
         }
         let started = std::time::Instant::now();
-        let outcome = run_step(step, o, &from, progress)?;
+        if step == Step::Convert {
+            // The cut-off: what convert is about to read.
+            catchup::save(&o.to, &catchup::snapshot(&from)?)?;
+        }
+        let cut = catchup::load(&o.to)?;
+        let outcome = run_step(step, o, &from, cut.as_ref(), progress)?;
+        if step == Step::Convert {
+            catchup::test_hook_grow(&from, "convert");
+        }
+        if step == Step::Switch && outcome.is_ok() {
+            if let Some(cut) = catchup::load(&o.to)? {
+                report.late = catchup::late(&from, &cut)?;
+            }
+        }
         let seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
         match outcome {
             Ok((detail, backup)) => {
@@ -399,6 +494,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                     status: "done",
                     detail,
                     seconds,
+                    estimated_seconds: None,
                 });
             }
             Err(why) => {
@@ -408,6 +504,7 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
                     status: "failed",
                     detail: why,
                     seconds,
+                    estimated_seconds: None,
                 });
             }
         }
@@ -421,6 +518,7 @@ fn run_step(
     step: Step,
     o: &Options,
     from: &Path,
+    cut: Option<&catchup::Cutoff>,
     progress: &dyn Progress,
 ) -> Result<std::result::Result<(String, Option<String>), String>> {
     Ok(match step {
@@ -485,10 +583,84 @@ fn run_step(
                 "{} hours compared: {} lost, {} changed, {} extra records, {} missing hours",
                 s.hours, s.lost, s.changed, s.extra, s.missing_hours
             );
+            // Hours that differ only in files the recorder wrote to after
+            // the cut-off are caught up before the switch.
+            let late: Vec<String> = match cut {
+                Some(cut) => catchup::late(from, cut)?
+                    .into_iter()
+                    .map(|l| l.path)
+                    .collect(),
+                None => Vec::new(),
+            };
+            let failing: Vec<_> = r
+                .hours
+                .iter()
+                .filter(|h| {
+                    matches!(
+                        h.status,
+                        crate::compare::Status::Differs
+                            | crate::compare::Status::Missing
+                            | crate::compare::Status::Damaged
+                    )
+                })
+                .collect();
+            let only_late = !late.is_empty()
+                && s.damaged_hours == 0
+                && s.tally.errors == 0
+                && !s.allowances.iter().any(|m| !m.allowed && m.records > 0)
+                && failing.iter().all(|h| {
+                    !h.old_files.is_empty() && h.old_files.iter().all(|f| late.contains(f))
+                });
             if s.exit_code == 0 {
                 Ok((line, None))
+            } else if only_late {
+                Ok((
+                    format!(
+                        "{line}: every differing hour ({}) is in a file the recorder wrote to after the cut-off; the catch-up converts and compares them again before the switch",
+                        failing.len()
+                    ),
+                    None,
+                ))
             } else {
-                Err(format!("the gate failed: {line}; run `ibstore compare --old {} --new {} --details 10` to see them", from.display(), o.to.display()))
+                let mut why: Vec<String> = failing
+                    .iter()
+                    .take(5)
+                    .map(|h| {
+                        format!(
+                            "{}_{} hour {} {}{}",
+                            h.contract_id,
+                            h.tick_type,
+                            h.partition,
+                            h.status.name(),
+                            match h.old_files.first() {
+                                Some(f) => format!(" ({f})"),
+                                None => String::new(),
+                            }
+                        )
+                    })
+                    .collect();
+                why.extend(
+                    r.findings
+                        .iter()
+                        .filter(|f| f.severity == crate::report::Severity::Error)
+                        .take(5)
+                        .map(|f| {
+                            format!(
+                                "{}{}: {}",
+                                f.file,
+                                f.offset.map_or(String::new(), |o| format!(" @{o}")),
+                                f.message
+                            )
+                        }),
+                );
+                Err(format!(
+                    "the gate failed: {line}, {} damaged hours, {} error findings: {}; run `ibstore compare --old {} --new {} --details 10` to see them",
+                    s.damaged_hours,
+                    s.tally.errors,
+                    why.join("; "),
+                    from.display(),
+                    o.to.display()
+                ))
             }
         }
         Step::Index => {
@@ -518,22 +690,68 @@ fn run_step(
                 Err(format!("{failed} files could not be indexed"))
             }
         }
-        Step::Switch => match &o.link {
-            None => Ok(("no --link given: nothing switched".to_owned(), None)),
-            Some(link) => match crate::switch::switch(link, &o.to, false)? {
-                crate::switch::Outcome::Switched { .. } => Ok((
-                    format!("{} now points at {}", link.display(), o.to.display()),
-                    None,
-                )),
-                crate::switch::Outcome::Refused { findings, .. } => Err(format!(
-                    "the new store has {} error findings; the link is unchanged",
-                    findings.len()
-                )),
-                crate::switch::Outcome::Differs { compare, .. } => Err(format!(
-                    "the compare gate failed against {}; the link is unchanged",
-                    compare.old
-                )),
-            },
-        },
+        Step::Switch => {
+            let caught = match catch_up(o, from, cut, progress)? {
+                Ok(c) => c,
+                Err(why) => return Ok(Err(why)),
+            };
+            catchup::test_hook_grow(from, "switch");
+            match &o.link {
+                None => Ok((format!("{caught}no --link given: nothing switched"), None)),
+                Some(link) => match crate::switch::switch(link, &o.to, false)? {
+                    crate::switch::Outcome::Switched { .. } => Ok((
+                        format!(
+                            "{caught}{} now points at {}",
+                            link.display(),
+                            o.to.display()
+                        ),
+                        None,
+                    )),
+                    crate::switch::Outcome::Refused { findings, .. } => Err(format!(
+                        "the new store has {} error findings; the link is unchanged",
+                        findings.len()
+                    )),
+                    crate::switch::Outcome::Differs { compare, .. } => Err(format!(
+                        "the compare gate failed against {}; the link is unchanged",
+                        compare.old
+                    )),
+                },
+            }
+        }
     })
+}
+
+/// Converts, compares and indexes again what arrived in FROM after the
+/// cut-off, and moves the cut-off forward: `Ok(Ok(text))` (empty when
+/// nothing arrived), `Ok(Err(why))` when a gate failed.
+fn catch_up(
+    o: &Options,
+    from: &Path,
+    cut: Option<&catchup::Cutoff>,
+    progress: &dyn Progress,
+) -> Result<std::result::Result<String, String>> {
+    let Some(cut) = cut else {
+        return Ok(Ok(String::new()));
+    };
+    let late = catchup::late(from, cut)?;
+    if late.is_empty() {
+        return Ok(Ok("nothing arrived in FROM after the cut-off; ".into()));
+    }
+    let next = catchup::snapshot(from)?;
+    for step in [Step::Convert, Step::Compare, Step::Index] {
+        if let Err(why) = run_step(step, o, from, Some(&next), progress)? {
+            return Ok(Err(format!(
+                "the catch-up of {} that arrived after the cut-off ({}) failed at {}: {why}",
+                crate::report::plural(late.len() as u64, "file", "files"),
+                catchup::describe(&late),
+                step.name()
+            )));
+        }
+    }
+    catchup::save(&o.to, &next)?;
+    Ok(Ok(format!(
+        "caught up {} that received records after the cut-off: {} (converted, compared, indexed again); ",
+        crate::report::plural(late.len() as u64, "file", "files"),
+        catchup::describe(&late)
+    )))
 }

@@ -209,6 +209,38 @@ fn backup_killed_at_every_step_has_no_manifest_and_verify_says_incomplete() {
         let o = run(&["backup", "--path", "s", "--dest", "bk2"], &root, None);
         assert_eq!(o.code, 0, "k={k}: {}", o.stderr);
         assert_eq!(run(&["verify", "--backup", "bk2"], &root, None).code, 0);
+        // The killed backup resumes into its own folder (its claim names
+        // the source), with a stray temp file left by the kill removed.
+        fs::write(root.join("bk/stray.ibstore-tmp"), b"x").unwrap();
+        let o = run(&["backup", "--path", "s", "--dest", "bk"], &root, None);
+        assert_eq!(o.code, 0, "k={k}: resume: {}", o.stderr);
+        let o = run(&["verify", "--backup", "bk"], &root, None);
+        assert_eq!(o.code, 0, "k={k}: {}", o.stdout);
+        assert!(!root.join("bk/stray.ibstore-tmp").exists());
+        // A finished backup is not written into again, nor a claimed
+        // folder by another store.
+        let o = run(&["backup", "--path", "s", "--dest", "bk"], &root, None);
+        assert_eq!(o.code, 2);
+        assert!(
+            o.stderr.contains("already holds a finished backup"),
+            "{}",
+            o.stderr
+        );
+        if k == 1 {
+            let o = run(&["backup", "--path", "s", "--dest", "bk3"], &root, Some(1));
+            assert_eq!(o.code, -1);
+            gen(&root.join("t"), &["--hours", "1"]);
+            let o = run(&["backup", "--path", "t", "--dest", "bk3"], &root, None);
+            assert_eq!(o.code, 2);
+            assert!(
+                o.stderr.contains(&format!(
+                    "holds an interrupted backup of {r}/s, not of {r}/t",
+                    r = root.display()
+                )),
+                "{}",
+                o.stderr
+            );
+        }
     }
     assert_eq!(crashes, 5, "4 files and the manifest");
 }

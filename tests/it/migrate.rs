@@ -328,8 +328,8 @@ fn foreign_targets_links_and_changed_options_are_refused() {
     );
     assert_eq!(
         snapshot(&d.path().join("other")).len(),
-        other.len() + 1,
-        "only the journal added"
+        other.len() + 2,
+        "only the journal and the cut-off added"
     );
     assert_eq!(
         snapshot(&d.path().join("other"))
@@ -390,3 +390,210 @@ const ARGS_N2: [&str; 8] = [
     "--link",
     "storage-active",
 ];
+
+fn data_bytes(dir: &Path) -> u64 {
+    let mut n = 0;
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() == ".ibstore" {
+            continue;
+        }
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            n += data_bytes(&e.path());
+        } else {
+            n += e.metadata().unwrap().len();
+        }
+    }
+    n
+}
+
+#[test]
+fn dry_run_prints_sizes_and_estimates_from_a_timed_sample_and_changes_nothing() {
+    let d = tempdir().unwrap();
+    setup(d.path());
+    let mut args = ARGS.to_vec();
+    args.push("--dry-run");
+    let out = ibstore()
+        .current_dir(d.path())
+        .args(["migrate", "--json"])
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let l = json_lines(&out.stdout);
+    let steps: Vec<_> = l.iter().filter(|x| x["type"] == "migrate_step").collect();
+    assert_eq!(steps.len(), 5);
+    for s in &steps {
+        assert_eq!(s["status"], "planned");
+        assert!(s["estimated_seconds"].as_f64().unwrap() >= 0.0, "{s}");
+    }
+    let sample = &l.last().unwrap()["sample"];
+    let from_bytes = data_bytes(&d.path().join("storage"));
+    // A small store is sampled whole: the estimate of TO's size is exact.
+    assert_eq!(sample["files"], 12);
+    assert_eq!(sample["store_files"], 12);
+    assert_eq!(sample["bytes"], from_bytes);
+    assert_eq!(sample["store_bytes"], from_bytes);
+    assert_eq!(sample["sample_seconds"].as_array().unwrap().len(), 5);
+    assert!(!d.path().join("storage-new").exists(), "dry run");
+    assert_eq!(
+        fs::read_link(d.path().join("storage-active")).unwrap(),
+        Path::new("storage")
+    );
+    let to_bytes = sample["to_bytes"].as_u64().unwrap();
+    assert!(
+        steps[1]["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("as v3-pb (about {to_bytes} bytes)")),
+        "{}",
+        steps[1]["detail"]
+    );
+    let (code, _, err) = migrate(d.path(), &ARGS, None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(to_bytes, data_bytes(&d.path().join("storage-new")));
+    // Text: one line per step with its estimate, then the sample.
+    let out = ibstore()
+        .current_dir(d.path())
+        .args([
+            "migrate",
+            "--from",
+            "storage",
+            "--to",
+            "other",
+            "--format",
+            "v3-json",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("s) (about "), "{text}");
+    assert!(
+        text.contains(&format!(
+            "scaled from a sample of 12 of 12 files ({from_bytes} of {from_bytes} bytes)"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn records_written_to_from_during_the_migration_are_caught_up_or_named() {
+    let rel = "v2/json/2025/08/01/02/bg_711280073_last.jsonl";
+    for when in ["convert", "switch"] {
+        let d = tempdir().unwrap();
+        setup(d.path());
+        let f = d.path().join("storage").join(rel);
+        let size = fs::metadata(&f).unwrap().len();
+        let first = fs::read(&f)
+            .unwrap()
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap() as u64
+            + 1;
+        let out = ibstore()
+            .current_dir(d.path())
+            .args(["migrate", "--json"])
+            .args(ARGS)
+            .env("IBSTORE_TEST_GROW_FROM", format!("{when}:{rel}"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{when}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            fs::metadata(&f).unwrap().len(),
+            size + first,
+            "{when}: it grew"
+        );
+        let l = json_lines(&out.stdout);
+        let detail = |step: &str| {
+            l.iter()
+                .find(|x| x["type"] == "migrate_step" && x["step"] == step)
+                .unwrap()["detail"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let sum = l.last().unwrap();
+        let cmp = ibstore()
+            .current_dir(d.path())
+            .args([
+                "compare",
+                "--old",
+                "storage",
+                "--new",
+                "storage-new",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        let cs = json_lines(&cmp.stdout);
+        let cs = cs.last().unwrap();
+        if when == "convert" {
+            // Arrived after convert's cut-off: the compare gate excuses only
+            // that hour, the catch-up converts and compares it again.
+            assert!(
+                detail("compare").contains("1 lost, 0 changed, 0 extra records, 0 missing hours: every differing hour (1) is in a file the recorder wrote to after the cut-off"),
+                "{}",
+                detail("compare")
+            );
+            assert!(
+                detail("switch").starts_with(&format!(
+                    "caught up 1 file that received records after the cut-off: {rel} (hour 2025/08/01/02, bytes {size}..{}) (converted, compared, indexed again); storage-active now points at storage-new",
+                    size + first
+                )),
+                "{}",
+                detail("switch")
+            );
+            assert_eq!(sum["late"], serde_json::Value::Null);
+            assert_eq!(cmp.status.code(), Some(0));
+            assert_eq!(cs["lost"], 0);
+        } else {
+            // Arrived after the last cut-off, as the link switched: named
+            // exactly, the new store does not hold it.
+            assert!(detail("switch").starts_with("nothing arrived in FROM after the cut-off; "));
+            assert_eq!(
+                sum["late"],
+                serde_json::json!([{"path": rel, "hour": "2025/08/01/02", "from_byte": size, "to_byte": size + first}])
+            );
+            assert_eq!(cmp.status.code(), Some(1));
+            assert_eq!(cs["lost"], 1);
+        }
+    }
+}
+
+#[test]
+fn an_empty_source_file_fails_the_gate_naming_its_file_and_hour() {
+    let d = tempdir().unwrap();
+    setup(d.path());
+    let rel = "v2/json/2025/08/01/01/bg_711280073_last.jsonl";
+    fs::write(d.path().join("storage").join(rel), b"").unwrap();
+    let out = ibstore()
+        .current_dir(d.path())
+        .args(["migrate", "--json"])
+        .args(ARGS)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let l = json_lines(&out.stdout);
+    let c = l.iter().find(|x| x["step"] == "compare").unwrap();
+    assert_eq!(c["status"], "failed");
+    let want = format!(
+        "the gate failed: 12 hours compared: 0 lost, 0 changed, 0 extra records, 0 missing hours, 1 damaged hours, 1 error findings: \
+         711280073_last hour 2025/08/01/01 damaged; old:{rel} @0: file is empty (0 bytes); run `ibstore compare"
+    );
+    assert!(
+        c["detail"].as_str().unwrap().starts_with(&want),
+        "{}",
+        c["detail"]
+    );
+    assert_eq!(
+        fs::read_link(d.path().join("storage-active")).unwrap(),
+        Path::new("storage")
+    );
+}
