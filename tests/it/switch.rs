@@ -276,19 +276,31 @@ fn a_reader_never_sees_a_missing_link_during_many_switches() {
     ibstore::switch::switch(&link, &root.join("a"), false).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let r = reader(link.clone(), stop.clone());
-    const N: usize = 300;
+    // Whole `ibstore switch` runs (validation, lock, history and all)...
+    const N: usize = 200;
     let t0 = std::time::Instant::now();
     for i in 0..N {
         let to = if i % 2 == 0 { "b" } else { "a" };
         let o = run(&["switch", "--link", "act", "--to", to], &root, None);
         assert_eq!(o.code, 0, "{i}: {}", o.stderr);
     }
+    assert_eq!(history(&root).len(), N + 1);
+    // ...then 1,000 more swaps through the very step that moves the link
+    // (`fsutil::replace_symlink`, which `switch` and `rollback` call), so
+    // the reader races 1,200 switches in all (a whole run takes ~0.1-1 s
+    // in a debug build; 1,000 of them would be minutes of CI).
+    const M: usize = 1000;
+    for i in 0..M {
+        let to = if i % 2 == 0 { "b" } else { "a" };
+        ibstore::fsutil::replace_symlink(&link, Path::new(to)).unwrap();
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new(to));
+    }
     stop.store(true, Ordering::Relaxed);
     let (ok, missing) = r.join().unwrap();
-    eprintln!("{N} switches in {:?}: {ok} good reads", t0.elapsed());
+    eprintln!("{} switches in {:?}: {ok} good reads", N + M, t0.elapsed());
     assert_eq!(missing, 0, "after {ok} good reads");
     assert!(ok > 0);
-    assert_eq!(history(&root).len(), N + 1);
+    assert!(!root.join("act.ibstore-tmp").exists());
 
     // What the test measures: the same reader against unlink-then-link
     // (what older `ln -sfn` releases do) sees no link. GNU coreutils 9.1
