@@ -117,7 +117,7 @@ const CLAIM: &str = ".ibstore/convert.claim";
 /// or the claim):
 /// a folder holding anything else (another store, production) is refused,
 /// never overwritten. ibstore's own state folder alone does not count.
-fn refuse_foreign_dst(dst: &Path) -> Result<()> {
+pub(crate) fn refuse_foreign_dst(dst: &Path) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(dst) else {
         return Ok(());
     };

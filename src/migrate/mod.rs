@@ -415,6 +415,10 @@ pub fn run(o: &Options, progress: &dyn Progress) -> Result<MigrateReport> {
         o.zstd,
         o.link
     );
+    // A TO holding anything but an earlier conversion is refused before its
+    // journal or cut-off is written: migrate writes nothing into a foreign
+    // folder.
+    crate::convert::refuse_foreign_dst(&o.to)?;
     std::fs::create_dir_all(&o.to).map_err(|e| Error::path(&o.to, e))?;
     let mut done = finished(&o.to)?;
     if let Some(d) = done.iter().find(|d| d.plan != plan) {
