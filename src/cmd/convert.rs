@@ -61,6 +61,9 @@ pub struct Args {
 fn format(s: &str, what: &str) -> Result<Format> {
     match Format::from_name(s) {
         Some(f) => Ok(f),
+        None if what == "--format" => {
+            bail!("{what} {s:?}: expected v2-json, v2-pb, v3-json, v3-pb or parquet")
+        }
         None => bail!("{what} {s:?}: expected v2-json, v2-pb, v3-json or v3-pb"),
     }
 }
