@@ -12,7 +12,7 @@ pub const INDEX_MAGIC: [u8; 8] = *b"IBSIDX\0\0";
 /// Magic of the store catalog.
 pub const CATALOG_MAGIC: [u8; 8] = *b"IBSCAT\0\0";
 /// Container version (2: ctime and inode of the data file, the streams
-/// its records hold, a binary catalog with folder mtimes; version 1 files
+/// its records hold, a binary catalog with folder change stamps (ctime); version 1 files
 /// are stale and rebuilt).
 pub const VERSION: u32 = 2;
 /// Most distinct (contract, tick type) pairs an index lists; a file with

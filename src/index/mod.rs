@@ -208,7 +208,7 @@ pub struct Catalog {
     pub root: String,
     /// When it was written, µs.
     pub written_us: i64,
-    /// Every folder of the store with its mtime (ns) when it was listed
+    /// Every folder of the store with its change stamp (ctime, ns) when it was listed
     /// (-1: changed too recently to be trusted), to notice new files.
     pub folders: Vec<(String, i64)>,
     /// One row per data file, sorted by path.
@@ -381,7 +381,7 @@ impl Catalog {
         }
         for (f, m) in &self.folders {
             let now = std::fs::symlink_metadata(root.join(fsutil::key_path(f)))
-                .map_or(-2, |m| crate::store::discover::mtime_ns_of(&m));
+                .map_or(-2, |m| crate::store::discover::folder_stamp_ns_of(&m));
             if now != *m {
                 return Err(format!(
                     "folder {} changed since the catalog was written",
@@ -1171,7 +1171,7 @@ fn listed_again(root: &Path, key: &str, mtime: i64) -> Option<std::collections::
     use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
     let dir = root.join(fsutil::key_path(key));
     let m = std::fs::symlink_metadata(&dir).ok()?;
-    if crate::store::discover::mtime_ns_of(&m) != mtime {
+    if crate::store::discover::folder_stamp_ns_of(&m) != mtime {
         return None;
     }
     let mut out = std::collections::BTreeSet::new();
@@ -1191,7 +1191,7 @@ fn listed_again(root: &Path, key: &str, mtime: i64) -> Option<std::collections::
         }
     }
     let again = std::fs::symlink_metadata(&dir).ok()?;
-    (crate::store::discover::mtime_ns_of(&again) == mtime).then_some(out)
+    (crate::store::discover::folder_stamp_ns_of(&again) == mtime).then_some(out)
 }
 
 /// Debug builds only: `IBSTORE_TEST_HOLD_MS=N` holds the index lock N ms

@@ -33,9 +33,10 @@ pub struct Discovery {
     /// Findings about non-data entries.
     pub findings: Vec<Finding>,
     /// Every folder walked ([`crate::fsutil::rel_key`] of its path, `""`
-    /// for the root) with its mtime in ns taken before it was listed, so a
-    /// later entry added or removed shows as a newer mtime (the catalog
-    /// keeps them to notice new files without a walk).
+    /// for the root) with its change stamp ([`folder_stamp_ns_of`], the
+    /// ctime) in ns taken before it was listed, so a later entry added or
+    /// removed shows as a newer stamp, even when the folder's mtime is set
+    /// back (the catalog keeps them to notice new files without a walk).
     pub folders: Vec<(String, i64)>,
 }
 
@@ -166,13 +167,21 @@ pub fn mtime_ns_of(m: &fs::Metadata) -> i64 {
     m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec()
 }
 
+/// A folder's change stamp in ns: its ctime, which moves with every entry
+/// added, removed or renamed (as the mtime does) and also when its times
+/// are set back (`touch -r`, a restore tool), which no call can undo.
+pub fn folder_stamp_ns_of(m: &fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt as _;
+    m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec()
+}
+
 type Walked = (Vec<Found>, Vec<Finding>, Vec<(String, i64)>);
 
 fn walk(root: &Path, dir: &Path, rel: &str, raw: &Path) -> Walked {
     let mut files = Vec::new();
     let mut findings = Vec::new();
     let mut folders = Vec::new();
-    let mtime = fs::symlink_metadata(dir).map_or(0, |m| mtime_ns_of(&m));
+    let mtime = fs::symlink_metadata(dir).map_or(0, |m| folder_stamp_ns_of(&m));
     folders.push((
         crate::fsutil::rel_key(rel, raw_bytes(raw).as_deref()),
         mtime,

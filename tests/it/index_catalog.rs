@@ -1,5 +1,5 @@
 //! The catalog as `query`'s list of files (new files still seen through
-//! folder mtimes), contracts known only from record content (legacy v2),
+//! folder change stamps), contracts known only from record content (legacy v2),
 //! the index lock, and trusting size+mtime+ctime on refresh.
 
 use crate::common;
@@ -109,6 +109,36 @@ fn query_takes_its_files_from_the_catalog_and_still_sees_new_files() {
     assert_eq!(out.lines().count(), 102);
     assert!(err.contains("index is stale (data appended ("), "{err}");
     assert!(err.ends_with("; files from the catalog\n"), "{err}");
+    // Indexed again, then a new file whose folder gets its old mtime back
+    // (`touch -r`, a restore tool): the folder's ctime still moved, so the
+    // store is walked and the new record is in the answer.
+    age_folders(&s);
+    assert_eq!(run(&["index"], &s, &["--index-dir", ixs]).0, 0);
+    let hour = s.join("v3/json/2025/08/01/01");
+    let before = std::fs::metadata(&hour).unwrap().modified().unwrap();
+    std::fs::write(
+        hour.join("711280073_bid_ask_1754010003.jsonl"),
+        "{\"ts\":1754010003000000,\"st\":1754010003000000,\"cid\":711280073,\"tt\":\"bid_ask\",\"rid\":1,\"bp\":1.0,\"bs\":1.0,\"ap\":2.0,\"as\":1.0}\n",
+    )
+    .unwrap();
+    std::fs::File::open(&hour)
+        .unwrap()
+        .set_modified(before)
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&hour).unwrap().modified().unwrap(),
+        before
+    );
+    let (code, out, err) = run(&Q, &s, &["--index-dir", ixs]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 103);
+    assert!(out.contains("\"ts\":1754010003000000,"));
+    assert!(
+        err.contains(
+            "store walked: folder v3/json/2025/08/01/01 changed since the catalog was written\n"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
