@@ -86,6 +86,13 @@ pub fn run(a: Args) -> Result<u8> {
             index::prepare(&dir, a.index_dir.is_some())?;
         }
         let d = ibstore::store::discover::discover(&root)?;
+        let links = ibstore::query::links_of(&d);
+        if let Some(first) = links.first() {
+            eprintln!(
+                "ibstore: note: {}",
+                ibstore::report::escape(&super::query::links_note(links.len(), first))
+            );
+        }
         index::run(
             d,
             &dir,

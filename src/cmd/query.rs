@@ -155,6 +155,9 @@ pub fn run(a: Args) -> Result<u8> {
             },
         );
         r.skipped += plan.skipped;
+        if let Some(first) = plan.links.first() {
+            r.notes.push(links_note(plan.links.len(), first));
+        }
         Ok((plan.walked, r))
     })?;
     for n in &r.notes {
@@ -201,4 +204,13 @@ pub fn run(a: Args) -> Result<u8> {
         r.ticks.len(), r.skipped, r.seeked, r.scanned, ibstore::report::escape(&from)
     );
     Ok(0)
+}
+
+/// The note for symbolic links a walk did not follow (shared with `index`).
+pub fn links_note(n: usize, first: &str) -> String {
+    format!(
+        "{n} symbolic link{} in the store not followed (first: {first}); records behind {} are not read (`validate` lists them)",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "it" } else { "them" }
+    )
 }

@@ -338,6 +338,9 @@ pub struct Plan {
     pub open: bool,
     /// Why the store was walked instead of read from the catalog.
     pub walked: Option<String>,
+    /// Symbolic links the walk found and did not follow (their records,
+    /// if any, are not in the answer).
+    pub links: Vec<String>,
 }
 
 /// The files a query must read: from the catalog when it is valid and no
@@ -361,6 +364,7 @@ pub fn plan(
         Err(e) => format!("catalog unusable ({e})"),
     };
     let d = crate::store::discover::discover(root)?;
+    let links = links_of(&d);
     let mut known = Vec::new();
     let mut open = false;
     let mut files = Vec::new();
@@ -392,7 +396,18 @@ pub fn plan(
         known,
         open,
         walked: Some(why),
+        links,
     })
+}
+
+/// The symbolic links a walk found (never followed: their targets' records
+/// are not read).
+pub fn links_of(d: &crate::store::discover::Discovery) -> Vec<String> {
+    d.findings
+        .iter()
+        .filter(|f| f.kind == crate::report::finding::Kind::Symlink)
+        .map(|f| f.file.clone())
+        .collect()
 }
 
 fn from_catalog(
@@ -454,6 +469,7 @@ fn from_catalog(
         known,
         open,
         walked: None,
+        links: Vec::new(),
     }
 }
 

@@ -369,3 +369,40 @@ fn bench_gen_removes_what_killed_runs_left_behind() {
         "the run's own scratch folder and the dead run's are gone"
     );
 }
+
+#[test]
+fn a_symlinked_data_file_is_not_followed_and_query_index_stats_say_so() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path().join("s");
+    gen(
+        &s,
+        &[
+            "--contracts",
+            "1",
+            "--hours",
+            "2",
+            "--records",
+            "50",
+            "--tick-types",
+            "bid_ask",
+        ],
+    );
+    let rel = "v3/json/2025/08/01/01/711280073_bid_ask_1754010000.jsonl";
+    let outside = t.path().join("outside.jsonl");
+    std::fs::rename(s.join(rel), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, s.join(rel)).unwrap();
+    let note = format!(
+        "ibstore: note: 1 symbolic link in the store not followed (first: {rel}); records behind it are not read (`validate` lists them)\n"
+    );
+    let (code, out, err) = run(&Q, &s, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 50);
+    assert!(err.contains(&note), "{err}");
+    let (code, _, err) = run(&["index"], &s, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&note), "{err}");
+    std::fs::remove_dir_all(s.join(".ibstore")).unwrap();
+    let (code, _, err) = run(&["stats"], &s, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&note), "{err}");
+}
