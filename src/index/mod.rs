@@ -1064,6 +1064,13 @@ pub fn run(
         folders: walked,
     };
     let cat = report.catalog();
+    // Findings name files relative to the store; an --index-dir outside it
+    // is named whole.
+    let cat_name = {
+        let p = dir.join(CATALOG);
+        p.strip_prefix(&report.root)
+            .map_or_else(|_| p.display().to_string(), |r| r.display().to_string())
+    };
     match Catalog::load(dir) {
         // The rows decide whether the catalog is current; in a refresh, the
         // folders' mtimes too (so the catalog holds what query compares).
@@ -1078,7 +1085,7 @@ pub fn run(
             if let Err(c) = &other {
                 findings.push(Finding::new(
                     Kind::CorruptIndex,
-                    &dir.join(CATALOG).display().to_string(),
+                    &cat_name,
                     format!(
                         "catalog is unusable: {c}; {}",
                         if mode == Mode::Check {
@@ -1096,7 +1103,7 @@ pub fn run(
                 };
                 findings.push(Finding::new(
                     Kind::StaleIndex,
-                    &dir.join(CATALOG).display().to_string(),
+                    &cat_name,
                     format!("{why}; not rebuilt (--check)"),
                 ));
             }

@@ -215,6 +215,7 @@ fn stale_and_corrupt_indices_are_detected_rebuilt_and_reported() {
     let f = findings(&l);
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].0, "corrupt_index");
+    assert_eq!(f[0].1, ".ibstore/index/catalog.bin", "relative to --path");
     assert!(
         f[0].2
             .starts_with("catalog is unusable: not an ibstore index (wrong magic); rebuilt"),
