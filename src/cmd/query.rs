@@ -53,6 +53,13 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    /// Where an hour of the stream is stored in several formats (the
+    /// recorder wrote v2 and v3, JSON and protobuf, side by side), read this
+    /// one (v2-json, v2-pb, v3-json, v3-pb); hours held in one format are
+    /// read whatever it is. `all` reads every format (each tick once per
+    /// copy). Without it such hours are refused, listed.
+    #[arg(long, value_name = "FORMAT")]
+    source_format: Option<String>,
 }
 
 const CSV_HEADER: &str = "ts,st,cid,tt,rid,p,s,bp,bs,ap,as,mp,bpl,aph,upt\n";
@@ -105,6 +112,13 @@ pub fn run(a: Args) -> Result<u8> {
             bail!("--pace must be a positive number");
         }
     }
+    let source_format = match a.source_format.as_deref() {
+        None => Prefer::Refuse,
+        Some("all") => Prefer::All,
+        Some(s) => Prefer::Format(Format::from_name(s).ok_or_else(|| {
+            anyhow::anyhow!("--source-format {s:?}: expected v2-json, v2-pb, v3-json, v3-pb or all")
+        })?),
+    };
     let (root, dir) = super::index::locate(&a.path, a.index_dir.as_ref())?;
     let common = crate::cli::Common {
         json: false,
@@ -144,8 +158,10 @@ pub fn run(a: Args) -> Result<u8> {
                 list.join(", ")
             );
         }
+        let mut files = plan.files;
+        one_format_per_hour(&mut files, source_format, contract, tick_type)?;
         let mut r = query::run_files(
-            &plan.files,
+            &files,
             &dir,
             Query {
                 contract,
@@ -213,4 +229,80 @@ pub fn links_note(n: usize, first: &str) -> String {
         if n == 1 { "" } else { "s" },
         if n == 1 { "it" } else { "them" }
     )
+}
+
+/// What to read where an hour is stored in several formats.
+#[derive(Debug, Clone, Copy)]
+enum Prefer {
+    /// Refuse, listing the formats.
+    Refuse,
+    /// Every format.
+    All,
+    /// This one.
+    Format(Format),
+}
+
+/// Keeps, for every hour of the stream stored in several formats, the files
+/// of the preferred one (the same ticks recorded side by side would
+/// otherwise come once per format); without a preference such hours are
+/// refused, listed. Files of an hour held in one format are all kept.
+fn one_format_per_hour(
+    files: &mut Vec<ibstore::store::discover::Found>,
+    prefer: Prefer,
+    contract: i64,
+    tick_type: TickType,
+) -> Result<()> {
+    use ibstore::convert::plan::likely_format;
+    use std::collections::{BTreeMap, BTreeSet};
+    if matches!(prefer, Prefer::All) {
+        return Ok(());
+    }
+    let likely: Vec<Option<Format>> = files.iter().map(likely_format).collect();
+    let mut by_hour: BTreeMap<Option<i64>, BTreeSet<Format>> = BTreeMap::new();
+    for (f, l) in files.iter().zip(&likely) {
+        if let Some(l) = l {
+            by_hour.entry(f.file.hour).or_default().insert(*l);
+        }
+    }
+    let mixed: BTreeMap<Option<i64>, &BTreeSet<Format>> = by_hour
+        .iter()
+        .filter(|(_, fs)| fs.len() > 1)
+        .map(|(h, fs)| (*h, fs))
+        .collect();
+    let Some(first) = mixed.keys().next() else {
+        return Ok(());
+    };
+    let hour = |h: &Option<i64>| h.map_or_else(|| "(no hour)".into(), ibstore::time::hour_folder);
+    let want = match prefer {
+        Prefer::Format(w) => w,
+        _ => {
+            let all: BTreeSet<Format> = mixed.values().flat_map(|s| s.iter().copied()).collect();
+            let list: Vec<String> = all.iter().map(|f| f.to_string()).collect();
+            bail!(
+                "{} hour{} of {contract} {tick_type} (first {}) {} stored in several formats ({}): choose one with --source-format (or `all` to read every copy)",
+                mixed.len(),
+                if mixed.len() == 1 { "" } else { "s" },
+                hour(first),
+                if mixed.len() == 1 { "is" } else { "are" },
+                list.join(", ")
+            );
+        }
+    };
+    if let Some((h, fs)) = mixed.iter().find(|(_, fs)| !fs.contains(&want)) {
+        let list: Vec<String> = fs.iter().map(|f| f.to_string()).collect();
+        bail!(
+            "hour {} of {contract} {tick_type} is stored in {} but not in {want}: choose one of those with --source-format (or `all`)",
+            hour(h),
+            list.join(" and ")
+        );
+    }
+    let mut it = likely.into_iter();
+    files.retain(|f| {
+        let l = it.next().flatten();
+        match (l, mixed.contains_key(&f.file.hour)) {
+            (Some(l), true) => l == want,
+            _ => true,
+        }
+    });
+    Ok(())
 }

@@ -295,7 +295,7 @@ pub fn check_paths(src: &Path, dst: &Path) -> Result<(PathBuf, PathBuf)> {
 /// the layout's under `v2/` and `v3/`; elsewhere (legacy `json/`,
 /// converter and unplaced folders, which held both versions, spec §2.4)
 /// the content's first records decide.
-fn likely_format(f: &Found) -> Option<Format> {
+pub fn likely_format(f: &Found) -> Option<Format> {
     use crate::store::layout::Layout;
     match f.file.layout {
         Layout::V2 | Layout::V3 => f.file.layout_format(),

@@ -69,6 +69,13 @@ fn query(store: &Path, tt: &str, from: &str, to: &str, extra: &[&str]) -> (i32, 
         ])
         .arg(store)
         .args(extra)
+        // The mixed store holds hours in several formats on purpose: every
+        // copy is read (the reference scan reads them all too).
+        .args(if extra.contains(&"--source-format") {
+            &[][..]
+        } else {
+            &["--source-format", "all"][..]
+        })
         .output()
         .unwrap();
     (
