@@ -45,7 +45,7 @@ cp "$f" "$f.new"; tail -n 1 "$f" >> "$f.new"; mv "$f.new" "$f"
 c=$(once "$bin" index --index-dir "$idx" --path "$work")
 s=$(best "$bin" stats --index-dir "$idx" --path "$work")
 name=$(basename "$f"); cid=${name%%_*}
-q=(query --contract "$cid" --tick-type bid_ask --from 2025-08-01T14:30Z --to 2025-08-01T14:35Z --path "$work")
+q=(query --source-format all --contract "$cid" --tick-type bid_ask --from 2025-08-01T14:30Z --to 2025-08-01T14:35Z --path "$work")
 qi=$(best "$bin" "${q[@]}" --index-dir "$idx")
 qn=$(best "$bin" "${q[@]}" --index-dir "$empty")
 n=$("$bin" "${q[@]}" --index-dir "$idx" 2>/dev/null | wc -l)

@@ -35,8 +35,8 @@ echo "sizes: jsonl $json  protobuf $pb  parquet $pq  (parquet/jsonl $(echo "scal
 # One contract-day.
 cid=${CID:-265598}; day=${DAY:-2025-08-02}
 "$bin" index --path "$ref" --index-dir "$dir/ix" >/dev/null 2>&1 || true
-q=$(t "$bin" query --path "$ref" --index-dir "$dir/ix" --contract "$cid" --tick-type bid_ask --from "$day" --to "$(date -u -d "$day + 1 day" +%F)")
-qn=$("$bin" query --path "$ref" --index-dir "$dir/ix" --contract "$cid" --tick-type bid_ask --from "$day" --to "$(date -u -d "$day + 1 day" +%F)" 2>/dev/null | wc -l)
+q=$(t "$bin" query --source-format all --path "$ref" --index-dir "$dir/ix" --contract "$cid" --tick-type bid_ask --from "$day" --to "$(date -u -d "$day + 1 day" +%F)")
+qn=$("$bin" query --source-format all --path "$ref" --index-dir "$dir/ix" --contract "$cid" --tick-type bid_ask --from "$day" --to "$(date -u -d "$day + 1 day" +%F)" 2>/dev/null | wc -l)
 echo "ibstore query (indexed, both formats of REF) $cid bid_ask $day: ${q}s, $qn records"
 if "$py" -c 'import duckdb' 2>/dev/null; then
   cat > "$dir/q.py" <<PY

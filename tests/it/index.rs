@@ -285,6 +285,8 @@ fn index_dir_writes_nothing_into_the_store() {
             "2025-08-01T00:10Z",
             "--to",
             "2025-08-01T00:15Z",
+            "--source-format",
+            "v3-pb",
             "--index-dir",
         ])
         .arg(&dir)
@@ -526,6 +528,9 @@ fn bench_measures_without_writing_into_the_store() {
             &q["from"].to_string(),
             "--to",
             &q["to"].to_string(),
+            // bench's query reads every copy (the store holds two formats).
+            "--source-format",
+            "all",
             "--path",
         ])
         .arg(&s)
