@@ -107,7 +107,7 @@ pub fn run(a: Args) -> Result<u8> {
         }
     }
     if a.format == "parquet" {
-        return parquet(a, tick_types);
+        return parquet(a, tick_types, allow_loss);
     }
     if a.per.is_some() || a.overwrite {
         bail!("--per and --overwrite are options of --format parquet");
@@ -145,11 +145,8 @@ pub fn run(a: Args) -> Result<u8> {
 }
 
 /// Runs `convert --format parquet`.
-fn parquet(a: Args, tick_types: Vec<TickType>) -> Result<u8> {
+fn parquet(a: Args, tick_types: Vec<TickType>, allow_loss: Vec<LossField>) -> Result<u8> {
     use ibstore::convert::parquet::{Codec, Options};
-    if !a.allow_loss.is_empty() {
-        bail!("--allow-loss: a Parquet dataset holds every field, nothing is lost");
-    }
     let codec = match a.compress.as_deref() {
         None => Codec::Zstd(3),
         Some(s) => match Codec::parse(s) {
@@ -178,6 +175,7 @@ fn parquet(a: Args, tick_types: Vec<TickType>) -> Result<u8> {
             .transpose()?,
         skip_damaged: a.skip_damaged,
         overwrite: a.overwrite,
+        allow_loss,
     };
     let bar = Bar::new();
     let report = a

@@ -642,43 +642,59 @@ impl Run<'_> {
     }
 
     fn finish_losses(&mut self) {
-        for f in LossField::ALL {
-            let n = self.report.counts.lost[f as usize];
-            if n == 0 {
-                continue;
-            }
-            let allowed = self.opts.allow_loss.contains(&f);
-            self.report.losses.insert(
-                f.name().to_owned(),
-                report::LossCount {
-                    records: n,
-                    allowed,
-                },
-            );
-            if allowed {
-                self.report.findings.push(Finding::new(
-                    Kind::ConvertLoss,
-                    "",
-                    format!(
-                        "{n} records lost `{}` ({}); allowed by --allow-loss {}",
-                        f.name(),
-                        report::loss_why(f, self.opts.target),
-                        f.name()
-                    ),
-                ));
-            }
-            if let Some(hours) = self.refused_loss.get(&f) {
-                self.report.findings.push(Finding::new(
-                    Kind::ConvertRefused,
-                    "",
-                    format!(
-                        "{n} records would lose `{}` ({}); their {hours} output files are not written; pass --allow-loss {} to convert them anyway",
-                        f.name(),
-                        report::loss_why(f, self.opts.target),
-                        f.name()
-                    ),
-                ));
-            }
+        finish_losses(
+            &mut self.report,
+            &self.opts.allow_loss,
+            &self.refused_loss,
+            self.opts.target,
+        );
+    }
+}
+
+/// The per-field loss counts, `convert_loss` (allowed) and
+/// `convert_refused` findings of a run (also `--format parquet`'s).
+pub(crate) fn finish_losses(
+    out: &mut ConvertReport,
+    allow_loss: &[LossField],
+    refused_loss: &BTreeMap<LossField, u64>,
+    target: Format,
+) {
+    for f in LossField::ALL {
+        let n = out.counts.lost[f as usize];
+        if n == 0 {
+            continue;
+        }
+        let allowed = allow_loss.contains(&f);
+        out.losses.insert(
+            f.name().to_owned(),
+            report::LossCount {
+                records: n,
+                allowed,
+            },
+        );
+        if allowed {
+            out.findings.push(Finding::new(
+                Kind::ConvertLoss,
+                "",
+                format!(
+                    "{n} records lost `{}` ({}); allowed by --allow-loss {}",
+                    f.name(),
+                    report::loss_why(f, target),
+                    f.name()
+                ),
+            ));
+        }
+        if let Some(hours) = refused_loss.get(&f) {
+            out.findings.push(Finding::new(
+                Kind::ConvertRefused,
+                "",
+                format!(
+                    "{n} records would lose `{}` ({}); their {hours} output files are not written; pass --allow-loss {} to convert them anyway",
+                    f.name(),
+                    report::loss_why(f, target),
+                    f.name()
+                ),
+            ));
         }
     }
 }

@@ -14,12 +14,12 @@
 pub mod file;
 
 use super::manifest::{self, Manifest, SourceId};
-use super::plan::{self, Filter};
+use super::plan::{self, Filter, LossField, Losses};
 use super::write;
 use super::{ConvertReport, Counts};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fields, HourPrint, StreamHour};
-use crate::format::Format;
+use crate::format::{v2_side, Format, Version};
 use crate::fsutil;
 use crate::progress::Progress;
 use crate::report::{Finding, Kind};
@@ -52,15 +52,24 @@ pub struct Options {
     pub skip_damaged: bool,
     /// Replace an earlier Parquet dataset of other options or another SRC.
     pub overwrite: bool,
+    /// v2 extras the schema has no column for that may be dropped.
+    pub allow_loss: Vec<LossField>,
 }
+
+/// What the Parquet schema holds of a v2 record's extras: what v3 holds
+/// (no exchange, conditions, sequence, stream id, metadata, data.timestamp
+/// or unknown keys), so losses are counted as for a v3 target.
+const LIKE: Format = Format::V3Json;
 
 impl Options {
     /// What the manifest records: a DST made under another signature holds
     /// a different dataset.
     pub fn signature(&self, src: &Path, source: Format) -> String {
         let f = &self.filter;
+        let mut loss: Vec<&str> = self.allow_loss.iter().map(|l| l.name()).collect();
+        loss.sort_unstable();
         format!(
-            "parquet schema={} src={} from={source} codec={} per={} contracts={:?} tick_types={:?} since={:?} until={:?} skip_damaged={}",
+            "parquet schema={} src={} from={source} codec={} per={} contracts={:?} tick_types={:?} since={:?} until={:?} skip_damaged={} allow_loss={loss:?}",
             file::SCHEMA_VERSION,
             src.display(),
             self.codec.name(),
@@ -122,10 +131,11 @@ impl Out {
 /// output file, with the input fingerprints.
 struct Gather<'a> {
     filter: &'a Filter,
+    source: Format,
     day: bool,
     src: u32,
     counts: Counts,
-    outs: Vec<(Out, Vec<Row>)>,
+    outs: Vec<(Out, Vec<Row>, Losses)>,
     last: usize,
 }
 
@@ -136,16 +146,27 @@ impl Visit for Gather<'_> {
             self.counts.filtered += 1;
             return;
         }
+        // The v2 extras the schema has no column for, counted per field.
+        let mut losses = Losses::default();
+        if self.source.version() == Version::V2 {
+            if let Some(side) = v2_side::decode(self.source, r.bytes) {
+                losses = plan::side_losses(&side, r.tick, self.source, LIKE);
+                for f in losses.iter() {
+                    self.counts.lost[f as usize] += 1;
+                }
+            }
+        }
         let o = Out::of(r.tick, self.day);
-        if self.outs.get(self.last).is_none_or(|(h, _)| *h != o) {
-            self.last = match self.outs.iter().position(|(h, _)| *h == o) {
+        if self.outs.get(self.last).is_none_or(|(h, _, _)| *h != o) {
+            self.last = match self.outs.iter().position(|(h, _, _)| *h == o) {
                 Some(i) => i,
                 None => {
-                    self.outs.push((o, Vec::new()));
+                    self.outs.push((o, Vec::new(), Losses::default()));
                     self.outs.len() - 1
                 }
             };
         }
+        self.outs[self.last].2 .0 |= losses.0;
         self.outs[self.last].1.push(Row {
             tick: *r.tick,
             src: self.src,
@@ -159,6 +180,8 @@ impl Visit for Gather<'_> {
 struct Bucket {
     rows: Vec<Row>,
     sources: BTreeSet<usize>,
+    /// v2 extras its records lost (all allowed by `--allow-loss`).
+    losses: Losses,
 }
 
 /// A damaged source file whose intact records were converted.
@@ -181,6 +204,8 @@ struct Run<'a> {
     flushed: HashSet<Out>,
     blocked: HashSet<Out>,
     prints: HashMap<Out, HashMap<StreamHour, HourPrint>>,
+    /// Output files refused per lost field.
+    refused_loss: BTreeMap<LossField, u64>,
     report: ConvertReport,
 }
 
@@ -265,7 +290,7 @@ pub fn run(
         filter: opts.filter.clone(),
         source_format: opts.source_format,
         skip_damaged: opts.skip_damaged,
-        allow_loss: Vec::new(),
+        allow_loss: opts.allow_loss.clone(),
     };
     let mut report = ConvertReport::new(&src, &dst, source, &shim);
     report.target_format = format!("parquet ({})", opts.codec.name());
@@ -283,6 +308,7 @@ pub fn run(
         flushed: HashSet::new(),
         blocked: HashSet::new(),
         prints: HashMap::new(),
+        refused_loss: BTreeMap::new(),
         report,
     };
     progress.start(files.iter().map(|f| f.file.size).sum());
@@ -304,6 +330,7 @@ pub fn run(
             .map(|&k| {
                 let s = scan::scan_with(&files[k], &scan_opts, &|| Gather {
                     filter: &opts.filter,
+                    source,
                     day: opts.per_day,
                     src: k as u32,
                     counts: Counts::default(),
@@ -333,6 +360,15 @@ pub fn run(
             run.manifest.outputs.remove(rel);
         }
         run.manifest.save(&run.dst)?;
+    }
+    super::finish_losses(&mut run.report, &opts.allow_loss, &run.refused_loss, LIKE);
+    for f in &mut run.report.findings {
+        if matches!(f.kind, Kind::ConvertLoss | Kind::ConvertRefused) {
+            f.message = f
+                .message
+                .replace("v3 has no", "the Parquet schema has no")
+                .replace("v3 cannot", "the Parquet schema cannot");
+        }
     }
     run.report.finish();
     Ok(run.report)
@@ -418,8 +454,19 @@ impl Run<'_> {
         }
         for v in s.visits {
             self.report.counts.merge(&v.counts);
-            for (o, rows) in v.outs {
-                if refuse {
+            for (o, rows, losses) in v.outs {
+                let bad: Vec<LossField> = losses
+                    .iter()
+                    .filter(|f| !self.opts.allow_loss.contains(f))
+                    .collect();
+                if !bad.is_empty() && !self.blocked.contains(&o) {
+                    for f in bad {
+                        *self.refused_loss.entry(f).or_default() += 1;
+                    }
+                    self.block(o)?;
+                    continue;
+                }
+                if refuse || !bad.is_empty() {
                     self.block(o)?;
                     continue;
                 }
@@ -438,6 +485,7 @@ impl Run<'_> {
                     self.buckets.entry(o).or_default()
                 };
                 b.sources.insert(k);
+                b.losses.0 |= losses.0;
                 b.rows.extend(rows);
             }
         }
@@ -532,6 +580,7 @@ impl Run<'_> {
                 }
             }
             merged.sources.extend(b.sources);
+            merged.losses.0 |= b.losses.0;
             merged.rows.extend(b.rows);
             jobs.push((o, merged));
         }
@@ -539,7 +588,8 @@ impl Run<'_> {
     }
 
     /// The key-value metadata of an output file.
-    fn meta(&self, sources: &[String], ks: &BTreeSet<usize>) -> Vec<(String, String)> {
+    fn meta(&self, sources: &[String], b: &Bucket) -> Vec<(String, String)> {
+        let ks = &b.sources;
         let mut m = vec![
             (
                 "ibstore.version".to_owned(),
@@ -556,6 +606,13 @@ impl Run<'_> {
             ),
         ];
         let damaged: Vec<&Damaged> = ks.iter().filter_map(|k| self.damaged.get(k)).collect();
+        let lost: Vec<&str> = b.losses.iter().map(|f| f.name()).collect();
+        if !lost.is_empty() {
+            m.push((
+                "ibstore.allowed_losses".to_owned(),
+                serde_json::to_string(&lost).unwrap_or_default(),
+            ));
+        }
         if !damaged.is_empty() {
             m.push((
                 "ibstore.skipped_damaged".to_owned(),
@@ -581,7 +638,7 @@ impl Run<'_> {
                 .iter()
                 .map(|&k| self.files[k].file.rel.clone())
                 .collect();
-            let meta = self.meta(&names, &b.sources);
+            let meta = self.meta(&names, &b);
             placed.push((path, rel, names, meta, b));
         }
         let codec = self.opts.codec;

@@ -30,6 +30,12 @@ fn pq(
         .arg("--to")
         .arg(dst)
         .args(args);
+    // The generated and real v2 stores hold extras the schema has no column
+    // for (exchange, stream ids, metadata, ...): allowed unless the test
+    // names its own `--allow-loss` (see `v2_extras_are_refused_...`).
+    if !args.contains(&"--allow-loss") {
+        c.args(["--allow-loss", V2_EXTRAS]);
+    }
     if let Some(k) = crash {
         c.env("IBSTORE_CRASH_AT", k.to_string());
     }
@@ -53,6 +59,9 @@ fn pq(
         .collect();
     (code, conv, findings, stderr)
 }
+
+/// Every v2 extra the Parquet schema has no column for.
+const V2_EXTRAS: &str = "exchange,conditions,sequence,stream_id,metadata,data_timestamp,unknown";
 
 fn n(v: &Value, k: &str) -> u64 {
     v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"))
@@ -614,4 +623,120 @@ fn duckdb_reads_the_dataset_and_agrees_with_validate() {
             "{key:?}"
         );
     }
+}
+
+/// The reviewer's record: a v2 JSON tick with extras the Parquet schema has
+/// no column for, and one unknown key.
+const EXTRAS_LINE: &str = r#"{"type":"tick","stream_id":"711280073_last_1754006400000_ab12","timestamp":"2025-08-01T00:00:02.0002+00:00","data":{"type":"time_sales","tick_type":"Last","timestamp":"2025-07-31 19:00:01","unix_time":1754006401,"price":23260.5,"size":2.0,"exchange":"CME","conditions":"IT","past_limit":true,"foo":"bar"},"metadata":{"source":"stream_manager","request_id":"60001","contract_id":"711280073","tick_type":"last","sequence":7}}"#;
+
+#[test]
+fn v2_extras_are_refused_per_field_then_written_when_allowed() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("P");
+    let hour = src.join("v2/json/2025/08/01/00");
+    fs::create_dir_all(&hour).unwrap();
+    fs::write(
+        hour.join("bg_711280073_last.jsonl"),
+        format!("{EXTRAS_LINE}\n"),
+    )
+    .unwrap();
+    let dst = d.path().join("Ppq");
+    // `ts` is never lost from v2 JSON: allowing only it allows nothing here.
+    let (code, c, f, _) = pq(
+        &src,
+        &dst,
+        &["--compress", "none", "--allow-loss", "ts"],
+        None,
+    );
+    assert_eq!(code, 1, "{c}");
+    assert_eq!((n(&c, "outputs_written"), n(&c, "outputs_refused")), (0, 1));
+    let lost = [
+        "conditions",
+        "data_timestamp",
+        "exchange",
+        "metadata",
+        "stream_id",
+        "unknown",
+    ];
+    let got: BTreeMap<String, Value> = c["losses"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), lost);
+    for l in lost {
+        assert_eq!(got[l]["records"], 1, "{l}");
+        assert_eq!(got[l]["allowed"], false, "{l}");
+    }
+    let refused: Vec<&Value> = f
+        .iter()
+        .filter(|x| x["kind"] == "convert_refused")
+        .collect();
+    assert_eq!(refused.len(), 6, "{f:?}");
+    assert!(refused.iter().any(|x| x["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("1 records would lose `exchange` (the Parquet schema has no exchange field); their 1 output files are not written")));
+    assert!(fs::read_dir(&dst).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("tick_type=")));
+    // Allowed: written, counted as allowed, and recorded in the file.
+    let (code, c, f, _) = pq(
+        &src,
+        &d.path().join("ok"),
+        &["--compress", "none", "--allow-loss", &lost.join(",")],
+        None,
+    );
+    assert_eq!(code, 0, "{f:?}");
+    assert_eq!(n(&c, "outputs_written"), 1);
+    assert_eq!(n(&c, "records_written"), 1);
+    assert_eq!(n(&c, "mismatched_hours"), 0);
+    for l in lost {
+        assert_eq!(c["losses"][l]["allowed"], true, "{l}");
+    }
+    assert_eq!(f.iter().filter(|x| x["kind"] == "convert_loss").count(), 6);
+    let files = dataset(&d.path().join("ok"));
+    assert_eq!(files.len(), 1);
+    let back = files.values().next().unwrap();
+    assert_eq!(back.rows.len(), 1);
+    let meta: BTreeMap<_, _> = back.meta.iter().cloned().collect();
+    assert_eq!(
+        meta["ibstore.allowed_losses"],
+        r#"["exchange","conditions","stream_id","metadata","data_timestamp","unknown"]"#
+    );
+}
+
+#[test]
+fn a_v3_source_loses_nothing_and_a_v2_pb_source_is_refused_too() {
+    let d = tempdir().unwrap();
+    let v3 = d.path().join("v3");
+    gen(&v3, &["--format", "v3-pb", "--records", "5"]);
+    let (code, c, _, _) = pq(&v3, &d.path().join("o3"), &["--allow-loss", "ts"], None);
+    assert_eq!((code, n(&c, "outputs_refused")), (0, 0), "{c}");
+    assert_eq!(c["losses"], serde_json::json!({}), "{c}");
+    // The recorder's v2 protobuf sample: the test script's exchange,
+    // stream ids and metadata have no column.
+    let Some(real) = real_fixtures() else { return };
+    let pb = real.join("ib-stream/test_storage");
+    let args = ["--source-format", "v2-pb", "--allow-loss", "ts"];
+    let (code, c, _, _) = pq(&pb, &d.path().join("o"), &args, None);
+    assert_eq!((code, n(&c, "outputs_written")), (1, 0), "{c}");
+    assert!(n(&c, "outputs_refused") > 0);
+    let read = n(&c, "records_read");
+    assert!(read > 0);
+    for l in ["exchange", "stream_id", "metadata"] {
+        assert_eq!(c["losses"][l]["records"], read, "{l}: {c}");
+        assert_eq!(c["losses"][l]["allowed"], false, "{l}: {c}");
+    }
+    let (code, c, _, _) = pq(
+        &pb,
+        &d.path().join("o2"),
+        &["--source-format", "v2-pb"],
+        None,
+    );
+    assert_eq!((code, n(&c, "outputs_refused")), (0, 0), "{c}");
+    assert_eq!(n(&c, "records_written"), read);
 }
