@@ -365,6 +365,51 @@ fn filters_pick_contract_tick_type_and_time() {
 }
 
 #[test]
+fn since_until_integers_are_read_by_magnitude_and_overflow_is_refused() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    gen(&src, &["--format", "v3-json", "--records", "20"]);
+    // The same hour, 01:00 to 02:00 UTC, spelled in s, ms, µs, ns and with units.
+    for (i, (since, until)) in [
+        ("1754010000", "1754013600"),
+        ("1754010000000", "1754013600000"),
+        ("1754010000000000", "1754013600000000"),
+        ("1754010000000000000", "1754013600000000000"),
+        ("1754010000000ms", "2025-08-01T02:00Z"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (code, c, _, e) = convert(
+            &src,
+            &d.path().join(format!("o{i}")),
+            &["--format", "v3-pb", "--since", since, "--until", until],
+        );
+        assert_eq!(code, 0, "{since} {until}: {e}");
+        assert_eq!(
+            (n(&c, "records_filtered"), n(&c, "records_written")),
+            (160, 80),
+            "{since} {until}"
+        );
+    }
+    for bad in [
+        "99999999999999999999",
+        "9223372036854775807s",
+        "9223372036854775807ms",
+    ] {
+        let (code, _, _, e) = convert(
+            &src,
+            &d.path().join("bad"),
+            &["--format", "v3-pb", "--since", bad],
+        );
+        assert_eq!(code, 2, "{bad}: {e}");
+        assert!(e.contains("--since") && e.contains("is not a time"), "{e}");
+        assert!(!e.contains("panicked"), "{e}");
+        assert!(!d.path().join("bad").exists());
+    }
+}
+
+#[test]
 fn losses_are_refused_unless_allowed() {
     let d = tempdir().unwrap();
     let src = d.path().join("s");
