@@ -410,6 +410,48 @@ fn since_until_integers_are_read_by_magnitude_and_overflow_is_refused() {
 }
 
 #[test]
+fn a_dst_made_from_another_src_is_refused_and_left_alone() {
+    let d = tempdir().unwrap();
+    let (ga, gb, m1) = (
+        d.path().join("ga"),
+        d.path().join("gb"),
+        d.path().join("m1"),
+    );
+    gen(
+        &ga,
+        &["--format", "v3-json", "--records", "20", "--seed", "1"],
+    );
+    gen(
+        &gb,
+        &[
+            "--format",
+            "v3-json",
+            "--records",
+            "20",
+            "--seed",
+            "2",
+            "--start",
+            "2025-08-01T01",
+        ],
+    );
+    let (code, _, _, e) = convert(&ga, &m1, &["--format", "v3-pb"]);
+    assert_eq!(code, 0, "{e}");
+    let before = tree(&m1);
+    let (code, _, _, e) = convert(&gb, &m1, &["--format", "v3-pb"]);
+    assert_eq!(code, 2, "{e}");
+    let ga_c = std::fs::canonicalize(&ga).unwrap();
+    assert!(
+        e.contains(&format!("holds the conversion of {}", ga_c.display()))
+            && e.contains("convert into a new folder"),
+        "{e}"
+    );
+    assert_eq!(tree(&m1), before);
+    // The same SRC again is a resumed conversion, not a refusal.
+    let (code, _, _, e) = convert(&ga, &m1, &["--format", "v3-pb"]);
+    assert_eq!(code, 0, "{e}");
+}
+
+#[test]
 fn losses_are_refused_unless_allowed() {
     let d = tempdir().unwrap();
     let src = d.path().join("s");
