@@ -553,6 +553,28 @@ fn bad_paths_are_refused_before_anything_is_written() {
         assert!(err.contains(why), "{err}");
     }
     assert!(!src.join("v3/out").exists() && !src.join("v3/protobuf").exists());
+    // The same checks by identity (st_dev, st_ino): SRC reached through a
+    // bind mount, which no path comparison can see.
+    let bm = d.path().join("bm");
+    let outside = tempdir().unwrap();
+    let up = outside.path().join("up");
+    std::fs::create_dir_all(&bm).unwrap();
+    std::fs::create_dir_all(&up).unwrap();
+    match (mount_bind(&src, &bm), mount_bind(d.path(), &up)) {
+        (Some(_m1), Some(_m2)) => {
+            for (dst, why) in [
+                (bm.clone(), "DST is SRC (by another path"),
+                (bm.join("v3/out"), "DST is inside SRC (by another path"),
+                (up.clone(), "SRC is inside DST (by another path"),
+            ] {
+                let (code, _, _, err) = convert(&src, &dst, &["--format", "v3-pb"]);
+                assert_eq!(code, 2, "{}: {err}", dst.display());
+                assert!(err.contains(why), "{err}");
+            }
+        }
+        _ => eprintln!("skipped the bind-mount part: mount --bind needs root"),
+    }
+    assert!(!src.join("v3/out").exists() && !src.join("v3/protobuf").exists());
     let (code, _, _, err) = convert(&src, &d.path().join("o"), &["--format", "v4-pb"]);
     assert_eq!(code, 2);
     assert!(
