@@ -34,10 +34,12 @@ pub struct Args {
     /// Only these tick types: bid_ask, last, all_last, mid_point.
     #[arg(long = "tick-type", value_delimiter = ',', value_name = "TT")]
     tick_type: Vec<String>,
-    /// Only records with ts at or after this time (ISO-8601 with zone, or epoch seconds).
+    /// Only records with ts at or after this time (as `query --from`;
+    /// a bare integer by magnitude: <1e11 s, <1e14 ms, <1e17 µs, else ns).
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
-    /// Only records with ts before this time (ISO-8601 with zone, or epoch seconds).
+    /// Only records with ts before this time (as `query --from`;
+    /// a bare integer by magnitude: <1e11 s, <1e14 ms, <1e17 µs, else ns).
     #[arg(long, value_name = "TIME")]
     until: Option<String>,
     /// The format to read when SRC holds several.
@@ -68,13 +70,33 @@ fn format(s: &str, what: &str) -> Result<Format> {
     }
 }
 
+/// Parses `--since`/`--until` with `query`'s time parser (ISO times with a
+/// zone, dates, integers with a unit `s`/`ms`/`us`/`ns`; overflow refused). A
+/// bare integer is read by its magnitude: below 1e11 seconds, below 1e14 ms,
+/// below 1e17 µs, else ns (so `query`'s bare µs mean the same here).
 fn time(s: &str, what: &str) -> Result<i64> {
-    if let Ok(sec) = s.parse::<i64>() {
-        return Ok(sec * ibstore::time::US);
-    }
-    match ibstore::time::parse_iso(s.as_bytes()) {
-        Some((us, _)) => Ok(us),
-        None => bail!("{what} {s:?}: expected an ISO-8601 time with a zone (2025-08-01T00:00:00Z) or epoch seconds"),
+    let t = s.trim();
+    let bare = !t.is_empty()
+        && t.strip_prefix('-')
+            .unwrap_or(t)
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        && t != "-";
+    let spelled = if bare {
+        match t.parse::<i64>().map(i64::unsigned_abs) {
+            Ok(v) if v < 100_000_000_000 => format!("{t}s"),
+            Ok(v) if v < 100_000_000_000_000 => format!("{t}ms"),
+            Ok(v) if v < 100_000_000_000_000_000 => format!("{t}us"),
+            _ => format!("{t}ns"),
+        }
+    } else {
+        t.to_owned()
+    };
+    match ibstore::query::parse_time(&spelled) {
+        Ok(us) => Ok(us),
+        Err(e) => bail!(
+            "{what}: {e} (a bare integer is seconds below 1e11, ms below 1e14, µs below 1e17, else ns)"
+        ),
     }
 }
 

@@ -47,6 +47,10 @@ pub struct Manifest {
     pub version: u32,
     /// The options that made the outputs (target, compression, filters…).
     pub options: String,
+    /// The SRC (canonical path) the outputs were converted from; absent in
+    /// manifests of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
     /// Finished outputs by path relative to DST.
     pub outputs: BTreeMap<String, Output>,
 }
@@ -58,6 +62,7 @@ impl Manifest {
         let fresh = Self {
             version: 1,
             options: options.to_owned(),
+            src: None,
             outputs: BTreeMap::new(),
         };
         match std::fs::read(dst.join(REL))

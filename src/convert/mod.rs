@@ -134,6 +134,23 @@ pub(crate) fn refuse_foreign_dst(dst: &Path) -> Result<()> {
     Ok(())
 }
 
+/// DST made from another SRC is refused: converting a second SRC into it
+/// would silently replace the first one's outputs of the same names.
+pub(crate) fn refuse_other_src(dst: &Path, src: &Path) -> Result<()> {
+    let other = std::fs::read(dst.join(manifest::REL))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+        .and_then(|m| m.src);
+    match other {
+        Some(o) if Path::new(&o) != src => Err(Error::Usage(format!(
+            "refused: {} holds the conversion of {o}, not of {}; convert into a new folder",
+            dst.display(),
+            src.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Takes DST's lock (`DST/.ibstore/lock`, the one `repair` takes) for the
 /// run; returns the holder line a killed run left, if any.
 fn lock_dst(dst: &Path) -> Result<(crate::repair::lock::Lock, Option<String>)> {
@@ -184,6 +201,7 @@ pub fn run_with(
     let d = discover::discover(&src)?;
     let (source, files) = plan::choose_source(d.files, opts.source_format)?;
     refuse_foreign_dst(&dst)?;
+    refuse_other_src(&dst, &src)?;
     std::fs::create_dir_all(&dst).map_err(|e| Error::Io {
         path: dst.clone(),
         what: "create DST",
@@ -204,7 +222,10 @@ pub fn run_with(
     };
     let report = ConvertReport::new(&src, &dst, source, opts);
     let mut run = Run {
-        manifest: Manifest::load(&dst, &opts.signature(source)),
+        manifest: Manifest {
+            src: Some(src.display().to_string()),
+            ..Manifest::load(&dst, &opts.signature(source))
+        },
         dst,
         opts,
         ids: vec![None; files.len()],

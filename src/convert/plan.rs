@@ -279,7 +279,7 @@ pub fn check_paths(src: &Path, dst: &Path) -> Result<(PathBuf, PathBuf)> {
     } else if s.starts_with(&d) {
         Some("SRC is inside DST")
     } else {
-        None
+        same_file_why(&s, &d)
     };
     match why {
         Some(why) => Err(Error::Usage(format!(
@@ -289,6 +289,29 @@ pub fn check_paths(src: &Path, dst: &Path) -> Result<(PathBuf, PathBuf)> {
         ))),
         None => Ok((s, d)),
     }
+}
+
+/// The path checks again by identity (st_dev, st_ino): SRC reached through
+/// a symlink or bind mount is SRC. Compares SRC with DST and each of DST's
+/// existing ancestors, and DST (if it exists) with SRC's ancestors.
+fn same_file_why(s: &Path, d: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let sid = id(s)?;
+    for a in d.ancestors() {
+        if id(a) == Some(sid) {
+            return Some(if a == d {
+                "DST is SRC (by another path: a link or bind mount)"
+            } else {
+                "DST is inside SRC (by another path: a link or bind mount)"
+            });
+        }
+    }
+    let did = id(d)?;
+    s.ancestors()
+        .skip(1)
+        .any(|a| id(a) == Some(did))
+        .then_some("SRC is inside DST (by another path: a link or bind mount)")
 }
 
 /// The format a file holds as far as it can be told before scanning it:

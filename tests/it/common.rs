@@ -271,6 +271,18 @@ pub fn mount_tmpfs(dir: &Path, size: &str) -> Option<Umount> {
     ok.then(|| Umount(dir.to_path_buf()))
 }
 
+/// Bind-mounts `from` on `dir` (needs root); `None` where that fails.
+pub fn mount_bind(from: &Path, dir: &Path) -> Option<Umount> {
+    let ok = std::process::Command::new("mount")
+        .arg("--bind")
+        .arg(from)
+        .arg(dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then(|| Umount(dir.to_path_buf()))
+}
+
 /// Unmounts its folder on drop.
 pub struct Umount(PathBuf);
 

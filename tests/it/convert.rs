@@ -365,6 +365,93 @@ fn filters_pick_contract_tick_type_and_time() {
 }
 
 #[test]
+fn since_until_integers_are_read_by_magnitude_and_overflow_is_refused() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    gen(&src, &["--format", "v3-json", "--records", "20"]);
+    // The same hour, 01:00 to 02:00 UTC, spelled in s, ms, µs, ns and with units.
+    for (i, (since, until)) in [
+        ("1754010000", "1754013600"),
+        ("1754010000000", "1754013600000"),
+        ("1754010000000000", "1754013600000000"),
+        ("1754010000000000000", "1754013600000000000"),
+        ("1754010000000ms", "2025-08-01T02:00Z"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (code, c, _, e) = convert(
+            &src,
+            &d.path().join(format!("o{i}")),
+            &["--format", "v3-pb", "--since", since, "--until", until],
+        );
+        assert_eq!(code, 0, "{since} {until}: {e}");
+        assert_eq!(
+            (n(&c, "records_filtered"), n(&c, "records_written")),
+            (160, 80),
+            "{since} {until}"
+        );
+    }
+    for bad in [
+        "99999999999999999999",
+        "9223372036854775807s",
+        "9223372036854775807ms",
+    ] {
+        let (code, _, _, e) = convert(
+            &src,
+            &d.path().join("bad"),
+            &["--format", "v3-pb", "--since", bad],
+        );
+        assert_eq!(code, 2, "{bad}: {e}");
+        assert!(e.contains("--since") && e.contains("is not a time"), "{e}");
+        assert!(!e.contains("panicked"), "{e}");
+        assert!(!d.path().join("bad").exists());
+    }
+}
+
+#[test]
+fn a_dst_made_from_another_src_is_refused_and_left_alone() {
+    let d = tempdir().unwrap();
+    let (ga, gb, m1) = (
+        d.path().join("ga"),
+        d.path().join("gb"),
+        d.path().join("m1"),
+    );
+    gen(
+        &ga,
+        &["--format", "v3-json", "--records", "20", "--seed", "1"],
+    );
+    gen(
+        &gb,
+        &[
+            "--format",
+            "v3-json",
+            "--records",
+            "20",
+            "--seed",
+            "2",
+            "--start",
+            "2025-08-01T01",
+        ],
+    );
+    let (code, _, _, e) = convert(&ga, &m1, &["--format", "v3-pb"]);
+    assert_eq!(code, 0, "{e}");
+    let before = tree(&m1);
+    let (code, _, _, e) = convert(&gb, &m1, &["--format", "v3-pb"]);
+    assert_eq!(code, 2, "{e}");
+    let ga_c = std::fs::canonicalize(&ga).unwrap();
+    assert!(
+        e.contains(&format!("holds the conversion of {}", ga_c.display()))
+            && e.contains("convert into a new folder"),
+        "{e}"
+    );
+    assert_eq!(tree(&m1), before);
+    // The same SRC again is a resumed conversion, not a refusal.
+    let (code, _, _, e) = convert(&ga, &m1, &["--format", "v3-pb"]);
+    assert_eq!(code, 0, "{e}");
+}
+
+#[test]
 fn losses_are_refused_unless_allowed() {
     let d = tempdir().unwrap();
     let src = d.path().join("s");
@@ -464,6 +551,28 @@ fn bad_paths_are_refused_before_anything_is_written() {
         let (code, _, _, err) = convert(&src, &dst, &["--format", "v3-pb"]);
         assert_eq!(code, 2);
         assert!(err.contains(why), "{err}");
+    }
+    assert!(!src.join("v3/out").exists() && !src.join("v3/protobuf").exists());
+    // The same checks by identity (st_dev, st_ino): SRC reached through a
+    // bind mount, which no path comparison can see.
+    let bm = d.path().join("bm");
+    let outside = tempdir().unwrap();
+    let up = outside.path().join("up");
+    std::fs::create_dir_all(&bm).unwrap();
+    std::fs::create_dir_all(&up).unwrap();
+    match (mount_bind(&src, &bm), mount_bind(d.path(), &up)) {
+        (Some(_m1), Some(_m2)) => {
+            for (dst, why) in [
+                (bm.clone(), "DST is SRC (by another path"),
+                (bm.join("v3/out"), "DST is inside SRC (by another path"),
+                (up.clone(), "SRC is inside DST (by another path"),
+            ] {
+                let (code, _, _, err) = convert(&src, &dst, &["--format", "v3-pb"]);
+                assert_eq!(code, 2, "{}: {err}", dst.display());
+                assert!(err.contains(why), "{err}");
+            }
+        }
+        _ => eprintln!("skipped the bind-mount part: mount --bind needs root"),
     }
     assert!(!src.join("v3/out").exists() && !src.join("v3/protobuf").exists());
     let (code, _, _, err) = convert(&src, &d.path().join("o"), &["--format", "v4-pb"]);
