@@ -75,29 +75,8 @@ fn format(s: &str, what: &str) -> Result<Format> {
 /// bare integer is read by its magnitude: below 1e11 seconds, below 1e14 ms,
 /// below 1e17 µs, else ns (so `query`'s bare µs mean the same here).
 fn time(s: &str, what: &str) -> Result<i64> {
-    let t = s.trim();
-    let bare = !t.is_empty()
-        && t.strip_prefix('-')
-            .unwrap_or(t)
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-        && t != "-";
-    let spelled = if bare {
-        match t.parse::<i64>().map(i64::unsigned_abs) {
-            Ok(v) if v < 100_000_000_000 => format!("{t}s"),
-            Ok(v) if v < 100_000_000_000_000 => format!("{t}ms"),
-            Ok(v) if v < 100_000_000_000_000_000 => format!("{t}us"),
-            _ => format!("{t}ns"),
-        }
-    } else {
-        t.to_owned()
-    };
-    match ibstore::query::parse_time(&spelled) {
-        Ok(us) => Ok(us),
-        Err(e) => bail!(
-            "{what}: {e} (a bare integer is seconds below 1e11, ms below 1e14, µs below 1e17, else ns)"
-        ),
-    }
+    // query's parser: bare integers are read by magnitude there.
+    ibstore::query::parse_time(s).map_err(|e| anyhow::anyhow!("{what}: {e}"))
 }
 
 /// Parses `zstd` or `zstd:LEVEL`.

@@ -35,7 +35,7 @@ pub struct Args {
     /// Tick type: bid_ask, last, all_last or mid_point.
     #[arg(long)]
     tick_type: String,
-    /// Window start (inclusive): 2025-08-05T14:30Z, an offset, a date, µs since the epoch, or 1754404200s (s, ms, us, ns).
+    /// Window start (inclusive): 2025-08-05T14:30Z, an offset, a date, or an integer since the epoch (1754404200s, ms, us, ns; bare: read by magnitude).
     #[arg(long)]
     from: String,
     /// Window end (exclusive), same shapes.

@@ -43,13 +43,16 @@ impl Query {
 }
 
 /// Parses a time: `2025-08-05T14:30Z`, `2025-08-05T14:30:05.25+02:00`,
-/// `2025-08-05` (midnight UTC), µs since the epoch, or an integer since the
-/// epoch with a unit (`1754404200s`, `…ms`, `…us`/`…µs`, `…ns`).
+/// `2025-08-05` (midnight UTC), an integer since the epoch with a unit
+/// (`1754404200s`, `…ms`, `…us`/`…µs`, `…ns`), or a bare integer read by its
+/// magnitude (below 1e11 s, below 1e14 ms, below 1e17 µs, else ns).
 pub fn parse_time(s: &str) -> Result<i64, String> {
     let bad = || {
         format!(
             "{s:?} is not a time: give an ISO time with a zone (2025-08-05T14:30Z, \
-             2025-08-05T16:30:00+02:00), a date (2025-08-05) or µs since the epoch"
+             2025-08-05T16:30:00+02:00), a date (2025-08-05) or an integer since the \
+             epoch with a unit (1754404200s, ms, us, ns; bare: s below 1e11, ms below \
+             1e14, µs below 1e17, else ns)"
         )
     };
     let t = s.trim();
@@ -82,7 +85,19 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
             .bytes()
             .all(|b| b.is_ascii_digit())
     {
-        return t.parse::<i64>().map_err(|_| bad());
+        // Read by magnitude: any date this century is unambiguous in each
+        // unit (1754404200 s, 1754404200000 ms, 1754404200000000 µs, …).
+        let v = t.parse::<i64>().map_err(|_| bad())?;
+        let (mul, div) = match v.unsigned_abs() {
+            a if a < 100_000_000_000 => (time::US, 1),
+            a if a < 100_000_000_000_000 => (1000, 1),
+            a if a < 100_000_000_000_000_000 => (1, 1),
+            _ => (1, 1000),
+        };
+        return v
+            .checked_mul(mul)
+            .map(|v| v.div_euclid(div))
+            .ok_or_else(bad);
     }
     let b = t.as_bytes();
     if b.len() == 10 {
@@ -600,6 +615,15 @@ mod tests {
         assert_eq!(parse_time(&format!("{t}us")), Ok(t));
         assert_eq!(parse_time(&format!("{t}µs")), Ok(t));
         assert_eq!(parse_time(&format!("{t}000ns")), Ok(t));
+        // Bare integers by magnitude: seconds, ms, µs and ns of one instant.
+        for bare in [
+            "1754404200",
+            "1754404200000",
+            "1754404200000000",
+            "1754404200000000000",
+        ] {
+            assert_eq!(parse_time(bare), Ok(t), "{bare}");
+        }
         assert!(parse_time("99999999999999999999s").is_err());
         assert!(parse_time("9999999999999999s").is_err());
         assert!(parse_time("s").is_err());

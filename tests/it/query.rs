@@ -469,7 +469,7 @@ fn bad_input_is_refused_with_exit_2() {
         (&["--contract", "711280073", "--tick-type", "quotes", "--from", "2025-08-01", "--to", "2025-08-02"], "ibstore: error: --tick-type \"quotes\" is not a tick type (bid_ask, last, all_last or mid_point)\n"),
         (&["--contract", "711280073", "--tick-type", "last", "--from", "2025-08-01", "--to", "2025-08-02"], "ibstore: error: contract 711280073 has no last files (it has bid_ask)\n"),
         (&["--contract", "711280073", "--tick-type", "bid_ask", "--from", "2025-08-01T14:30", "--to", "2025-08-02"], "ibstore: error: --from \"2025-08-01T14:30\" has no zone: add Z for UTC or an offset such as +02:00\n"),
-        (&["--contract", "711280073", "--tick-type", "bid_ask", "--from", "2025-08-01", "--to", "noon"], "ibstore: error: --to \"noon\" is not a time: give an ISO time with a zone (2025-08-05T14:30Z, 2025-08-05T16:30:00+02:00), a date (2025-08-05) or µs since the epoch\n"),
+        (&["--contract", "711280073", "--tick-type", "bid_ask", "--from", "2025-08-01", "--to", "noon"], "ibstore: error: --to \"noon\" is not a time: give an ISO time with a zone (2025-08-05T14:30Z, 2025-08-05T16:30:00+02:00), a date (2025-08-05) or an integer since the epoch with a unit (1754404200s, ms, us, ns; bare: s below 1e11, ms below 1e14, µs below 1e17, else ns)\n"),
     ];
     for (args, want) in cases {
         let o = ibstore()
