@@ -507,10 +507,16 @@ impl Run<'_> {
                 self.report.outputs_refused += 1;
                 continue;
             }
+            let records = b.chunks.iter().map(|c| c.idx.len() as u64).sum::<u64>();
+            if records == 0 {
+                // Every record was dropped (an allowed loss such as `cid`):
+                // no empty file, which validate would call damage.
+                self.prints.remove(&h);
+                continue;
+            }
             self.flushed.insert(h);
             let rel = plan::output_rel(h, self.opts.target, self.opts.compression());
             let sources = self.sources_of(&b);
-            let records = b.chunks.iter().map(|c| c.idx.len() as u64).sum::<u64>();
             self.report.records_written += records;
             if self.manifest.done(&self.dst, &rel, &sources) {
                 self.report.outputs_done += 1;

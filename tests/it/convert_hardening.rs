@@ -203,3 +203,40 @@ fn orphans_are_reported_and_pruned_only_when_asked_even_across_a_crash() {
         }
     }
 }
+
+#[test]
+fn an_output_whose_every_record_was_dropped_is_not_written() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("c");
+    let hour = src.join("v3/json/2025/08/01/01");
+    fs::create_dir_all(&hour).unwrap();
+    fs::write(
+        hour.join("3000000000_last_1754010000.jsonl"),
+        "{\"ts\":1754010000000000,\"st\":1754010000000001,\"cid\":3000000000,\"tt\":\"last\",\"rid\":5,\"p\":1.5,\"s\":1.0}\n",
+    )
+    .unwrap();
+    let dst = d.path().join("o");
+    let o = convert(
+        &src,
+        &dst,
+        &["--format", "v3-pb", "--allow-loss", "cid"],
+        None,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let c = conv(&o);
+    assert_eq!(
+        (c["outputs_written"].as_u64(), c["records_written"].as_u64()),
+        (Some(0), Some(0)),
+        "{c}"
+    );
+    assert_eq!(findings(&o, "convert_loss").len(), 1);
+    // No empty file under a data name (validate would call it damage).
+    assert!(!dst.join("v3").exists());
+    let v = validate(&dst, &[]);
+    assert_eq!(v.code, 0);
+}
