@@ -39,6 +39,11 @@ fn bytes_of(p: &Path) -> u64 {
         .sum()
 }
 
+/// Whether a folder holds at least one tick data file (a store).
+fn holds_data(p: &Path) -> bool {
+    crate::store::discover::discover(p).is_ok_and(|d| !d.files.is_empty())
+}
+
 fn aside(p: &Path) -> PathBuf {
     let mut n = p.file_name().unwrap_or_default().to_os_string();
     n.push(ASIDE);
@@ -64,16 +69,17 @@ pub fn prune(link: &Path, keep: usize, apply: bool) -> Result<Vec<Pruned>> {
         }
     }
     let cur = cur.map(|c| c.display().to_string());
+    // The current and previous targets, canonical: nothing holding either
+    // or lying inside either is ever pruned.
+    let guarded: Vec<PathBuf> = cur
+        .iter()
+        .chain(prev.iter())
+        .filter_map(|t| fs::canonicalize(t).ok())
+        .collect();
     let mut out = Vec::new();
     for (i, n) in names.iter().enumerate() {
         let p = PathBuf::from(n);
-        let set_aside = aside(&p);
-        if apply && set_aside.is_dir() {
-            // An earlier run was killed after setting it aside.
-            fs::remove_dir_all(&set_aside).map_err(|e| Error::path(&set_aside, e))?;
-            fsutil::fsync_dir(&link.dir)?;
-        }
-        let why = if cur.as_deref() == Some(n.as_str()) {
+        let mut why = if cur.as_deref() == Some(n.as_str()) {
             "current target".to_owned()
         } else if prev.as_deref() == Some(n.as_str()) {
             "previous target (rollback)".to_owned()
@@ -85,6 +91,17 @@ pub fn prune(link: &Path, keep: usize, apply: bool) -> Result<Vec<Pruned>> {
         let m = fs::symlink_metadata(&p);
         let exists = m.as_ref().is_ok_and(|m| m.is_dir());
         if !exists {
+            // An earlier run killed after setting it aside: finish it (only
+            // beside the link).
+            let set_aside = aside(&p);
+            if apply
+                && set_aside.is_dir()
+                && fs::canonicalize(&set_aside)
+                    .is_ok_and(|c| c.parent() == Some(link.dir.as_path()))
+            {
+                fs::remove_dir_all(&set_aside).map_err(|e| Error::path(&set_aside, e))?;
+                fsutil::fsync_dir(&link.dir)?;
+            }
             out.push(Pruned {
                 path: n.clone(),
                 action: "gone",
@@ -92,6 +109,26 @@ pub fn prune(link: &Path, keep: usize, apply: bool) -> Result<Vec<Pruned>> {
                 bytes: 0,
             });
             continue;
+        }
+        // Only a real store directly beside the link (its canonical path's
+        // folder is the link's, so no `..`, no subfolder of a store, no
+        // path elsewhere), holding neither target nor inside one, with data
+        // files: a history line edited by hand never gets anything else
+        // deleted.
+        let canon = fs::canonicalize(&p).ok();
+        if why.is_empty() {
+            why = match &canon {
+                None => "cannot be resolved: never pruned".to_owned(),
+                Some(c) if c.parent() != Some(link.dir.as_path()) => format!(
+                    "not a store directly beside the link in {}: never pruned",
+                    link.dir.display()
+                ),
+                Some(c) if guarded.iter().any(|g| g.starts_with(c) || c.starts_with(g)) => {
+                    "holds or lies inside the current or previous target: never pruned".to_owned()
+                }
+                Some(c) if !holds_data(c) => "holds no tick data files: never pruned".to_owned(),
+                Some(_) => String::new(),
+            };
         }
         let bytes = bytes_of(&p);
         if !why.is_empty() {
@@ -103,15 +140,12 @@ pub fn prune(link: &Path, keep: usize, apply: bool) -> Result<Vec<Pruned>> {
             });
             continue;
         }
-        // Only a real folder beside the link, never the link's own folder.
-        if !p.starts_with(&link.dir) || p == link.dir || link.dir.starts_with(&p) {
-            return Err(Error::Unsafe {
-                path: p,
-                why: format!(
-                    "named in the history but not a store beside the link in {}: not pruned",
-                    link.dir.display()
-                ),
-            });
+        let p = canon.unwrap_or(p);
+        let set_aside = aside(&p);
+        if apply && set_aside.is_dir() {
+            // An earlier run was killed after setting it aside.
+            fs::remove_dir_all(&set_aside).map_err(|e| Error::path(&set_aside, e))?;
+            fsutil::fsync_dir(&link.dir)?;
         }
         if apply {
             fs::rename(&p, &set_aside).map_err(|e| Error::path(&p, e))?;

@@ -930,3 +930,68 @@ fn history_keep_prunes_old_stores_dry_run_first_and_crash_safe() {
         2
     );
 }
+
+#[test]
+fn history_keep_never_deletes_a_target_s_folder_or_paths_a_hand_edit_names() {
+    let (_d, root) = stores();
+    let r = root.display().to_string();
+    let ok = |args: &[&str]| {
+        let o = run(args, &root, None);
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+        o.stdout
+    };
+    ok(&["switch", "--link", "act", "--to", "a"]);
+    ok(&["switch", "--link", "act", "--to", "b"]);
+    // A store nested inside an older one becomes the current target.
+    gen(&root.join("a/inner"), &["--hours", "1", "--seed", "3"]);
+    ok(&["switch", "--link", "act", "--to", "a/inner"]);
+    // A plain folder and a folder outside, named by a hand edit that is
+    // still valid JSON.
+    fs::create_dir(root.join("precious")).unwrap();
+    fs::write(root.join("precious/notes.txt"), "keep me").unwrap();
+    let h = root.join("act.history.jsonl");
+    let text = fs::read_to_string(&h).unwrap();
+    let first = text.lines().next().unwrap().to_owned();
+    let forged =
+        |to: &str| first.replace(&format!("\"to\":\"{r}/a\""), &format!("\"to\":\"{to}\""));
+    let mut edited = String::new();
+    for to in [
+        format!("{r}/precious"),
+        format!("{r}/b/v3"),
+        format!("{r}/../x"),
+    ] {
+        edited.push_str(&forged(&to));
+        edited.push('\n');
+    }
+    edited.push_str(&text);
+    fs::write(&h, edited).unwrap();
+    let out = ok(&["history", "--link", "act", "--keep", "0", "--apply"]);
+    // Nothing was deletable: a holds the current target, b is the previous
+    // one, the rest are not stores beside the link.
+    assert!(
+        out.contains(&format!(
+            "keep {r}/a (holds or lies inside the current or previous target: never pruned)"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "keep {r}/precious (holds no tick data files: never pruned)"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "keep {r}/b/v3 (not a store directly beside the link in {r}: never pruned)"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("0 stores deleted"), "{out}");
+    assert!(root.join("a/inner/v3").is_dir() && root.join("b/v3").is_dir());
+    assert_eq!(
+        fs::read_to_string(root.join("precious/notes.txt")).unwrap(),
+        "keep me"
+    );
+    let v = run(&["validate", "--path", "act"], &root, None);
+    assert_eq!(v.code, 0, "{}", v.stdout);
+}
