@@ -770,26 +770,7 @@ fn write_batch(
         .par_iter()
         .map(|(path, _, _, _, b)| write::write_temp(path, &b.chunks, zstd))
         .collect();
-    let mut pending = Vec::with_capacity(written.len());
-    let mut first_err = None;
-    for w in written {
-        match w {
-            Ok(p) => pending.push(p),
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
-        }
-    }
-    let result = match first_err {
-        Some(e) => Err(e),
-        None => write::commit_all(&pending),
-    };
-    if let Err(e) = result {
-        for p in &pending {
-            let _ = std::fs::remove_file(&p.tmp);
-        }
-        return Err(e);
-    }
+    let pending = write::commit_written(written)?;
     let n = pending.len() as u64;
     for ((_, rel, sources, records, _), p) in placed.into_iter().zip(pending) {
         manifest.outputs.insert(

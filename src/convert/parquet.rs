@@ -646,26 +646,7 @@ impl Run<'_> {
             .par_iter()
             .map(|(path, _, names, meta, b)| write_one(path, b, names, codec, meta.clone()))
             .collect();
-        let mut pending = Vec::with_capacity(written.len());
-        let mut first_err = None;
-        for w in written {
-            match w {
-                Ok(p) => pending.push(p),
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        let result = match first_err {
-            Some(e) => Err(e),
-            None => write::commit_all(&pending),
-        };
-        if let Err(e) = result {
-            for p in &pending {
-                let _ = std::fs::remove_file(&p.tmp);
-            }
-            return Err(e);
-        }
+        let pending = write::commit_written(written)?;
         self.report.outputs_written += pending.len() as u64;
         for ((_, rel, _, _, b), p) in placed.into_iter().zip(pending) {
             let sources = self.source_ids(&b.sources);

@@ -331,6 +331,33 @@ fn emit(
     w.flush()
 }
 
+/// Commits a batch of temp files written in parallel (see [`commit_all`]):
+/// on the first error of any of them, every temp written is removed and the
+/// error returned, so nothing half-made stays beside the outputs.
+pub fn commit_written(written: Vec<Result<Pending>>) -> Result<Vec<Pending>> {
+    let mut pending = Vec::with_capacity(written.len());
+    let mut first_err = None;
+    for w in written {
+        match w {
+            Ok(p) => pending.push(p),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    let result = match first_err {
+        Some(e) => Err(e),
+        None => commit_all(&pending),
+    };
+    if let Err(e) = result {
+        for p in &pending {
+            let _ = std::fs::remove_file(&p.tmp);
+        }
+        return Err(e);
+    }
+    Ok(pending)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
