@@ -151,6 +151,30 @@ pub(crate) fn refuse_other_src(dst: &Path, src: &Path) -> Result<()> {
     }
 }
 
+/// A source file whose content is another format than its name and folder
+/// say: refused (a usage error naming it), or with `skip_damaged` left out
+/// with a `convert_skipped` finding. Shared by every convert target.
+pub(crate) fn other_format(
+    found: &Found,
+    f: Format,
+    source: Format,
+    skip_damaged: bool,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    if !skip_damaged {
+        return Err(Error::Usage(format!(
+            "refused: {} holds {f} records, not {source} as its name and folder say; move or fix it, or pass --skip-damaged to leave it out",
+            found.abs.display()
+        )));
+    }
+    findings.push(Finding::new(
+        Kind::ConvertSkipped,
+        &found.file.rel,
+        format!("holds {f}, not the source format {source}; not converted (--skip-damaged)"),
+    ));
+    Ok(())
+}
+
 /// Takes DST's lock (`DST/.ibstore/lock`, the one `repair` takes) for the
 /// run; returns the holder line a killed run left, if any.
 fn lock_dst(dst: &Path) -> Result<(crate::repair::lock::Lock, Option<String>)> {
@@ -355,22 +379,13 @@ impl Run<'_> {
         match scan.format {
             None => return Ok(()),
             Some(f) if f != source => {
-                // Its name or folder says the source format: content of
-                // another one is not guessed past (unless --skip-damaged).
-                if !self.opts.skip_damaged {
-                    return Err(Error::Usage(format!(
-                        "refused: {} holds {f} records, not {source} as its name and folder say; move or fix it, or pass --skip-damaged to leave it out",
-                        found.abs.display()
-                    )));
-                }
-                self.report.findings.push(Finding::new(
-                    Kind::ConvertSkipped,
-                    rel,
-                    format!(
-                        "holds {f}, not the source format {source}; not converted (--skip-damaged)"
-                    ),
-                ));
-                return Ok(());
+                return other_format(
+                    found,
+                    f,
+                    source,
+                    self.opts.skip_damaged,
+                    &mut self.report.findings,
+                );
             }
             Some(_) => {}
         }

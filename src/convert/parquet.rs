@@ -382,15 +382,13 @@ impl Run<'_> {
         match scan.format {
             None => return Ok(()),
             Some(f) if f != self.source => {
-                self.report.findings.push(Finding::new(
-                    Kind::ConvertSkipped,
-                    rel,
-                    format!(
-                        "holds {f}, not the source format {}; not converted",
-                        self.source
-                    ),
-                ));
-                return Ok(());
+                return super::other_format(
+                    found,
+                    f,
+                    self.source,
+                    self.opts.skip_damaged,
+                    &mut self.report.findings,
+                );
             }
             Some(_) => {}
         }

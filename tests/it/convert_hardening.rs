@@ -108,6 +108,15 @@ fn a_source_holding_another_format_than_its_name_says_is_refused() {
         "v3/json/2025/08/01/00/265598_last_1754006400.jsonl"
     );
     assert_eq!(conv(&o)["outputs_written"], 11);
+    // The Parquet target takes the same rule (one shared check).
+    let o = convert(&src, &d.path().join("q"), &["--format", "parquet"], None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("265598_last_1754006400.jsonl holds v2-json records, not v3-json as its name and folder say"),
+        "{err}"
+    );
+    assert!(!d.path().join("q/tick_type=last").exists());
 }
 
 #[test]
