@@ -250,34 +250,31 @@ impl Durable {
 
 /// fsyncs many files (or folders) concurrently, so their flushes share
 /// journal commits instead of waiting for one each; the first error wins.
+/// The waits run on a pool of their own, made once (a conversion fsyncs
+/// one batch per hour: new threads for each cost more than the fsyncs),
+/// apart from rayon's, whose threads keep computing meanwhile.
 pub fn sync_all_files(items: &[(&File, &Path)]) -> Result<()> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let next = AtomicUsize::new(0);
-    let threads = items.len().clamp(1, 32);
-    let errors: Vec<Error> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut errs = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((f, p)) = items.get(i) else { break };
-                        if let Err(e) = f.sync_all() {
-                            errs.push(io(p, "fsync")(e));
-                        }
-                    }
-                    errs
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    use rayon::prelude::*;
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let sync = || {
+        items
+            .par_iter()
+            .with_max_len(1)
+            .try_for_each(|(f, p)| f.sync_all().map_err(io(p, "fsync")))
+    };
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(16)
+            .thread_name(|i| format!("ibstore-fsync-{i}"))
+            .build()
+            .ok()
     });
-    match errors.into_iter().next() {
-        Some(e) => Err(e),
-        None => Ok(()),
+    match pool {
+        Some(p) => p.install(sync),
+        // No threads to be had: one file after another.
+        None => items
+            .iter()
+            .try_for_each(|(f, p)| f.sync_all().map_err(io(p, "fsync"))),
     }
 }
 

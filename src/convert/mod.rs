@@ -273,6 +273,7 @@ pub fn run_with(
     progress.start(files.iter().map(|f| f.file.size).sum());
     let scan_opts = ScanOptions {
         crc: true,
+        record_checks: false,
         ..ScanOptions::default()
     };
     // Files by partition hour (unplaced first), in path order within an hour.

@@ -314,6 +314,7 @@ pub fn run(
     progress.start(files.iter().map(|f| f.file.size).sum());
     let scan_opts = ScanOptions {
         crc: true,
+        record_checks: false,
         ..ScanOptions::default()
     };
     let mut order: Vec<usize> = (0..files.len()).collect();

@@ -39,6 +39,7 @@ pub fn verify(v: &mut VerifyInput<'_>, fields: &Fields) -> Result<Vec<String>> {
     let d = discover::discover(v.dst)?;
     let opts = ScanOptions {
         crc: true,
+        record_checks: false,
         ..ScanOptions::default()
     };
     let found: Vec<_> = d

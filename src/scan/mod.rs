@@ -50,6 +50,14 @@ pub struct ScanOptions {
     pub crc: bool,
     /// Largest decompressed size read from a `.zst` file.
     pub decompressed_limit: u64,
+    /// Run validate's checks of each good record: its values, payload and
+    /// place (against the file's name and hour: strays) and continuity
+    /// (first/last `ts`, gaps, order, repeats, duplicates). Readers that
+    /// need only the records and the damage (convert and its
+    /// verification) turn them off: those findings are not made, and
+    /// `first_ts`, `last_ts`, `gaps`, `repeats`, `duplicates` and `strays`
+    /// stay empty. Damage (spans) is found either way.
+    pub record_checks: bool,
 }
 
 impl Default for ScanOptions {
@@ -60,6 +68,7 @@ impl Default for ScanOptions {
             split_bytes: DEFAULT_SPLIT_BYTES,
             crc: false,
             decompressed_limit: crate::format::source::MAX_DECOMPRESSED,
+            record_checks: true,
         }
     }
 }

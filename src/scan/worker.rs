@@ -90,17 +90,19 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
                             self.sink.push(Finding::new(Kind::MissingNewline, rel, "last line has no newline: the record decodes, but the write may have been cut").at(offset, Some(index)).len(len));
                         }
                         let sink = &mut self.sink;
-                        let stray = record::check_expecting(
-                            &self.expect,
-                            &d.tick,
-                            d.notes,
-                            self.file,
-                            self.format.version(),
-                            at,
-                            &mut |f| sink.push(f),
-                        );
-                        if let Some(s) = stray {
-                            push_stray(&mut self.strays, offset, len, index, s);
+                        if self.opts.record_checks {
+                            let stray = record::check_expecting(
+                                &self.expect,
+                                &d.tick,
+                                d.notes,
+                                self.file,
+                                self.format.version(),
+                                at,
+                                &mut |f| sink.push(f),
+                            );
+                            if let Some(s) = stray {
+                                push_stray(&mut self.strays, offset, len, index, s);
+                            }
                         }
                         if d.notes.has(Note::UnknownKey) {
                             let what = self
@@ -117,13 +119,15 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
                                 .len(len),
                             );
                         }
-                        let sink = &mut self.sink;
-                        self.seq.record(
-                            Entry::of(&d.tick, offset, index),
-                            self.opts.max_gap_us,
-                            rel,
-                            &mut |f| sink.push(f),
-                        );
+                        if self.opts.record_checks {
+                            let sink = &mut self.sink;
+                            self.seq.record(
+                                Entry::of(&d.tick, offset, index),
+                                self.opts.max_gap_us,
+                                rel,
+                                &mut |f| sink.push(f),
+                            );
+                        }
                         self.visit.record(&Good {
                             offset,
                             len,

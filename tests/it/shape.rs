@@ -188,3 +188,62 @@ fn dedup_keeps_distinct_records_whose_keys_collide() {
     let v = common::validate(&store, &["--strict"]);
     assert_eq!((v.code, v.findings().len()), (0, 0), "{:?}", v.findings());
 }
+
+/// Every good record of a scan, as decoded.
+#[derive(Default)]
+struct Ticks(Vec<ibstore::Tick>);
+impl ibstore::scan::Visit for Ticks {
+    fn record(&mut self, r: &ibstore::scan::Good<'_>) {
+        self.0.push(*r.tick);
+    }
+}
+
+/// Convert's scan leaves out validate's record checks (`record_checks:
+/// false`): the same records and the same damage at the same offsets, and
+/// none of the time facts.
+#[test]
+fn a_scan_without_record_checks_finds_the_same_records_and_damage() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path().join("s");
+    let damage = gen(
+        &s,
+        &[
+            "--format",
+            "v3-json,v2-json,v3-pb,v2-pb",
+            "--records",
+            "300",
+            "--damage",
+            "bad-record,truncated-tail,duplicate,gap,misplaced,out-of-order,garbage-line,bad-prefix",
+        ],
+    );
+    let d = ibstore::store::discover::discover(&s).unwrap();
+    let on = ibstore::ScanOptions::default();
+    let off = ibstore::ScanOptions {
+        record_checks: false,
+        ..on
+    };
+    let (mut spans, mut dups, mut gaps, mut strays) = (0, 0, 0, 0);
+    for f in &d.files {
+        let a = ibstore::scan::scan_with(f, &on, &Ticks::default);
+        let b = ibstore::scan::scan_with(f, &off, &Ticks::default);
+        let ticks = |v: Vec<Ticks>| v.into_iter().flat_map(|t| t.0).collect::<Vec<_>>();
+        assert_eq!(a.scan.records, b.scan.records, "{}", f.file.rel);
+        assert_eq!(a.scan.spans, b.scan.spans, "{}", f.file.rel);
+        assert_eq!(a.scan.read_problem, b.scan.read_problem);
+        assert_eq!(a.scan.format, b.scan.format);
+        assert_eq!(ticks(a.visits), ticks(b.visits), "{}", f.file.rel);
+        assert_eq!((b.scan.first_ts, b.scan.last_ts), (None, None));
+        assert_eq!((b.scan.gaps, b.scan.repeats), (0, 0));
+        assert!(b.scan.duplicates.is_empty() && b.scan.strays.is_empty());
+        assert!(a.scan.first_ts.is_some() || a.scan.records == 0);
+        spans += a.scan.spans.len();
+        dups += a.scan.duplicates.len();
+        gaps += a.scan.gaps;
+        strays += a.scan.strays.len();
+    }
+    // Each injected fault is found with the checks on.
+    assert_eq!(damage.len(), 8, "{damage:?}");
+    // Four damaged spans (bad record, cut tail, garbage line, bad prefix),
+    // one duplicate, one gap and one misplaced record.
+    assert_eq!((spans, dups, gaps, strays), (4, 1, 1, 1), "{damage:?}");
+}
