@@ -125,8 +125,13 @@ impl Visit for Collect<'_> {
         }
         let home_before = plan::home(&t, ctx.target);
         // The v2 extras, read from the record's bytes, only when the target
-        // is another format (the same format copies the record's bytes).
-        let side = if ctx.source.version() == Version::V2 && ctx.source != ctx.target {
+        // is another format (the same format copies the record's bytes) and
+        // needs them: a v3 target only loses them, which the v2 JSON
+        // decoder already noted (unless it left a value to this decode).
+        let noted = ctx.source == Format::V2Json
+            && ctx.target.is_v3()
+            && !r.extras.has(v2_side::Extras::RECHECK);
+        let side = if ctx.source.version() == Version::V2 && ctx.source != ctx.target && !noted {
             v2_side::decode(ctx.source, r.bytes)
         } else {
             None
@@ -138,6 +143,8 @@ impl Visit for Collect<'_> {
         };
         if let Some(side) = &side {
             losses.0 |= plan::side_losses(side, r.tick, ctx.source, ctx.target).0;
+        } else if noted {
+            losses.0 |= plan::extras_losses(r.extras, ctx.source, ctx.target).0;
         }
         for f in losses.iter() {
             self.counts.lost[f as usize] += 1;

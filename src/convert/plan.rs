@@ -3,7 +3,7 @@
 //! on a record, and the output file of a record in the target's layout.
 
 use crate::error::{Error, Result};
-use crate::format::v2_side::V2Side;
+use crate::format::v2_side::{Extras, V2Side};
 use crate::format::{Compression, Format};
 use crate::scan::record::Home;
 use crate::store::discover::Found;
@@ -176,31 +176,33 @@ pub fn map_to_target(t: &mut Tick, target: Format) -> Option<Losses> {
 /// `data.timestamp` or for keys v2 JSON does not define; the same format
 /// keeps every byte (records are copied).
 pub fn side_losses(side: &V2Side, t: &Tick, source: Format, target: Format) -> Losses {
+    extras_losses(side.extras(t), source, target)
+}
+
+/// [`side_losses`] from a record's [`Extras`] (what the v2 JSON decoder
+/// noted, or [`V2Side::extras`]).
+pub fn extras_losses(e: Extras, source: Format, target: Format) -> Losses {
     let mut l = Losses::default();
     if source == target {
         return l;
     }
-    if side.unknown > 0 {
+    if e.has(Extras::UNKNOWN) {
         l.add(LossField::Unknown);
     }
     if target.is_v3() {
-        if side.exchange.as_ref().is_some_and(|e| !e.is_empty()) {
-            l.add(LossField::Exchange);
-        }
-        if side.conditions.as_ref().is_some_and(|c| !c.is_empty()) {
-            l.add(LossField::Conditions);
-        }
-        if side.sequence.is_some() {
-            l.add(LossField::Sequence);
-        }
-        if !side.derived_stream_id(t) {
-            l.add(LossField::StreamId);
-        }
-        if !side.live_metadata() {
-            l.add(LossField::Metadata);
+        for (bit, field) in [
+            (Extras::EXCHANGE, LossField::Exchange),
+            (Extras::CONDITIONS, LossField::Conditions),
+            (Extras::SEQUENCE, LossField::Sequence),
+            (Extras::STREAM_ID, LossField::StreamId),
+            (Extras::METADATA, LossField::Metadata),
+        ] {
+            if e.has(bit) {
+                l.add(field);
+            }
         }
     }
-    if target != Format::V2Json && side.data_timestamp.is_some() {
+    if target != Format::V2Json && e.has(Extras::DATA_TIMESTAMP) {
         l.add(LossField::DataTimestamp);
     }
     l

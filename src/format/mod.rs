@@ -344,6 +344,9 @@ pub struct Decoded {
     pub tick: Tick,
     /// Bit set of [`Note`]s.
     pub notes: Notes,
+    /// v2 JSON: the v2 data no v3 field carries (for convert's loss
+    /// count); empty from the other decoders.
+    pub extras: v2_side::Extras,
 }
 
 /// Oddities a codec notices in an otherwise valid record. They are not

@@ -9,6 +9,7 @@
 //! `mid_point`.
 
 use super::json::{parse_int, Scanner, Value};
+use super::v2_side::{self, Extras};
 use super::v3_json::{flag, num, tick_type_bytes, write_float};
 use super::{Decoded, EncodeError, Note, Notes, RecordError};
 use crate::tick::{Field, Tick, TickType};
@@ -19,7 +20,7 @@ use std::io::Write as _;
 const SECONDS_LIMIT: i64 = 1_000_000_000_000;
 
 #[derive(Default)]
-struct Parts {
+struct Parts<'a> {
     is_tick: Option<bool>,
     envelope_us: Option<i64>,
     meta_cid: Option<i64>,
@@ -30,6 +31,10 @@ struct Parts {
     data_kind: Option<TickType>,
     unix_time: Option<(i64, bool)>,
     has_data: bool,
+    /// The envelope `stream_id` (an unescaped string), checked once the
+    /// ids are known.
+    stream_id: Option<&'a [u8]>,
+    extras: Extras,
 }
 
 /// Decodes one v2 JSON envelope line.
@@ -59,7 +64,21 @@ pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
                             found: v.type_name(),
                         })
                     }
-                    _ => {}
+                    b"stream_id" => {
+                        p.stream_id = match v {
+                            Value::Str {
+                                raw,
+                                escaped: false,
+                            } => Some(raw),
+                            Value::Str { escaped: true, .. } => {
+                                p.extras.set(Extras::RECHECK, true);
+                                None
+                            }
+                            _ => None,
+                        }
+                    }
+                    // `metadata` that is not an object, and any other key.
+                    _ => p.extras.set(Extras::UNKNOWN, true),
                 }
                 Ok(())
             }
@@ -75,10 +94,20 @@ pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
         return Err(RecordError::MissingField("data"));
     }
     resolve(&mut t, &p, &mut notes)?;
-    Ok(Decoded { tick: t, notes })
+    let mut extras = p.extras;
+    if let Some(raw) = p.stream_id {
+        // The scanner checked the string's UTF-8.
+        let derived = std::str::from_utf8(raw).is_ok_and(|s| v2_side::stream_id_is_derived(s, &t));
+        extras.set(Extras::STREAM_ID, !derived);
+    }
+    Ok(Decoded {
+        tick: t,
+        notes,
+        extras,
+    })
 }
 
-fn resolve(t: &mut Tick, p: &Parts, notes: &mut Notes) -> Result<(), RecordError> {
+fn resolve(t: &mut Tick, p: &Parts<'_>, notes: &mut Notes) -> Result<(), RecordError> {
     if p.meta_cid.is_none() && p.data_cid.is_some() || p.meta_tt.is_none() && p.data_tt.is_some() {
         notes.add(Note::IdsFromData);
     }
@@ -133,10 +162,11 @@ fn data_member(
     s: &mut Scanner<'_>,
     k: &[u8],
     t: &mut Tick,
-    p: &mut Parts,
+    p: &mut Parts<'_>,
     notes: &mut Notes,
 ) -> Result<(), RecordError> {
     let v = s.value()?;
+    data_extras(k, v, &mut p.extras);
     match k {
         b"contract_id" => p.data_cid = Some(id(v, "contract_id")?),
         // `Last`/`AllLast` here is the live formatter's normal shape (spec §3.1 A).
@@ -193,13 +223,74 @@ fn data_member(
     Ok(())
 }
 
+/// Notes what a `data` member holds that no v3 field carries (see
+/// [`v2_side::Extras`]; the same reading as [`v2_side::decode_json`]).
+fn data_extras(k: &[u8], v: Value<'_>, e: &mut Extras) {
+    // A string the bits depend on: unescaped, or left to the full decode.
+    let text = |e: &mut Extras, bit: u8| match v {
+        Value::Str {
+            raw,
+            escaped: false,
+        } => Some(raw),
+        Value::Str { escaped: true, .. } => {
+            e.set(Extras::RECHECK, true);
+            e.set(bit, false);
+            None
+        }
+        _ => None,
+    };
+    match k {
+        b"exchange" => {
+            let on = text(e, Extras::EXCHANGE).is_some_and(|r| !r.is_empty());
+            e.set(Extras::EXCHANGE, on);
+        }
+        b"conditions" => match v {
+            Value::Container => e.set(Extras::RECHECK, true),
+            Value::Null => e.set(Extras::CONDITIONS, false),
+            Value::Str { .. } => {
+                let on = text(e, Extras::CONDITIONS).is_some_and(|r| !r.is_empty());
+                e.set(Extras::CONDITIONS, on);
+            }
+            _ => {
+                e.set(Extras::CONDITIONS, false);
+                e.set(Extras::UNKNOWN, true);
+            }
+        },
+        b"sequence" => {
+            let on = matches!(v, Value::Num(n) if parse_int(n).is_some_and(|(i, _)| i >= 0));
+            e.set(Extras::SEQUENCE, on);
+        }
+        b"timestamp" => {
+            let on = text(e, Extras::DATA_TIMESTAMP).is_some();
+            e.set(Extras::DATA_TIMESTAMP, on);
+        }
+        k if v2_side::data_key_known(k) => {}
+        _ => e.set(Extras::UNKNOWN, true),
+    }
+}
+
 fn meta_member(
     s: &mut Scanner<'_>,
     k: &[u8],
-    p: &mut Parts,
+    p: &mut Parts<'_>,
     notes: &mut Notes,
 ) -> Result<(), RecordError> {
     let v = s.value()?;
+    // Every entry must be the live writer's for v3 to lose nothing.
+    match (std::str::from_utf8(k), v) {
+        (Ok(key), _) if key.contains('\\') => p.extras.set(Extras::RECHECK, true),
+        (Ok("source"), Value::Str { escaped: true, .. }) => p.extras.set(Extras::RECHECK, true),
+        (Ok(key), v) => {
+            let value = match v {
+                Value::Str { raw, .. } => std::str::from_utf8(raw).ok(),
+                _ => None,
+            };
+            if !v2_side::meta_entry_live(key, value) {
+                p.extras.set(Extras::METADATA, true);
+            }
+        }
+        (Err(_), _) => p.extras.set(Extras::RECHECK, true),
+    }
     match k {
         b"contract_id" => p.meta_cid = Some(id(v, "metadata.contract_id")?),
         b"tick_type" => p.meta_tt = Some(tt(v, "metadata.tick_type", notes)?),

@@ -88,7 +88,11 @@ pub fn decode(b: &[u8]) -> Result<Decoded, RecordError> {
         upt: d.unreported,
         past_limit: d.past_limit,
     };
-    Ok(Decoded { tick, notes })
+    Ok(Decoded {
+        tick,
+        notes,
+        extras: Default::default(),
+    })
 }
 
 /// Encodes a StreamMessage body the way the live writer would (spec §4.2):

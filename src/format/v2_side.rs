@@ -83,6 +83,98 @@ impl MidKey {
     }
 }
 
+/// v2 data that no v3 field carries, as bits: what [`V2Side::extras`]
+/// works out from a whole side, and what the v2 JSON decoder notes as it
+/// meets each key, so a conversion to v3 counts its losses without a
+/// second parse or an allocation per record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Extras(pub u8);
+
+impl Extras {
+    /// A non-empty `exchange`.
+    pub const EXCHANGE: u8 = 1;
+    /// Non-empty `conditions`.
+    pub const CONDITIONS: u8 = 2;
+    /// A `sequence` number.
+    pub const SEQUENCE: u8 = 4;
+    /// `data.timestamp` (the local-time string).
+    pub const DATA_TIMESTAMP: u8 = 8;
+    /// A stream id other than `bg_{cid}_{tt}` of the record.
+    pub const STREAM_ID: u8 = 16;
+    /// Metadata beyond the live writer's (`source: stream_manager` and the ids).
+    pub const METADATA: u8 = 32;
+    /// A key or field the format does not define.
+    pub const UNKNOWN: u8 = 64;
+    /// Something the decoder does not settle without allocating (an
+    /// escaped string where the value matters, a list of conditions): the
+    /// bits above are then incomplete and [`decode`] must be asked.
+    pub const RECHECK: u8 = 128;
+
+    /// Whether `bit` is set.
+    #[inline]
+    pub fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// Sets or clears `bit` (a repeated key: the last one counts, as in [`decode`]).
+    #[inline]
+    pub fn set(&mut self, bit: u8, on: bool) {
+        if on {
+            self.0 |= bit;
+        } else {
+            self.0 &= !bit;
+        }
+    }
+}
+
+/// The `data` keys of a v2 JSON record that the format defines; any other
+/// is an unknown key. One list for the decoder and [`decode_json`].
+pub fn data_key_known(k: &[u8]) -> bool {
+    matches!(
+        k,
+        b"contract_id"
+            | b"tick_type"
+            | b"type"
+            | b"timestamp"
+            | b"unix_time"
+            | b"midpoint"
+            | b"mid_price"
+            | b"mid_point"
+            | b"exchange"
+            | b"conditions"
+            | b"sequence"
+            | b"price"
+            | b"size"
+            | b"bid_price"
+            | b"bid_size"
+            | b"ask_price"
+            | b"ask_size"
+            | b"bid_past_low"
+            | b"ask_past_high"
+            | b"unreported"
+            | b"past_limit"
+    )
+}
+
+/// Whether a stream id is the live `bg_{cid}_{tt}` of the tick.
+pub fn stream_id_is_derived(s: &str, t: &Tick) -> bool {
+    let rest = s.strip_prefix("bg_").unwrap_or("");
+    rest.strip_suffix(t.tt.as_str())
+        .and_then(|r| r.strip_suffix('_'))
+        .is_some_and(|c| c.parse::<i64>().ok() == Some(t.cid))
+}
+
+/// Whether one metadata entry is the live writer's: `source` with the
+/// string `stream_manager`, or one of the ids (any value). `value` is the
+/// entry's string, `None` for another JSON type.
+pub fn meta_entry_live(key: &str, value: Option<&str>) -> bool {
+    match key {
+        "source" => value == Some("stream_manager"),
+        "request_id" | "contract_id" | "tick_type" => true,
+        _ => false,
+    }
+}
+
 /// The extras of one v2 record.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct V2Side {
@@ -122,24 +214,39 @@ impl V2Side {
     /// Whether metadata is the live writer's (`source: stream_manager` and
     /// only the ids), so the v3 → v2 mapping recreates it.
     pub fn live_metadata(&self) -> bool {
-        self.metadata.iter().all(|(k, v)| match k.as_str() {
-            "source" => matches!(v, MetaValue::Str(s) if s == "stream_manager"),
-            "request_id" | "contract_id" | "tick_type" => true,
-            _ => false,
+        self.metadata.iter().all(|(k, v)| {
+            let value = match v {
+                MetaValue::Str(s) => Some(s.as_str()),
+                MetaValue::Raw(_) => None,
+            };
+            meta_entry_live(k, value)
         })
     }
 
     /// Whether the stream id is the live `bg_{cid}_{tt}` of this tick (or absent).
     pub fn derived_stream_id(&self, t: &Tick) -> bool {
-        match &self.stream_id {
-            None => true,
-            Some(s) => {
-                let rest = s.strip_prefix("bg_").unwrap_or("");
-                rest.strip_suffix(t.tt.as_str())
-                    .and_then(|r| r.strip_suffix('_'))
-                    .is_some_and(|c| c.parse::<i64>().ok() == Some(t.cid))
-            }
-        }
+        self.stream_id
+            .as_deref()
+            .is_none_or(|s| stream_id_is_derived(s, t))
+    }
+
+    /// What of this side no v3 field carries ([`Extras`], never `RECHECK`).
+    pub fn extras(&self, t: &Tick) -> Extras {
+        let mut e = Extras::default();
+        e.set(
+            Extras::EXCHANGE,
+            self.exchange.as_ref().is_some_and(|x| !x.is_empty()),
+        );
+        e.set(
+            Extras::CONDITIONS,
+            self.conditions.as_ref().is_some_and(|c| !c.is_empty()),
+        );
+        e.set(Extras::SEQUENCE, self.sequence.is_some());
+        e.set(Extras::DATA_TIMESTAMP, self.data_timestamp.is_some());
+        e.set(Extras::STREAM_ID, !self.derived_stream_id(t));
+        e.set(Extras::METADATA, !self.live_metadata());
+        e.set(Extras::UNKNOWN, self.unknown > 0);
+        e
     }
 
     fn meta(&self, key: &str) -> Option<&MetaValue> {
@@ -278,8 +385,7 @@ fn data_member(
                 _ => None,
             }
         }
-        b"price" | b"size" | b"bid_price" | b"bid_size" | b"ask_price" | b"ask_size"
-        | b"bid_past_low" | b"ask_past_high" | b"unreported" | b"past_limit" => {}
+        k if data_key_known(k) => {}
         _ => s.unknown += 1,
     }
     Ok(())
@@ -709,5 +815,133 @@ mod tests {
         let t2 = Format::V2Json.decode(&j[..j.len() - 1]).unwrap().tick;
         let s2 = decode_json(&j[..j.len() - 1]).unwrap();
         assert_eq!(encode_pb(&t2, &s2).unwrap(), pb);
+    }
+
+    /// One random v2 JSON line: every extra in each of its shapes (empty,
+    /// escaped, another JSON type, a list, repeated), unknown keys at both
+    /// levels, metadata of the live writer's and others.
+    fn line() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let pick = |v: &'static [&'static str]| proptest::sample::select(v.to_vec());
+        let stream_id = pick(&[
+            "",
+            r#","stream_id":"bg_7_bid_ask""#,
+            r#","stream_id":"bg_7_last""#,
+            r#","stream_id":"bg_007_bid_ask""#,
+            r#","stream_id":"7_bid_ask_1753358437000_4711""#,
+            r#","stream_id":"bg\u005f7_bid_ask""#,
+            r#","stream_id":7"#,
+            r#","stream_id":null"#,
+        ]);
+        let member = pick(&[
+            r#","exchange":"ARCA""#,
+            r#","exchange":"""#,
+            r#","exchange":"A\"B""#,
+            r#","exchange":5"#,
+            r#","exchange":null"#,
+            r#","conditions":"T I""#,
+            r#","conditions":"""#,
+            r#","conditions":["T","I"]"#,
+            r#","conditions":[]"#,
+            r#","conditions":[1]"#,
+            r#","conditions":null"#,
+            r#","conditions":7"#,
+            r#","conditions":"\t""#,
+            r#","sequence":12"#,
+            r#","sequence":-1"#,
+            r#","sequence":1.5"#,
+            r#","sequence":"12""#,
+            r#","timestamp":"2025-07-24 07:00:37""#,
+            r#","timestamp":"2025\/07""#,
+            r#","timestamp":1"#,
+            r#","odd":1"#,
+            r#","unix_time":1753358437"#,
+            r#","price":1.5"#,
+        ]);
+        let meta = pick(&[
+            r#""source":"stream_manager""#,
+            r#""source":"test""#,
+            r#""source":"stream\u005fmanager""#,
+            r#""source":1"#,
+            r#""request_id":"60020""#,
+            r#""contract_id":"7""#,
+            r#""tick_type":"bid_ask""#,
+            r#""sequence":"4""#,
+            r#""so\u0075rce":"stream_manager""#,
+        ]);
+        let top = pick(&["", r#","extra":1"#, r#","metadata":5"#, r#","type":"tick""#]);
+        (
+            stream_id,
+            proptest::collection::vec(member, 0..5),
+            proptest::option::of(proptest::collection::vec(meta, 0..5)),
+            top,
+        )
+            .prop_map(|(sid, members, meta, top)| {
+                let meta = match meta {
+                    None => String::new(),
+                    Some(m) => format!(r#","metadata":{{{}}}"#, m.join(",")),
+                };
+                format!(
+                    r#"{{"type":"tick"{sid},"timestamp":"2025-07-24T12:00:00.653906+00:00","data":{{"type":"bid_ask","contract_id":7,"tick_type":"bid_ask","bid_price":1.5{}}}{meta}{top}}}"#,
+                    members.concat()
+                )
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// What the v2 JSON decoder notes on the way equals what the whole
+        /// side says, unless it asked for the whole side (`RECHECK`).
+        #[test]
+        fn the_decoders_extras_equal_the_sides(line in line()) {
+            let Ok(d) = Format::V2Json.decode(line.as_bytes()) else {
+                return Ok(());
+            };
+            let side = decode_json(line.as_bytes()).unwrap();
+            if !d.extras.has(Extras::RECHECK) {
+                proptest::prop_assert_eq!(d.extras, side.extras(&d.tick), "{}", line);
+            }
+        }
+    }
+
+    #[test]
+    fn the_decoder_notes_each_extra_and_rechecks_escapes() {
+        let cases: &[(&str, u8)] = &[
+            (
+                std::str::from_utf8(LIVE).unwrap(),
+                Extras::EXCHANGE | Extras::CONDITIONS | Extras::DATA_TIMESTAMP,
+            ),
+            (
+                r#"{"type":"tick","stream_id":"7_bid_ask_1_2","timestamp":"2025-07-24T12:00:00+00:00","data":{"type":"bid_ask","contract_id":7,"sequence":3,"x":1},"metadata":{"source":"test"},"y":2}"#,
+                Extras::STREAM_ID | Extras::SEQUENCE | Extras::UNKNOWN | Extras::METADATA,
+            ),
+            (
+                r#"{"type":"tick","timestamp":"2025-07-24T12:00:00+00:00","data":{"type":"bid_ask","contract_id":7,"exchange":"ARCA","exchange":""}}"#,
+                0,
+            ),
+            (
+                r#"{"type":"tick","timestamp":"2025-07-24T12:00:00+00:00","data":{"type":"bid_ask","contract_id":7,"conditions":["T"]}}"#,
+                Extras::RECHECK,
+            ),
+            (
+                r#"{"type":"tick","timestamp":"2025-07-24T12:00:00+00:00","data":{"type":"bid_ask","contract_id":7,"exchange":"\u0041"}}"#,
+                Extras::RECHECK,
+            ),
+        ];
+        for (line, want) in cases {
+            let d = Format::V2Json.decode(line.as_bytes()).unwrap();
+            assert_eq!(d.extras, Extras(*want), "{line}");
+            if !d.extras.has(Extras::RECHECK) {
+                assert_eq!(
+                    d.extras,
+                    decode_json(line.as_bytes()).unwrap().extras(&d.tick),
+                    "{line}"
+                );
+            }
+        }
+        // The other decoders note nothing.
+        let v3 = br#"{"ts":1,"st":2,"cid":7,"tt":"bid_ask","rid":0,"bp":1.5}"#;
+        assert_eq!(Format::V3Json.decode(v3).unwrap().extras, Extras::default());
     }
 }

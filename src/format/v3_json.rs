@@ -73,7 +73,11 @@ pub fn decode_general(line: &[u8]) -> Result<Decoded, RecordError> {
             return Err(RecordError::MissingField(name));
         }
     }
-    Ok(Decoded { tick: t, notes })
+    Ok(Decoded {
+        tick: t,
+        notes,
+        extras: Default::default(),
+    })
 }
 
 /// An integer field (integral floats accepted with a note).

@@ -212,6 +212,8 @@ pub struct Good<'a> {
     pub bytes: &'a [u8],
     /// The decoded record.
     pub tick: &'a Tick,
+    /// v2 JSON: what the record holds that no v3 field carries.
+    pub extras: crate::format::v2_side::Extras,
 }
 
 /// Something that sees every good record of a scan, in file order. A file

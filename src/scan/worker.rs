@@ -134,6 +134,7 @@ impl<'a, S: Sequence, V: Visit> Worker<'a, S, V> {
                             index,
                             bytes,
                             tick: &d.tick,
+                            extras: d.extras,
                         });
                     }
                     Err(e) if !terminated => {
