@@ -166,7 +166,6 @@ fn data_member(
     notes: &mut Notes,
 ) -> Result<(), RecordError> {
     let v = s.value()?;
-    data_extras(k, v, &mut p.extras);
     match k {
         b"contract_id" => p.data_cid = Some(id(v, "contract_id")?),
         // `Last`/`AllLast` here is the live formatter's normal shape (spec §3.1 A).
@@ -218,7 +217,11 @@ fn data_member(
         b"ask_past_high" => t.aph = flag(v, "ask_past_high", notes)?,
         b"unreported" => t.upt = flag(v, "unreported", notes)?,
         b"past_limit" => t.past_limit = flag(v, "past_limit", notes)?,
-        _ => {}
+        // The keys of [`v2_side::data_key_known`] not matched above.
+        b"exchange" | b"conditions" | b"sequence" | b"timestamp" => {
+            data_extras(k, v, &mut p.extras)
+        }
+        _ => p.extras.set(Extras::UNKNOWN, true),
     }
     Ok(())
 }
@@ -264,8 +267,7 @@ fn data_extras(k: &[u8], v: Value<'_>, e: &mut Extras) {
             let on = text(e, Extras::DATA_TIMESTAMP).is_some();
             e.set(Extras::DATA_TIMESTAMP, on);
         }
-        k if v2_side::data_key_known(k) => {}
-        _ => e.set(Extras::UNKNOWN, true),
+        _ => {}
     }
 }
 
@@ -277,19 +279,14 @@ fn meta_member(
 ) -> Result<(), RecordError> {
     let v = s.value()?;
     // Every entry must be the live writer's for v3 to lose nothing.
-    match (std::str::from_utf8(k), v) {
-        (Ok(key), _) if key.contains('\\') => p.extras.set(Extras::RECHECK, true),
-        (Ok("source"), Value::Str { escaped: true, .. }) => p.extras.set(Extras::RECHECK, true),
-        (Ok(key), v) => {
-            let value = match v {
-                Value::Str { raw, .. } => std::str::from_utf8(raw).ok(),
-                _ => None,
-            };
-            if !v2_side::meta_entry_live(key, value) {
-                p.extras.set(Extras::METADATA, true);
-            }
-        }
-        (Err(_), _) => p.extras.set(Extras::RECHECK, true),
+    match (k, v) {
+        (b"source", Value::Str { escaped: true, .. }) => p.extras.set(Extras::RECHECK, true),
+        (b"source", Value::Str { raw, .. }) if raw == b"stream_manager" => {}
+        (b"source", _) => p.extras.set(Extras::METADATA, true),
+        (b"request_id" | b"contract_id" | b"tick_type", _) => {}
+        // An escaped key may still spell one of the above.
+        (k, _) if k.contains(&b'\\') => p.extras.set(Extras::RECHECK, true),
+        _ => p.extras.set(Extras::METADATA, true),
     }
     match k {
         b"contract_id" => p.meta_cid = Some(id(v, "metadata.contract_id")?),
