@@ -72,21 +72,51 @@ pub fn hour_folder(sec: i64) -> String {
 /// Formats µs as `YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (the recorder's envelope
 /// shape; the fraction is omitted when zero, as Python's `isoformat` does).
 pub fn format_iso(us: i64) -> String {
+    let mut b = Vec::with_capacity(32);
+    write_iso(us, &mut b);
+    String::from_utf8(b).unwrap_or_default()
+}
+
+/// [`format_iso`] appended to `out`, without allocating (the v2 writers'
+/// per-record envelope time).
+pub fn write_iso(us: i64, out: &mut Vec<u8>) {
+    fn digits(out: &mut Vec<u8>, v: i64, width: usize) {
+        let mut buf = [b'0'; 20];
+        let mut n = v.unsigned_abs();
+        let mut i = buf.len();
+        while n > 0 {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        // As `{:0width$}`: a minus sign counts toward the width.
+        let width = if v < 0 { width - 1 } else { width };
+        let start = i.min(buf.len() - width);
+        if v < 0 {
+            out.push(b'-');
+        }
+        out.extend_from_slice(&buf[start..]);
+    }
     let sec = us.div_euclid(US);
     let frac = us.rem_euclid(US);
     let (y, m, d) = civil_from_days(sec.div_euclid(86_400));
     let s = sec.rem_euclid(86_400);
-    let base = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    );
-    if frac == 0 {
-        format!("{base}+00:00")
-    } else {
-        format!("{base}.{frac:06}+00:00")
+    digits(out, y, 4);
+    out.push(b'-');
+    digits(out, i64::from(m), 2);
+    out.push(b'-');
+    digits(out, i64::from(d), 2);
+    out.push(b'T');
+    digits(out, s / 3600, 2);
+    out.push(b':');
+    digits(out, s / 60 % 60, 2);
+    out.push(b':');
+    digits(out, s % 60, 2);
+    if frac != 0 {
+        out.push(b'.');
+        digits(out, frac, 6);
     }
+    out.extend_from_slice(b"+00:00");
 }
 
 /// Formats µs as a short UTC time for messages: `2025-08-01T01:04:51.910988Z`.
@@ -196,6 +226,56 @@ mod tests {
         assert_eq!(epoch_of(2025, 8, 1, 1), Some(1_754_010_000));
         assert_eq!(epoch_of(2025, 2, 29, 0), None);
         assert_eq!(hour_folder(1_754_010_291), "2025/08/01/01");
+    }
+
+    /// The old formatter, kept as the reference [`write_iso`] must equal.
+    fn format_iso_reference(us: i64) -> String {
+        let sec = us.div_euclid(US);
+        let frac = us.rem_euclid(US);
+        let (y, m, d) = civil_from_days(sec.div_euclid(86_400));
+        let s = sec.rem_euclid(86_400);
+        let base = format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        );
+        if frac == 0 {
+            format!("{base}+00:00")
+        } else {
+            format!("{base}.{frac:06}+00:00")
+        }
+    }
+
+    #[test]
+    fn write_iso_equals_the_formatted_time() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut cases = vec![
+            0,
+            -1,
+            1_752_169_970_039_295,
+            1_752_169_970_000_000,
+            1_752_169_970_000_001,
+            -62_167_219_200_000_000, // year 0
+            -62_198_755_200_000_000, // year -1
+            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
+            253_402_300_800_000_000, // year 10000
+        ];
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push((x % 4_000_000_000_000_000) as i64 - 1_000_000_000_000_000);
+        }
+        for us in cases {
+            let mut b = Vec::new();
+            write_iso(us, &mut b);
+            assert_eq!(
+                String::from_utf8(b).unwrap(),
+                format_iso_reference(us),
+                "{us}"
+            );
+        }
     }
 
     #[test]

@@ -353,10 +353,13 @@ pub struct Invent {
 pub fn encode_with(t: &Tick, out: &mut Vec<u8>, omit: Invent) -> Result<(), EncodeError> {
     let _ = write!(
         out,
-        r#"{{"type":"tick","stream_id":"bg_{}_{}","timestamp":"{}","data":{{"type":"{}""#,
-        t.cid,
-        t.tt,
-        time::format_iso(t.st),
+        r#"{{"type":"tick","stream_id":"bg_{}_{}","timestamp":""#,
+        t.cid, t.tt,
+    );
+    time::write_iso(t.st, out);
+    let _ = write!(
+        out,
+        r#"","data":{{"type":"{}""#,
         match t.tt {
             TickType::BidAsk => "bid_ask",
             TickType::Last | TickType::AllLast => "time_sales",

@@ -504,11 +504,9 @@ pub fn encode_json(t: &Tick, side: &V2Side, out: &mut Vec<u8>) -> Result<(), Enc
             let _ = write!(out, "\"bg_{}_{}\"", t.cid, t.tt);
         }
     }
-    let _ = write!(
-        out,
-        r#","timestamp":"{}","data":{{"#,
-        time::format_iso(t.st)
-    );
+    out.extend_from_slice(br#","timestamp":""#);
+    time::write_iso(t.st, out);
+    out.extend_from_slice(br#"","data":{"#);
     let mut first = true;
     let mut sep = |out: &mut Vec<u8>| {
         if !std::mem::take(&mut first) {
