@@ -748,16 +748,16 @@ impl Run<'_> {
                                 Kind::VerifyMismatch,
                                 &rel,
                                 format!(
-                                    "stream {} {} hour {}: source {} records ({:?}..{:?}), Parquet {} records ({:?}..{:?}){}",
+                                    "stream {} {} hour {}: source {} records ({}..{}), Parquet {} records ({}..{}){}",
                                     k.cid,
                                     k.tt,
                                     crate::time::format_iso(k.hour * crate::time::US),
                                     a.count,
-                                    a.first,
-                                    a.last,
+                                    super::verify::when(a.first),
+                                    super::verify::when(a.last),
                                     b.count,
-                                    b.first,
-                                    b.last,
+                                    super::verify::when(b.first),
+                                    super::verify::when(b.last),
                                     if a.count == b.count { ", fingerprints differ" } else { "" }
                                 ),
                             ));

@@ -33,6 +33,34 @@ impl Visit for Prints<'_> {
     }
 }
 
+/// A time of a mismatch message: UTC (`2025-08-01T01:00:33Z`), or `none`
+/// when that side has no records of the stream-hour.
+pub(crate) fn when(t: Option<i64>) -> String {
+    t.map_or_else(|| "none".to_owned(), crate::time::display_us)
+}
+
+/// The message of a stream-hour whose output (`b`) does not match its
+/// input (`a`).
+pub(crate) fn hour_mismatch(k: &StreamHour, a: &HourPrint, b: &HourPrint) -> String {
+    format!(
+        "stream-hour {} {} {}: input {} records (first {}, last {}), output {} records (first {}, last {}){}",
+        k.cid,
+        k.tt,
+        crate::time::hour_folder(k.hour),
+        a.count,
+        when(a.first),
+        when(a.last),
+        b.count,
+        when(b.first),
+        when(b.last),
+        if a.count == b.count {
+            ", fingerprints differ"
+        } else {
+            ""
+        }
+    )
+}
+
 /// Reads the outputs back and compares them with the input; returns the
 /// output files that did not match.
 pub fn verify(v: &mut VerifyInput<'_>, fields: &Fields) -> Result<Vec<String>> {
@@ -103,19 +131,7 @@ pub fn verify(v: &mut VerifyInput<'_>, fields: &Fields) -> Result<Vec<String>> {
                 v.report.findings.push(Finding::new(
                     Kind::VerifyMismatch,
                     &rel,
-                    format!(
-                        "stream-hour {} {} {}: input {} records (first {:?}, last {:?}), output {} records (first {:?}, last {:?}){}",
-                        k.cid,
-                        k.tt,
-                        crate::time::hour_folder(k.hour),
-                        a.count,
-                        a.first,
-                        a.last,
-                        b.count,
-                        b.first,
-                        b.last,
-                        if a.count == b.count { ", fingerprints differ" } else { "" }
-                    ),
+                    hour_mismatch(&k, &a, &b),
                 ));
             }
         }
@@ -135,4 +151,35 @@ pub fn verify(v: &mut VerifyInput<'_>, fields: &Fields) -> Result<Vec<String>> {
         }
     }
     Ok(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tick::TickType;
+
+    #[test]
+    fn a_mismatch_names_its_times_in_utc_or_none() {
+        let k = StreamHour {
+            cid: 265598,
+            tt: TickType::Last,
+            hour: 1_754_010_000,
+        };
+        let a = HourPrint {
+            count: 2,
+            first: Some(1_754_010_033_000_000),
+            last: Some(1_754_013_456_250_000),
+            sum_a: 1,
+            sum_b: 2,
+        };
+        assert_eq!(
+            hour_mismatch(&k, &a, &HourPrint::default()),
+            "stream-hour 265598 last 2025/08/01/01: input 2 records (first 2025-08-01T01:00:33Z, last 2025-08-01T01:57:36.250000Z), output 0 records (first none, last none)"
+        );
+        let b = HourPrint { sum_a: 3, ..a };
+        assert_eq!(
+            hour_mismatch(&k, &a, &b),
+            "stream-hour 265598 last 2025/08/01/01: input 2 records (first 2025-08-01T01:00:33Z, last 2025-08-01T01:57:36.250000Z), output 2 records (first 2025-08-01T01:00:33Z, last 2025-08-01T01:57:36.250000Z), fingerprints differ"
+        );
+    }
 }

@@ -310,8 +310,21 @@ fn rerun_skips_what_is_done_and_redoes_what_changed() {
     fs::write(&o, &b).unwrap();
     let (code, c, f, _) = convert(&src, &dst, &["--format", "v3-pb"]);
     assert_eq!((code, n(&c, "mismatched_hours")), (1, 1), "{f:?}");
-    assert!(f.iter().any(|f| f["kind"] == "verify_mismatch"
-        && f["file"] == "v3/protobuf/2025/08/01/01/265598_last_1754010000.pb"));
+    let mism: Vec<&str> = f
+        .iter()
+        .filter(|f| {
+            f["kind"] == "verify_mismatch"
+                && f["file"] == "v3/protobuf/2025/08/01/01/265598_last_1754010000.pb"
+        })
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(mism.len(), 2, "{f:?}");
+    assert!(mism[0].starts_with("CRC-32 "), "{mism:?}");
+    // Times in UTC, as a person reads them (not `Some(1754010033000000)`).
+    assert_eq!(
+        mism[1],
+        "stream-hour 265598 last 2025/08/01/01: input 20 records (first 2025-08-01T01:00:33Z, last 2025-08-01T01:57:36Z), output 20 records (first 2025-08-01T01:00:33Z, last 2025-08-01T01:57:36Z), fingerprints differ"
+    );
     // ... and is redone by the next run.
     let (code, c, _, _) = convert(&src, &dst, &["--format", "v3-pb"]);
     assert_eq!(
