@@ -103,7 +103,7 @@ struct Run<'a> {
     late: HashMap<Home, Bucket>,
     flushed: HashSet<Home>,
     blocked: HashSet<Home>,
-    refused_loss: BTreeMap<LossField, u64>,
+    refused_loss: BTreeMap<LossField, RefusedLoss>,
     inflight: Option<std::thread::JoinHandle<(Manifest, Result<u64>)>>,
     prints: HashMap<Home, HashMap<StreamHour, HourPrint>>,
     report: ConvertReport,
@@ -486,15 +486,19 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Whether a bucket holds a loss the user did not allow (counted).
-    fn refuses(&mut self, b: &Bucket) -> bool {
+    /// Whether the bucket of output `h` holds a loss the user did not
+    /// allow (counted).
+    fn refuses(&mut self, h: Home, b: &Bucket) -> bool {
         let bad: Vec<LossField> = b
             .losses
             .iter()
             .filter(|f| !self.opts.allow_loss.contains(f))
             .collect();
-        for f in &bad {
-            *self.refused_loss.entry(*f).or_default() += 1;
+        if !bad.is_empty() {
+            let rel = plan::output_rel(h, self.opts.target, self.opts.compression());
+            for f in &bad {
+                self.refused_loss.entry(*f).or_default().add(&rel);
+            }
         }
         !bad.is_empty()
     }
@@ -517,7 +521,7 @@ impl Run<'_> {
         let mut jobs = Vec::new();
         for h in homes {
             let b = self.buckets.remove(&h).unwrap_or_default();
-            if self.refuses(&b) {
+            if self.refuses(h, &b) {
                 self.blocked.insert(h);
                 self.prints.remove(&h);
                 self.report.outputs_refused += 1;
@@ -623,7 +627,7 @@ impl Run<'_> {
                     });
                 }
             }
-            if self.refuses(&b) {
+            if self.refuses(h, &b) {
                 self.block(h)?;
                 continue;
             }
@@ -694,12 +698,32 @@ impl Run<'_> {
     }
 }
 
+/// The output files refused for one lost field.
+#[derive(Debug, Default)]
+pub(crate) struct RefusedLoss {
+    /// How many.
+    pub files: u64,
+    /// The first in path order (relative to DST).
+    pub first: String,
+}
+
+impl RefusedLoss {
+    /// Counts one more refused output file.
+    pub fn add(&mut self, rel: &str) {
+        if self.files == 0 || rel < self.first.as_str() {
+            rel.clone_into(&mut self.first);
+        }
+        self.files += 1;
+    }
+}
+
 /// The per-field loss counts, `convert_loss` (allowed) and
-/// `convert_refused` findings of a run (also `--format parquet`'s).
+/// `convert_refused` findings of a run (also `--format parquet`'s). A
+/// refusal's `file` is the first output file it refused (relative to DST).
 pub(crate) fn finish_losses(
     out: &mut ConvertReport,
     allow_loss: &[LossField],
-    refused_loss: &BTreeMap<LossField, u64>,
+    refused_loss: &BTreeMap<LossField, RefusedLoss>,
     target: Format,
 ) {
     for f in LossField::ALL {
@@ -727,12 +751,19 @@ pub(crate) fn finish_losses(
                 ),
             ));
         }
-        if let Some(hours) = refused_loss.get(&f) {
+        if let Some(r) = refused_loss.get(&f) {
+            let which = match r.files {
+                1 => "their output file is not written".to_owned(),
+                k => format!(
+                    "their {k} output files are not written (this one and {} more)",
+                    k - 1
+                ),
+            };
             out.findings.push(Finding::new(
                 Kind::ConvertRefused,
-                "",
+                &r.first,
                 format!(
-                    "{n} records would lose `{}` ({}); their {hours} output files are not written; pass --allow-loss {} to convert them anyway",
+                    "{n} records would lose `{}` ({}); {which}; pass --allow-loss {} to convert them anyway",
                     f.name(),
                     report::loss_why(f, target),
                     f.name()

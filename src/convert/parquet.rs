@@ -205,7 +205,7 @@ struct Run<'a> {
     blocked: HashSet<Out>,
     prints: HashMap<Out, HashMap<StreamHour, HourPrint>>,
     /// Output files refused per lost field.
-    refused_loss: BTreeMap<LossField, u64>,
+    refused_loss: BTreeMap<LossField, super::RefusedLoss>,
     report: ConvertReport,
 }
 
@@ -460,7 +460,7 @@ impl Run<'_> {
                     .collect();
                 if !bad.is_empty() && !self.blocked.contains(&o) {
                     for f in bad {
-                        *self.refused_loss.entry(f).or_default() += 1;
+                        self.refused_loss.entry(f).or_default().add(&o.rel());
                     }
                     self.block(o)?;
                     continue;

@@ -483,10 +483,16 @@ fn losses_are_refused_unless_allowed() {
         .filter(|f| f["kind"] == "convert_refused")
         .collect();
     assert_eq!(refused.len(), 1);
-    assert!(refused[0]["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("120 records would lose `ts` (v2 protobuf has no IB event time"));
+    // Named by the first output file it refused (relative to DST), with the
+    // count of the others.
+    assert_eq!(
+        refused[0]["file"],
+        "v2/protobuf/2025/08/01/00/bg_265598_bid_ask.pb"
+    );
+    assert_eq!(
+        refused[0]["message"],
+        "120 records would lose `ts` (v2 protobuf has no IB event time: ts becomes the envelope time); their 12 output files are not written (this one and 11 more); pass --allow-loss ts to convert them anyway"
+    );
     assert!(tree(&dst).is_empty());
     let (code, c, _, _) = convert(&src, &dst, &["--format", "v2-pb", "--allow-loss", "ts"]);
     assert_eq!(code, 0);

@@ -674,10 +674,15 @@ fn v2_extras_are_refused_per_field_then_written_when_allowed() {
         .filter(|x| x["kind"] == "convert_refused")
         .collect();
     assert_eq!(refused.len(), 6, "{f:?}");
+    // Each names the output file it refused (relative to DST).
+    for r in &refused {
+        assert_eq!(
+            r["file"], "tick_type=last/date=2025-08-01/contract_id=711280073/part-00.parquet",
+            "{r}"
+        );
+    }
     assert!(refused.iter().any(|x| x["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("1 records would lose `exchange` (the Parquet schema has no exchange field); their 1 output files are not written")));
+        == "1 records would lose `exchange` (the Parquet schema has no exchange field); their output file is not written; pass --allow-loss exchange to convert them anyway"), "{refused:?}");
     assert!(fs::read_dir(&dst).unwrap().all(|e| !e
         .unwrap()
         .file_name()
