@@ -148,6 +148,31 @@ impl ConvertReport {
         u8::from(self.tally().errors > 0 || self.mismatched_hours > 0)
     }
 
+    /// The text report's `output:` line: the files written, then those
+    /// already done and refused only when there are some (the JSON line
+    /// always has every count).
+    pub fn output_line(&self) -> String {
+        let files = |n: u64| if n == 1 { "file" } else { "files" };
+        let mut line = format!(
+            "output: {} {} written",
+            self.outputs_written,
+            files(self.outputs_written)
+        );
+        if self.outputs_done > 0 {
+            line.push_str(&format!(", {} already done", self.outputs_done));
+        }
+        if self.outputs_refused > 0 {
+            line.push_str(&format!(", {} refused", self.outputs_refused));
+        }
+        let records = if self.records_written == 1 {
+            "record"
+        } else {
+            "records"
+        };
+        line.push_str(&format!("; {} {records}", self.records_written));
+        line
+    }
+
     /// Prints the report.
     pub fn render<W: Write>(&self, w: &mut Writer<W>) -> io::Result<()> {
         w.begin("convert", &self.src)?;
@@ -168,10 +193,7 @@ impl ConvertReport {
                 "read {} files, {} bytes, {} records ({} filtered out)",
                 self.files_read, self.bytes_read, self.records_read, self.records_filtered
             ))?;
-            w.text_line(&format!(
-                "output: {} files written, {} already done, {} refused; {} records",
-                self.outputs_written, self.outputs_done, self.outputs_refused, self.records_written
-            ))?;
+            w.text_line(&self.output_line())?;
             if self.outputs_orphaned > 0 {
                 w.text_line(&format!(
                     "orphans: {} files in DST not made by this conversion",
@@ -204,5 +226,48 @@ impl ConvertReport {
             units: Default::default(),
             run: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::plan::Filter;
+
+    #[test]
+    fn the_output_line_leaves_out_zero_parts() {
+        let opts = Options {
+            target: Format::V3Pb,
+            zstd: None,
+            filter: Filter::default(),
+            source_format: None,
+            skip_damaged: false,
+            allow_loss: Vec::new(),
+        };
+        let mut r = ConvertReport::new(Path::new("s"), Path::new("d"), Format::V3Json, &opts);
+        let mut line = |w, d, x, rec| {
+            (
+                r.outputs_written,
+                r.outputs_done,
+                r.outputs_refused,
+                r.records_written,
+            ) = (w, d, x, rec);
+            r.output_line()
+        };
+        assert_eq!(line(24, 0, 0, 480), "output: 24 files written; 480 records");
+        assert_eq!(line(1, 0, 0, 1), "output: 1 file written; 1 record");
+        assert_eq!(line(0, 0, 0, 0), "output: 0 files written; 0 records");
+        assert_eq!(
+            line(1, 11, 0, 239),
+            "output: 1 file written, 11 already done; 239 records"
+        );
+        assert_eq!(
+            line(0, 0, 12, 0),
+            "output: 0 files written, 12 refused; 0 records"
+        );
+        assert_eq!(
+            line(11, 2, 1, 260),
+            "output: 11 files written, 2 already done, 1 refused; 260 records"
+        );
     }
 }

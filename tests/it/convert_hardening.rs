@@ -249,3 +249,80 @@ fn an_output_whose_every_record_was_dropped_is_not_written() {
     let v = validate(&dst, &[]);
     assert_eq!(v.code, 0);
 }
+
+/// The `output:` line of a text report.
+fn output_line(src: &Path, dst: &Path, args: &[&str]) -> (i32, String) {
+    let o = ibstore()
+        .args(["convert", "--from"])
+        .arg(src)
+        .arg("--to")
+        .arg(dst)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("output:"))
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_owned();
+    (o.status.code().unwrap(), line)
+}
+
+#[test]
+fn the_text_output_line_names_only_the_counts_that_are_not_zero() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    gen(&src, &["--format", "v3-json", "--records", "5"]);
+    let dst = d.path().join("o");
+    assert_eq!(
+        output_line(&src, &dst, &["--format", "v3-pb"]),
+        (0, "output: 12 files written; 60 records".to_owned())
+    );
+    assert_eq!(
+        output_line(&src, &dst, &["--format", "v3-pb"]),
+        (
+            0,
+            "output: 0 files written, 12 already done; 60 records".to_owned()
+        )
+    );
+    // One source changed: one file written, the rest kept.
+    let f = src.join("v3/json/2025/08/01/00/265598_bid_ask_1754006400.jsonl");
+    let text = fs::read_to_string(&f).unwrap();
+    let cut = text.trim_end().rfind('\n').unwrap() + 1;
+    fs::write(&f, &text[..cut]).unwrap();
+    assert_eq!(
+        output_line(&src, &dst, &["--format", "v3-pb"]),
+        (
+            0,
+            "output: 1 file written, 11 already done; 59 records".to_owned()
+        )
+    );
+    // Refused (a loss not allowed).
+    let v2 = d.path().join("v2");
+    gen(&v2, &["--format", "v2-json", "--records", "5"]);
+    assert_eq!(
+        output_line(&v2, &d.path().join("p"), &["--format", "v2-pb"]),
+        (
+            1,
+            "output: 0 files written, 12 refused; 0 records".to_owned()
+        )
+    );
+    // The JSON line keeps every count, zero or not.
+    let o = convert(&src, &dst, &["--format", "v3-pb"], None);
+    let c = conv(&o);
+    assert_eq!(
+        (
+            &c["outputs_written"],
+            &c["outputs_done"],
+            &c["outputs_refused"],
+            &c["outputs_orphaned"]
+        ),
+        (
+            &Value::from(0),
+            &Value::from(12),
+            &Value::from(0),
+            &Value::from(0)
+        )
+    );
+}
