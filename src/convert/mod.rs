@@ -223,6 +223,7 @@ pub fn run_with(
 ) -> Result<ConvertReport> {
     let (src, dst) = plan::check_paths(src, dst)?;
     let d = discover::discover(&src)?;
+    plan::refuse_parquet_src(&src, &d.files, &d.findings)?;
     let (source, files) = plan::choose_source(d.files, opts.source_format)?;
     refuse_foreign_dst(&dst)?;
     refuse_other_src(&dst, &src)?;

@@ -271,6 +271,7 @@ pub fn run(
 ) -> Result<ConvertReport> {
     let (src, dst) = plan::check_paths(src, dst)?;
     let d = discover::discover(&src)?;
+    plan::refuse_parquet_src(&src, &d.files, &d.findings)?;
     let (source, files) = plan::choose_source(d.files, opts.source_format)?;
     let sig = opts.signature(&src, source);
     check_dst(&dst, &sig, opts.overwrite)?;

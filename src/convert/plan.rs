@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::format::v2_side::{Extras, V2Side};
 use crate::format::{Compression, Format};
+use crate::report::{Finding, Kind};
 use crate::scan::record::Home;
 use crate::store::discover::Found;
 use crate::tick::{Tick, TickType};
@@ -328,6 +329,30 @@ pub fn likely_format(f: &Found) -> Option<Format> {
             .and_then(|head| Format::sniff(f.file.ext.json, &head))
             .or_else(|| f.file.layout_format()),
     }
+}
+
+/// SRC holding Parquet files and no tick data files (a dataset `convert
+/// --format parquet` made) is refused with what SRC may hold: Parquet is
+/// written, never read. `found` are discovery's findings of SRC.
+pub fn refuse_parquet_src(src: &Path, files: &[Found], found: &[Finding]) -> Result<()> {
+    if !files.is_empty() {
+        return Ok(());
+    }
+    let Some(first) = found
+        .iter()
+        .filter(|f| f.kind == Kind::UnknownFile && f.file.ends_with(".parquet"))
+        .map(|f| &f.file)
+        .min()
+    else {
+        return Ok(());
+    };
+    let formats: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+    Err(Error::Usage(format!(
+        "refused: {} is a Parquet dataset ({}, …): Parquet is an output-only format of convert (--format parquet), written and never read; SRC must be a store of tick data files ({})",
+        src.display(),
+        first,
+        formats.join(", ")
+    )))
 }
 
 /// Picks the source format: `wanted`, or the one format every file holds;

@@ -250,6 +250,51 @@ fn an_output_whose_every_record_was_dropped_is_not_written() {
     assert_eq!(v.code, 0);
 }
 
+#[test]
+fn a_parquet_dataset_as_src_is_refused_as_output_only() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    gen(&src, &["--format", "v3-json", "--records", "2"]);
+    let pq = d.path().join("pq");
+    assert_eq!(
+        convert(&src, &pq, &["--format", "parquet"], None)
+            .status
+            .code(),
+        Some(0)
+    );
+    let pq = fs::canonicalize(&pq).unwrap();
+    for args in [
+        &["--format", "v3-pb"][..],
+        &["--format", "parquet"],
+        &["--format", "v2-json", "--source-format", "v3-json"],
+    ] {
+        let o = convert(&pq, &d.path().join("o"), args, None);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!(
+                "ibstore: error: refused: {} is a Parquet dataset (tick_type=bid_ask/date=2025-08-01/contract_id=265598/part-00.parquet, …): Parquet is an output-only format of convert (--format parquet), written and never read; SRC must be a store of tick data files (v2-json, v2-pb, v3-json, v3-pb)\n",
+                pq.display()
+            ),
+            "{args:?}"
+        );
+        assert!(!d.path().join("o").exists());
+    }
+    // An empty SRC still says what it always said.
+    fs::create_dir(d.path().join("empty")).unwrap();
+    let o = convert(
+        &d.path().join("empty"),
+        &d.path().join("o"),
+        &["--format", "v3-pb"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "ibstore: error: SRC holds no tick data files\n"
+    );
+}
+
 /// The `output:` line of a text report.
 fn output_line(src: &Path, dst: &Path, args: &[&str]) -> (i32, String) {
     let o = ibstore()
