@@ -333,6 +333,52 @@ pub fn remove_durable(path: &Path) -> Result<()> {
     fsync_dir(parent_of(path))
 }
 
+/// Removes the folders of `rel` (a [`rel_key`] of a file relative to
+/// `root`) that are empty, bottom-up, each durably (its parent fsynced),
+/// stopping at the first that is not; `root` itself is never removed. A
+/// path through a symbolic link or a non-folder touches nothing. Returns
+/// the folders removed. A crash point follows each removal.
+pub fn remove_empty_parents(root: &Path, rel: &str) -> Result<u64> {
+    let path = key_path(rel);
+    if !path.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Ok(0);
+    }
+    let Some(dir) = path.parent() else {
+        return Ok(0);
+    };
+    // The real folders from the root down (a missing one ends the chain).
+    let mut chain = Vec::new();
+    let mut p = root.to_path_buf();
+    for c in dir.iter() {
+        p.push(c);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => chain.push(p.clone()),
+            Ok(_) => return Ok(0),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(source) => return Err(Error::path(p, source)),
+        }
+    }
+    let mut removed = 0;
+    for d in chain.iter().rev() {
+        match fs::remove_dir(d) {
+            Ok(()) => {
+                fsync_dir(parent_of(d))?;
+                removed += 1;
+                crash_point();
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::DirectoryNotEmpty
+                    || e.raw_os_error() == Some(libc::ENOTEMPTY)
+                    || e.raw_os_error() == Some(libc::EEXIST) =>
+            {
+                break
+            }
+            Err(e) => return Err(io(d, "remove empty folder")(e)),
+        }
+    }
+    Ok(removed)
+}
+
 /// Appends one line to a journal and fsyncs it.
 pub fn append_line(path: &Path, line: &[u8]) -> Result<()> {
     let mut f = OpenOptions::new()

@@ -645,8 +645,10 @@ impl Run<'_> {
 
     /// Data files in DST that this conversion did not make (their sources
     /// were deleted, or an earlier run had other options): reported, and
-    /// with `prune` removed, each file durably before its manifest entry,
-    /// so a crash leaves at worst an entry the next run drops.
+    /// with `prune` removed, each file durably, then the folders they left
+    /// empty (bottom-up, never DST or its state folder), then their
+    /// manifest entries, so a crash leaves at worst an entry whose folders
+    /// the next `--prune` removes before dropping it.
     fn orphans(&mut self, prune: bool) -> Result<()> {
         self.join()?;
         let ours: HashSet<String> = self
@@ -679,6 +681,14 @@ impl Run<'_> {
             self.report
                 .findings
                 .push(Finding::new(Kind::ConvertOrphan, rel, msg.to_owned()));
+        }
+        if prune {
+            let state = format!("{}/", discover::STATE_DIR);
+            let pruned = found.iter().filter(|r| !ours.contains(*r));
+            let gone: BTreeSet<&String> = pruned.chain(listed.iter()).collect();
+            for rel in gone.into_iter().filter(|r| !r.starts_with(&state)) {
+                fsutil::remove_empty_parents(&self.dst, rel)?;
+            }
         }
         if prune && !listed.is_empty() {
             for rel in &listed {

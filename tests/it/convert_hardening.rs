@@ -250,6 +250,109 @@ fn an_output_whose_every_record_was_dropped_is_not_written() {
     assert_eq!(v.code, 0);
 }
 
+/// Folders under `dir` (not `.ibstore`), relative, sorted; and those empty.
+fn folders(dir: &Path) -> (Vec<String>, Vec<String>) {
+    fn walk(root: &Path, d: &Path, all: &mut Vec<String>, empty: &mut Vec<String>) {
+        let mut n = 0;
+        for e in fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            n += 1;
+            if e.file_name() == ".ibstore" && d == root {
+                continue;
+            }
+            if e.file_type().unwrap().is_dir() {
+                let p = e.path();
+                all.push(p.strip_prefix(root).unwrap().display().to_string());
+                walk(root, &p, all, empty);
+            }
+        }
+        if n == 0 {
+            empty.push(d.strip_prefix(root).unwrap().display().to_string());
+        }
+    }
+    let (mut all, mut empty) = (Vec::new(), Vec::new());
+    walk(dir, dir, &mut all, &mut empty);
+    all.sort();
+    empty.sort();
+    (all, empty)
+}
+
+#[test]
+fn prune_removes_the_folders_it_empties_but_not_one_holding_a_users_file() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    // One stream, 26 hours: 2025-08-01T00 .. 2025-08-02T01.
+    gen(
+        &src,
+        &[
+            "--format",
+            "v3-json",
+            "--contracts",
+            "1",
+            "--tick-types",
+            "last",
+            "--hours",
+            "26",
+            "--records",
+            "2",
+        ],
+    );
+    let dst = d.path().join("o");
+    assert_eq!(
+        convert(&src, &dst, &["--format", "v3-pb"], None)
+            .status
+            .code(),
+        Some(0)
+    );
+    let (before, empty) = folders(&dst);
+    // v3, protobuf, 2025, 08, two days, 24 + 2 hours.
+    assert_eq!(before.len(), 4 + 2 + 24 + 2, "{before:?}");
+    assert!(empty.is_empty());
+    // The sources of a whole day and of one hour of the other are deleted;
+    // that hour's DST folder also holds a user's README.
+    fs::remove_dir_all(src.join("v3/json/2025/08/02")).unwrap();
+    fs::remove_file(src.join("v3/json/2025/08/01/05/711280073_last_1754024400.jsonl")).unwrap();
+    fs::write(dst.join("v3/protobuf/2025/08/01/05/README"), "mine\n").unwrap();
+    let want: Vec<String> = before
+        .iter()
+        .filter(|f| !f.starts_with("v3/protobuf/2025/08/02"))
+        .cloned()
+        .collect();
+    assert_eq!(want.len(), before.len() - 3);
+    // --prune, killed at every step, then run again: the emptied folders
+    // are gone (bottom-up up to the month, which still holds a day), the
+    // one holding the README stays with it, nothing is left empty.
+    for k in 1.. {
+        let t = d.path().join(format!("k{k}"));
+        copy_store(&dst, &t);
+        let o = convert(&src, &t, &["--format", "v3-pb", "--prune"], Some(k));
+        let finished = o.status.code() == Some(0);
+        if !finished {
+            assert_eq!(o.status.code(), None, "k={k}: killed by the crash point");
+            let o = convert(&src, &t, &["--format", "v3-pb", "--prune"], None);
+            assert_eq!(o.status.code(), Some(0), "k={k}");
+        } else {
+            assert_eq!(findings(&o, "convert_orphan").len(), 3);
+        }
+        let (got, empty) = folders(&t);
+        assert_eq!(got, want, "k={k}");
+        assert!(empty.is_empty(), "k={k}: {empty:?}");
+        assert_eq!(
+            fs::read_to_string(t.join("v3/protobuf/2025/08/01/05/README")).unwrap(),
+            "mine\n"
+        );
+        assert!(t.join(".ibstore/convert.json").is_file());
+        let m: Value =
+            serde_json::from_slice(&fs::read(t.join(".ibstore/convert.json")).unwrap()).unwrap();
+        assert_eq!(m["outputs"].as_object().unwrap().len(), 23, "k={k}");
+        if finished {
+            // Three files and three folders removed, each a step.
+            assert!(k > 6, "{k}");
+            break;
+        }
+    }
+}
+
 #[test]
 fn a_parquet_dataset_as_src_is_refused_as_output_only() {
     let d = tempdir().unwrap();
