@@ -189,9 +189,14 @@ impl ConvertReport {
                 self.zstd
                     .map_or(String::new(), |l| format!(", zstd level {l}"))
             ))?;
+            let filtered = if self.records_filtered > 0 {
+                format!(" ({} filtered out)", self.records_filtered)
+            } else {
+                String::new()
+            };
             w.text_line(&format!(
-                "read {} files, {} bytes, {} records ({} filtered out)",
-                self.files_read, self.bytes_read, self.records_read, self.records_filtered
+                "read {} files, {} bytes, {} records{filtered}",
+                self.files_read, self.bytes_read, self.records_read
             ))?;
             w.text_line(&self.output_line())?;
             if self.outputs_orphaned > 0 {

@@ -806,7 +806,7 @@ fn v2_json_recompressed_and_back_is_byte_identical_with_a_text_report() {
     assert_eq!(
         text,
         format!(
-            "ibstore convert: {z}\n{z} -> {b} (v2-json -> v2-json)\nread 24 files, 12633 bytes, 480 records (0 filtered out)\noutput: 24 files written; 480 records\nverified: 24 stream-hours match, 0 differ\n",
+            "ibstore convert: {z}\n{z} -> {b} (v2-json -> v2-json)\nread 24 files, 12633 bytes, 480 records\noutput: 24 files written; 480 records\nverified: 24 stream-hours match, 0 differ\n",
             z = z.display(),
             b = back_abs.display()
         )
