@@ -137,11 +137,22 @@ fn words(t: &Tick, f: &Fields) -> [u64; 13] {
     w[2] = t.cid as u64;
     w[3] = t.tt as u64;
     w[4] = if f.rid { t.rid as u64 } else { 0 };
+    // Which payload fields are present, apart from their values (an absent
+    // field and any value, every NaN bit pattern included, differ).
+    let mut present = 0u64;
     for (i, field) in Field::ALL.iter().enumerate() {
-        // -0.0 and 0.0 are one value; absent is its own.
-        w[5 + i] = t
-            .get(*field)
-            .map_or(u64::MAX - 7, |v| if v == 0.0 { 0 } else { v.to_bits() });
+        // -0.0 and 0.0 are one value, and every NaN one NaN (a NaN's
+        // payload bits are not data; JSON writes one NaN).
+        w[5 + i] = t.get(*field).map_or(0, |v| {
+            present |= 1 << i;
+            if v == 0.0 {
+                0
+            } else if v.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                v.to_bits()
+            }
+        });
     }
     w[12] = flag(t.bpl)
         | flag(t.aph) << 1
@@ -150,7 +161,8 @@ fn words(t: &Tick, f: &Fields) -> [u64; 13] {
             flag(t.past_limit) << 3
         } else {
             0
-        };
+        }
+        | present << 8;
     w
 }
 
@@ -247,6 +259,27 @@ mod tests {
         z.add(&a, &Fields::ALL);
         z.add(&Tick { bs: Some(3.5), ..a }, &Fields::ALL);
         assert_ne!(x, z);
+    }
+
+    #[test]
+    fn absent_differs_from_every_value_and_nans_are_one() {
+        let a = Tick { bp: None, ..tick() };
+        for v in [0.0, -0.0, f64::from_bits(u64::MAX - 7), f64::NAN, 1.5] {
+            assert!(!same(&a, &Tick { bp: Some(v), ..a }, &Fields::ALL), "{v}");
+        }
+        let nan = |bits| Tick {
+            bp: Some(f64::from_bits(bits)),
+            ..a
+        };
+        assert!(same(
+            &nan(0x7ff8_0000_0000_0001),
+            &nan(f64::NAN.to_bits()),
+            &Fields::ALL
+        ));
+        assert_eq!(
+            record_hashes(&nan(0xfff8_0000_0000_0000), &Fields::ALL),
+            record_hashes(&nan(0x7ff8_0000_0000_0000), &Fields::ALL)
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub struct Args {
     #[arg(long)]
     skip_damaged: bool,
     /// Allow a field the target cannot hold to be dropped: ts, past_limit, rid, cid, exchange,
-    /// conditions, sequence, stream_id, metadata, data_timestamp, unknown (repeatable).
+    /// conditions, sequence, stream_id, metadata, data_timestamp, unknown, data_ids (repeatable).
     #[arg(long, value_delimiter = ',', value_name = "FIELD")]
     allow_loss: Vec<String>,
     /// Remove files in DST that this conversion did not make (orphans: their

@@ -37,13 +37,17 @@ pub enum LossField {
     Metadata,
     /// v2 JSON `data.timestamp` (neither v2 protobuf nor v3 has a field).
     DataTimestamp,
-    /// v2 keys or protobuf fields the format does not define.
+    /// v2 keys or protobuf fields the format does not define, and values
+    /// of a type the format has no place for (`exchange: 5`).
     Unknown,
+    /// A v2 `data` / `tick_data` contract id or tick type that differs from
+    /// the record's (taken from `metadata`): v3 holds one of each.
+    DataIds,
 }
 
 impl LossField {
     /// Every loss field.
-    pub const ALL: [LossField; 11] = [
+    pub const ALL: [LossField; 12] = [
         Self::Ts,
         Self::PastLimit,
         Self::Rid,
@@ -55,6 +59,7 @@ impl LossField {
         Self::Metadata,
         Self::DataTimestamp,
         Self::Unknown,
+        Self::DataIds,
     ];
 
     /// The name used by `--allow-loss` and in reports.
@@ -71,6 +76,7 @@ impl LossField {
             Self::Metadata => "metadata",
             Self::DataTimestamp => "data_timestamp",
             Self::Unknown => "unknown",
+            Self::DataIds => "data_ids",
         }
     }
 
@@ -197,6 +203,7 @@ pub fn extras_losses(e: Extras, source: Format, target: Format) -> Losses {
             (Extras::SEQUENCE, LossField::Sequence),
             (Extras::STREAM_ID, LossField::StreamId),
             (Extras::METADATA, LossField::Metadata),
+            (Extras::IDS, LossField::DataIds),
         ] {
             if e.has(bit) {
                 l.add(field);

@@ -41,7 +41,12 @@ pub fn loss_why(f: LossField, target: Format) -> &'static str {
             "v2 protobuf has no data.timestamp field"
         }
         LossField::DataTimestamp => "v3 has no data.timestamp field",
-        LossField::Unknown => "keys or fields the v2 format does not define are not written",
+        LossField::Unknown => {
+            "keys or fields the v2 format does not define, and values of a type it has no place for, are not written"
+        }
+        LossField::DataIds => {
+            "v3 holds one contract id and tick type: data's, which differ from metadata's, are not written"
+        }
     }
 }
 

@@ -74,7 +74,12 @@ pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
                                 p.extras.set(Extras::RECHECK, true);
                                 None
                             }
-                            _ => None,
+                            Value::Null => None,
+                            // No format has a place for another type.
+                            _ => {
+                                p.extras.set(Extras::UNKNOWN, true);
+                                None
+                            }
                         }
                     }
                     // `metadata` that is not an object, and any other key.
@@ -95,6 +100,11 @@ pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
     }
     resolve(&mut t, &p, &mut notes)?;
     let mut extras = p.extras;
+    let other_cid = p.data_cid.is_some_and(|c| c != 0 && c != t.cid);
+    extras.set(
+        Extras::IDS,
+        other_cid || p.data_tt.is_some_and(|tt| tt != t.tt),
+    );
     if let Some(raw) = p.stream_id {
         // The scanner checked the string's UTF-8.
         let derived = std::str::from_utf8(raw).is_ok_and(|s| v2_side::stream_id_is_derived(s, &t));
@@ -229,8 +239,10 @@ fn data_member(
 /// Notes what a `data` member holds that no v3 field carries (see
 /// [`v2_side::Extras`]; the same reading as [`v2_side::decode_json`]).
 fn data_extras(k: &[u8], v: Value<'_>, e: &mut Extras) {
-    // A string the bits depend on: unescaped, or left to the full decode.
-    let text = |e: &mut Extras, bit: u8| match v {
+    // A value the bits depend on as a string: `Some(raw)` when unescaped;
+    // an escaped one is left to the full decode, another type (not null)
+    // has no place anywhere.
+    let text = |e: &mut Extras, bit: u16| match v {
         Value::Str {
             raw,
             escaped: false,
@@ -240,7 +252,11 @@ fn data_extras(k: &[u8], v: Value<'_>, e: &mut Extras) {
             e.set(bit, false);
             None
         }
-        _ => None,
+        Value::Null => None,
+        _ => {
+            e.set(Extras::UNKNOWN, true);
+            None
+        }
     };
     match k {
         b"exchange" => {
@@ -262,6 +278,9 @@ fn data_extras(k: &[u8], v: Value<'_>, e: &mut Extras) {
         b"sequence" => {
             let on = matches!(v, Value::Num(n) if parse_int(n).is_some_and(|(i, _)| i >= 0));
             e.set(Extras::SEQUENCE, on);
+            if !on && v != Value::Null {
+                e.set(Extras::UNKNOWN, true);
+            }
         }
         b"timestamp" => {
             let on = text(e, Extras::DATA_TIMESTAMP).is_some();

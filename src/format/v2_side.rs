@@ -88,37 +88,40 @@ impl MidKey {
 /// meets each key, so a conversion to v3 counts its losses without a
 /// second parse or an allocation per record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Extras(pub u8);
+pub struct Extras(pub u16);
 
 impl Extras {
     /// A non-empty `exchange`.
-    pub const EXCHANGE: u8 = 1;
+    pub const EXCHANGE: u16 = 1;
     /// Non-empty `conditions`.
-    pub const CONDITIONS: u8 = 2;
+    pub const CONDITIONS: u16 = 2;
     /// A `sequence` number.
-    pub const SEQUENCE: u8 = 4;
+    pub const SEQUENCE: u16 = 4;
     /// `data.timestamp` (the local-time string).
-    pub const DATA_TIMESTAMP: u8 = 8;
+    pub const DATA_TIMESTAMP: u16 = 8;
     /// A stream id other than `bg_{cid}_{tt}` of the record.
-    pub const STREAM_ID: u8 = 16;
+    pub const STREAM_ID: u16 = 16;
     /// Metadata beyond the live writer's (`source: stream_manager` and the ids).
-    pub const METADATA: u8 = 32;
-    /// A key or field the format does not define.
-    pub const UNKNOWN: u8 = 64;
+    pub const METADATA: u16 = 32;
+    /// A key or field the format does not define, or a value of a type
+    /// the format has no place for.
+    pub const UNKNOWN: u16 = 64;
     /// Something the decoder does not settle without allocating (an
     /// escaped string where the value matters, a list of conditions): the
     /// bits above are then incomplete and [`decode`] must be asked.
-    pub const RECHECK: u8 = 128;
+    pub const RECHECK: u16 = 128;
+    /// A `data` contract id (not 0) or tick type other than the record's.
+    pub const IDS: u16 = 256;
 
     /// Whether `bit` is set.
     #[inline]
-    pub fn has(self, bit: u8) -> bool {
+    pub fn has(self, bit: u16) -> bool {
         self.0 & bit != 0
     }
 
     /// Sets or clears `bit` (a repeated key: the last one counts, as in [`decode`]).
     #[inline]
-    pub fn set(&mut self, bit: u8, on: bool) {
+    pub fn set(&mut self, bit: u16, on: bool) {
         if on {
             self.0 |= bit;
         } else {
@@ -246,6 +249,16 @@ impl V2Side {
         e.set(Extras::STREAM_ID, !self.derived_stream_id(t));
         e.set(Extras::METADATA, !self.live_metadata());
         e.set(Extras::UNKNOWN, self.unknown > 0);
+        let other_tt = self.data_tt.as_deref().is_some_and(|s| {
+            !s.is_empty()
+                && super::v3_json::tick_type_bytes(s.as_bytes(), &mut Default::default())
+                    .ok()
+                    .is_none_or(|tt| tt != t.tt)
+        });
+        e.set(
+            Extras::IDS,
+            self.data_cid.is_some_and(|c| c != 0 && c != t.cid) || other_tt,
+        );
         e
     }
 
@@ -281,6 +294,17 @@ fn text(v: Value<'_>) -> Option<String> {
     }
 }
 
+/// A string value as [`text`]; a value that is not `null` and gives no
+/// string (another JSON type, an escape that does not decode) is counted
+/// in `unknown`: no format has a place for it.
+fn text_or_count(v: Value<'_>, unknown: &mut u32) -> Option<String> {
+    let t = text(v);
+    if t.is_none() && v != Value::Null {
+        *unknown += 1;
+    }
+    t
+}
+
 /// The extras of a v2 JSON line.
 pub fn decode_json(line: &[u8]) -> Result<V2Side, RecordError> {
     let mut sc = Scanner::new(line);
@@ -311,7 +335,7 @@ pub fn decode_json(line: &[u8]) -> Result<V2Side, RecordError> {
             _ => {
                 let v = sc.value()?;
                 match key {
-                    b"stream_id" => s.stream_id = text(v),
+                    b"stream_id" => s.stream_id = text_or_count(v, &mut s.unknown),
                     b"type" | b"timestamp" => {}
                     _ => s.unknown += 1,
                 }
@@ -358,7 +382,7 @@ fn data_member(
         }
         b"tick_type" => s.data_tt = text(v),
         b"type" => s.data_type = text(v),
-        b"timestamp" => s.data_timestamp = text(v),
+        b"timestamp" => s.data_timestamp = text_or_count(v, &mut s.unknown),
         b"unix_time" => {
             if let Value::Num(n) = v {
                 s.unix_time = Some(String::from_utf8_lossy(n).into_owned());
@@ -367,7 +391,7 @@ fn data_member(
         b"midpoint" => s.mid_key = MidKey::Midpoint,
         b"mid_price" => s.mid_key = MidKey::MidPrice,
         b"mid_point" => s.mid_key = MidKey::MidPoint,
-        b"exchange" => s.exchange = text(v),
+        b"exchange" => s.exchange = text_or_count(v, &mut s.unknown),
         b"conditions" => {
             s.conditions = match v {
                 Value::Container => serde_json::from_slice::<Vec<String>>(raw)
@@ -383,6 +407,10 @@ fn data_member(
             s.sequence = match v {
                 Value::Num(n) => parse_int(n).and_then(|(i, _)| u64::try_from(i).ok()),
                 _ => None,
+            };
+            // Only a whole number ≥ 0 has a place (v2 protobuf's uint64).
+            if s.sequence.is_none() && v != Value::Null {
+                s.unknown += 1;
             }
         }
         k if data_key_known(k) => {}
@@ -830,6 +858,8 @@ mod tests {
             r#","stream_id":"bg\u005f7_bid_ask""#,
             r#","stream_id":7"#,
             r#","stream_id":null"#,
+            r#","stream_id":{"id":"x"}"#,
+            r#","stream_id":"\ud800x""#,
         ]);
         let member = pick(&[
             r#","exchange":"ARCA""#,
@@ -853,6 +883,15 @@ mod tests {
             r#","timestamp":"2025\/07""#,
             r#","timestamp":1"#,
             r#","odd":1"#,
+            r#","exchange":["ARCA"]"#,
+            r#","exchange":"\ud800""#,
+            r#","sequence":18446744073709551615"#,
+            r#","sequence":null"#,
+            r#","timestamp":null"#,
+            r#","contract_id":999"#,
+            r#","contract_id":0"#,
+            r#","tick_type":"Last""#,
+            r#","tick_type":"bid_ask""#,
             r#","unix_time":1753358437"#,
             r#","price":1.5"#,
         ]);
@@ -905,7 +944,7 @@ mod tests {
 
     #[test]
     fn the_decoder_notes_each_extra_and_rechecks_escapes() {
-        let cases: &[(&str, u8)] = &[
+        let cases: &[(&str, u16)] = &[
             (
                 std::str::from_utf8(LIVE).unwrap(),
                 Extras::EXCHANGE | Extras::CONDITIONS | Extras::DATA_TIMESTAMP,
@@ -925,6 +964,15 @@ mod tests {
             (
                 r#"{"type":"tick","timestamp":"2025-07-24T12:00:00+00:00","data":{"type":"bid_ask","contract_id":7,"exchange":"\u0041"}}"#,
                 Extras::RECHECK,
+            ),
+            // Values of a type no format has a place for, and a second contract id.
+            (
+                r#"{"type":"tick","stream_id":7,"timestamp":"2025-07-24T12:00:00+00:00","data":{"type":"bid_ask","contract_id":999,"exchange":5,"sequence":-1,"timestamp":1},"metadata":{"contract_id":"7"}}"#,
+                Extras::UNKNOWN | Extras::IDS,
+            ),
+            (
+                r#"{"type":"tick","timestamp":"2025-07-24T12:00:00+00:00","data":{"type":"bid_ask","contract_id":0,"tick_type":"Last"},"metadata":{"contract_id":"7","tick_type":"bid_ask"}}"#,
+                Extras::IDS,
             ),
         ];
         for (line, want) in cases {
