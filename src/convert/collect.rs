@@ -160,8 +160,11 @@ impl Visit for Collect<'_> {
             g.chunk.push_side(&t, ctx.target, side.as_deref())
         };
         if pushed.is_err() {
-            // Unreachable after mapping; counted as a lost contract id.
+            // A value the v2 extras carry that the target's integer cannot
+            // hold (a `data` contract id outside v2 protobuf's uint32): the
+            // record cannot be written, counted as a lost contract id.
             g.losses.add(LossField::Cid);
+            self.counts.lost[LossField::Cid as usize] += 1;
             return;
         }
         let sh = StreamHour::of(&t, &fields);

@@ -29,6 +29,8 @@ struct Parts<'a> {
     data_cid: Option<i64>,
     data_tt: Option<TickType>,
     data_kind: Option<TickType>,
+    /// `data.type` was `time_sales` (trades: `last` or `all_last`).
+    data_kind_sales: bool,
     unix_time: Option<(i64, bool)>,
     has_data: bool,
     /// The envelope `stream_id` (an unescaped string), checked once the
@@ -47,15 +49,18 @@ pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
     let mut notes = Notes::default();
     let mut p = Parts::default();
     sc.object(|s, key| -> Result<(), RecordError> {
-        match key {
+        let key = key_of(key);
+        match &*key {
             b"data" if s.at_object() => {
                 p.has_data = true;
-                s.object(|s, k| data_member(s, k, &mut t, &mut p, &mut notes))
+                s.object(|s, k| data_member(s, &key_of(k), &mut t, &mut p, &mut notes))
             }
-            b"metadata" if s.at_object() => s.object(|s, k| meta_member(s, k, &mut p, &mut notes)),
+            b"metadata" if s.at_object() => {
+                s.object(|s, k| meta_member(s, &key_of(k), &mut p, &mut notes))
+            }
             _ => {
                 let v = s.value()?;
-                match key {
+                match &*key {
                     b"type" => p.is_tick = Some(matches!(v, Value::Str { raw: b"tick", .. })),
                     b"timestamp" => p.envelope_us = envelope_time(v, &mut notes)?,
                     b"data" => {
@@ -101,9 +106,12 @@ pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
     resolve(&mut t, &p, &mut notes)?;
     let mut extras = p.extras;
     let other_cid = p.data_cid.is_some_and(|c| c != 0 && c != t.cid);
+    let other_kind = p
+        .data_kind
+        .is_some_and(|k| k != t.tt && !(p.data_kind_sales && t.tt == TickType::AllLast));
     extras.set(
         Extras::IDS,
-        other_cid || p.data_tt.is_some_and(|tt| tt != t.tt),
+        other_cid || other_kind || p.data_tt.is_some_and(|tt| tt != t.tt),
     );
     if let Some(raw) = p.stream_id {
         // The scanner checked the string's UTF-8.
@@ -115,6 +123,17 @@ pub fn decode(line: &[u8]) -> Result<Decoded, RecordError> {
         notes,
         extras,
     })
+}
+
+/// A key as every JSON reader (the recorder's included) reads it: its
+/// escapes decoded (rare; only then allocated).
+pub(super) fn key_of(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if raw.contains(&b'\\') {
+        if let Some(k) = super::json::unescape(raw) {
+            return std::borrow::Cow::Owned(k.into_bytes());
+        }
+    }
+    std::borrow::Cow::Borrowed(raw)
 }
 
 fn resolve(t: &mut Tick, p: &Parts<'_>, notes: &mut Notes) -> Result<(), RecordError> {
@@ -181,6 +200,7 @@ fn data_member(
         // `Last`/`AllLast` here is the live formatter's normal shape (spec §3.1 A).
         b"tick_type" => p.data_tt = Some(tt(v, "tick_type", &mut Notes::default())?),
         b"type" => {
+            p.data_kind_sales = false;
             p.data_kind = match v {
                 Value::Str {
                     raw: b"bid_ask", ..
@@ -190,7 +210,10 @@ fn data_member(
                 } => Some(TickType::MidPoint),
                 Value::Str {
                     raw: b"time_sales", ..
-                } => Some(TickType::Last),
+                } => {
+                    p.data_kind_sales = true;
+                    Some(TickType::Last)
+                }
                 Value::Str { raw, .. } => Some(tick_type_bytes(raw, notes)?),
                 other => {
                     return Err(RecordError::WrongType {
@@ -276,7 +299,7 @@ fn data_extras(k: &[u8], v: Value<'_>, e: &mut Extras) {
             }
         },
         b"sequence" => {
-            let on = matches!(v, Value::Num(n) if parse_int(n).is_some_and(|(i, _)| i >= 0));
+            let on = matches!(v, Value::Num(n) if v2_side::sequence_value(n).is_some());
             e.set(Extras::SEQUENCE, on);
             if !on && v != Value::Null {
                 e.set(Extras::UNKNOWN, true);

@@ -110,7 +110,7 @@ impl Extras {
     /// escaped string where the value matters, a list of conditions): the
     /// bits above are then incomplete and [`decode`] must be asked.
     pub const RECHECK: u16 = 128;
-    /// A `data` contract id (not 0) or tick type other than the record's.
+    /// A `data` contract id (not 0), tick type or `type` other than the record's.
     pub const IDS: u16 = 256;
 
     /// Whether `bit` is set.
@@ -157,6 +157,31 @@ pub fn data_key_known(k: &[u8]) -> bool {
             | b"unreported"
             | b"past_limit"
     )
+}
+
+/// A JSON `sequence` token as v2 protobuf's uint64 holds it: a whole
+/// number in 0..=u64::MAX, read exactly (digits only; a fraction or an
+/// exponent only while it is exact in a double). `None`: no place for it.
+pub fn sequence_value(raw: &[u8]) -> Option<u64> {
+    if !raw.is_empty() && raw.iter().all(u8::is_ascii_digit) {
+        return raw.iter().try_fold(0u64, |v, d| {
+            v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        });
+    }
+    parse_int(raw)
+        .and_then(|(i, _)| u64::try_from(i).ok())
+        .filter(|&u| u < 1 << 53)
+}
+
+/// Whether a v2 `data.type` agrees with the record's tick type
+/// (`time_sales` is trades: `last` or `all_last`).
+pub fn data_type_agrees(raw: &[u8], tt: TickType) -> bool {
+    match raw {
+        b"bid_ask" => tt == TickType::BidAsk,
+        b"midpoint" => tt == TickType::MidPoint,
+        b"time_sales" => matches!(tt, TickType::Last | TickType::AllLast),
+        other => super::v3_json::tick_type_bytes(other, &mut Default::default()) == Ok(tt),
+    }
 }
 
 /// Whether a stream id is the live `bg_{cid}_{tt}` of the tick.
@@ -255,9 +280,13 @@ impl V2Side {
                     .ok()
                     .is_none_or(|tt| tt != t.tt)
         });
+        let other_type = self
+            .data_type
+            .as_deref()
+            .is_some_and(|s| !data_type_agrees(s.as_bytes(), t.tt));
         e.set(
             Extras::IDS,
-            self.data_cid.is_some_and(|c| c != 0 && c != t.cid) || other_tt,
+            self.data_cid.is_some_and(|c| c != 0 && c != t.cid) || other_tt || other_type,
         );
         e
     }
@@ -310,8 +339,11 @@ pub fn decode_json(line: &[u8]) -> Result<V2Side, RecordError> {
     let mut sc = Scanner::new(line);
     let mut s = V2Side::default();
     sc.object(|sc, key| -> Result<(), RecordError> {
-        match key {
-            b"data" if sc.at_object() => sc.object(|sc, k| data_member(sc, line, k, &mut s)),
+        let key = super::v2_json::key_of(key);
+        match &*key {
+            b"data" if sc.at_object() => {
+                sc.object(|sc, k| data_member(sc, line, &super::v2_json::key_of(k), &mut s))
+            }
             b"metadata" if sc.at_object() => {
                 s.has_metadata = true;
                 sc.object(|sc, k| -> Result<(), RecordError> {
@@ -334,7 +366,7 @@ pub fn decode_json(line: &[u8]) -> Result<V2Side, RecordError> {
             }
             _ => {
                 let v = sc.value()?;
-                match key {
+                match &*key {
                     b"stream_id" => s.stream_id = text_or_count(v, &mut s.unknown),
                     b"type" | b"timestamp" => {}
                     _ => s.unknown += 1,
@@ -405,7 +437,7 @@ fn data_member(
         }
         b"sequence" => {
             s.sequence = match v {
-                Value::Num(n) => parse_int(n).and_then(|(i, _)| u64::try_from(i).ok()),
+                Value::Num(n) => sequence_value(n),
                 _ => None,
             };
             // Only a whole number ≥ 0 has a place (v2 protobuf's uint64).
@@ -892,6 +924,12 @@ mod tests {
             r#","contract_id":0"#,
             r#","tick_type":"Last""#,
             r#","tick_type":"bid_ask""#,
+            r#","type":"midpoint""#,
+            r#","type":"time_sales""#,
+            r#","exch\u0061nge":"ARCA""#,
+            r#","sequence":1234567890123456789"#,
+            r#","sequence":18446744073709551616"#,
+            r#","sequence":1e3"#,
             r#","unix_time":1753358437"#,
             r#","price":1.5"#,
         ]);
@@ -905,6 +943,7 @@ mod tests {
             r#""tick_type":"bid_ask""#,
             r#""sequence":"4""#,
             r#""so\u0075rce":"stream_manager""#,
+            r#""contract\u005fid":"8""#,
         ]);
         let top = pick(&["", r#","extra":1"#, r#","metadata":5"#, r#","type":"tick""#]);
         (

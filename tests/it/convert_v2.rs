@@ -368,3 +368,98 @@ fn values_with_no_place_and_a_second_contract_id_are_counted_not_dropped() {
         assert_eq!(n(&c, "records_written"), 12);
     }
 }
+
+/// A second hostile review: a 19-digit `sequence` came back rounded through
+/// a double and a uint64 one was refused; a `data` contract id v2 protobuf
+/// cannot hold dropped its record with exit 0 and no word; an escaped
+/// metadata key (`contract\u005fid`) was not read as the key every JSON
+/// reader sees; a `data.type` other than the tick type vanished.
+#[test]
+fn exact_sequences_escaped_keys_and_unwritable_ids_are_kept_or_counted() {
+    let d = tempdir().unwrap();
+    let src = d.path().join("s");
+    let dir = src.join("v2/json/2025/07/24/12");
+    std::fs::create_dir_all(&dir).unwrap();
+    let line = |sec: u32, data: &str, meta: &str| {
+        format!(
+            r#"{{"type":"tick","stream_id":"bg_7_last","timestamp":"2025-07-24T12:00:{sec:02}+00:00","data":{{"type":"time_sales","tick_type":"Last","unix_time":1753358437,"price":1.5,"size":2.0{data}}},"metadata":{{"source":"stream_manager","request_id":"1",{meta}"tick_type":"last"}}}}"#
+        )
+    };
+    let seq = [
+        line(
+            1,
+            r#","sequence":1234567890123456789"#,
+            r#""contract_id":"7","#,
+        ),
+        line(
+            2,
+            r#","sequence":18446744073709551615"#,
+            r#""contract_id":"7","#,
+        ),
+    ];
+    std::fs::write(dir.join("bg_7_last.jsonl"), seq.join("\n") + "\n").unwrap();
+    // Exact through v2 protobuf and back.
+    let pb = d.path().join("pb");
+    let (code, c) = convert(&src, &pb, &["--format", "v2-pb", "--allow-loss", "ts"]);
+    assert_eq!(code, 0, "{c}");
+    let back = d.path().join("back");
+    let (code, c) = convert(&pb, &back, &["--format", "v2-json"]);
+    assert_eq!(code, 0, "{c}");
+    let got = lines(&back).join("\n");
+    assert!(got.contains(r#""sequence":1234567890123456789"#), "{got}");
+    assert!(got.contains(r#""sequence":18446744073709551615"#), "{got}");
+    // To v3 both are a `sequence` loss, not `unknown`.
+    let (code, c) = convert(&src, &d.path().join("v3"), &["--format", "v3-pb"]);
+    assert_eq!(code, 1);
+    assert_eq!(c["losses"]["sequence"]["records"], 2, "{c}");
+    assert!(c["losses"].get("unknown").is_none(), "{c}");
+
+    // A data contract id v2 protobuf cannot hold: counted as a `cid` loss, refused.
+    let s2 = d.path().join("s2");
+    let dir2 = s2.join("v2/json/2025/07/24/12");
+    std::fs::create_dir_all(&dir2).unwrap();
+    std::fs::write(
+        dir2.join("bg_7_last.jsonl"),
+        line(1, r#","contract_id":-7"#, r#""contract_id":"7","#) + "\n",
+    )
+    .unwrap();
+    let (code, c) = convert(
+        &s2,
+        &d.path().join("pb2"),
+        &["--format", "v2-pb", "--allow-loss", "ts"],
+    );
+    assert_eq!(code, 1, "{c}");
+    assert_eq!(c["losses"]["cid"]["records"], 1, "{c}");
+    assert_eq!((n(&c, "outputs_refused"), n(&c, "records_written")), (1, 0));
+
+    // An escaped metadata key is the key it spells: contract 8, and data's 7
+    // is a `data_ids` loss; a data.type other than the tick type, too.
+    let s3 = d.path().join("s3");
+    let dir3 = s3.join("v2/json/2025/07/24/12");
+    std::fs::create_dir_all(&dir3).unwrap();
+    let recs = [
+        line(1, r#","contract_id":7"#, r#""contract\u005fid":"8","#),
+        line(2, "", r#""contract_id":"7","#)
+            .replace(r#""type":"time_sales""#, r#""type":"midpoint""#),
+    ];
+    std::fs::write(dir3.join("bg_7_last.jsonl"), recs.join("\n") + "\n").unwrap();
+    let v = validate(&s3, &[]);
+    assert_eq!(v.summary()["records"], 2, "{:?}", v.lines);
+    let v3 = d.path().join("v3b");
+    let (code, c) = convert(&s3, &v3, &["--format", "v3-json"]);
+    assert_eq!(code, 1, "{c}");
+    assert_eq!(c["losses"]["data_ids"]["records"], 2, "{c}");
+    // (Its stream id bg_7_last is not contract 8's: that is lost too.)
+    assert_eq!(c["losses"]["stream_id"]["records"], 1, "{c}");
+    let (code, c) = convert(
+        &s3,
+        &v3,
+        &["--format", "v3-json", "--allow-loss", "data_ids,stream_id"],
+    );
+    assert_eq!(code, 0, "{c}");
+    let out = lines(&v3).join("\n");
+    assert!(
+        out.contains(r#""cid":8"#) && out.contains(r#""cid":7"#),
+        "{out}"
+    );
+}
