@@ -651,10 +651,11 @@ impl Run<'_> {
     /// the next `--prune` removes before dropping it.
     fn orphans(&mut self, prune: bool) -> Result<()> {
         self.join()?;
+        // Only what this run wrote: an output it refused that an earlier run
+        // (with other options, or an older build) left is an orphan too.
         let ours: HashSet<String> = self
             .flushed
             .iter()
-            .chain(self.blocked.iter())
             .map(|&h| plan::output_rel(h, self.opts.target, self.opts.compression()))
             .collect();
         let mut found: BTreeSet<String> = BTreeSet::new();
@@ -673,9 +674,9 @@ impl Run<'_> {
                 let p = fsutil::resolve_in(&self.dst, rel, false)?;
                 fsutil::remove_durable(&p)?;
                 fsutil::crash_point();
-                "not made by this conversion (its sources are gone, or other options made it); removed (--prune)"
+                "not made by this conversion (its sources are gone or this run refused it, or other options made it); removed (--prune)"
             } else {
-                "not made by this conversion (its sources are gone, or other options made it); kept, pass --prune to remove it"
+                "not made by this conversion (its sources are gone or this run refused it, or other options made it); kept, pass --prune to remove it"
             };
             self.report.outputs_orphaned += 1;
             self.report

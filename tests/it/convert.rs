@@ -498,6 +498,26 @@ fn losses_are_refused_unless_allowed() {
     assert_eq!(code, 0);
     assert_eq!(c["losses"]["ts"]["allowed"], true);
     assert_eq!(n(&c, "outputs_written"), 12);
+    // Run again without the allowance: the 12 files the allowed run wrote
+    // are not this run's; each is reported as an orphan (kept), and
+    // removed with --prune, so DST never silently holds what the last run
+    // refused.
+    let (code, c, f, _) = convert(&src, &dst, &["--format", "v2-pb"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        (n(&c, "outputs_refused"), n(&c, "outputs_orphaned")),
+        (12, 12)
+    );
+    let orphans: Vec<_> = f.iter().filter(|f| f["kind"] == "convert_orphan").collect();
+    assert_eq!(orphans.len(), 12);
+    assert_eq!(
+        orphans[0]["file"],
+        "v2/protobuf/2025/08/01/00/bg_265598_bid_ask.pb"
+    );
+    assert_eq!(tree(&dst).len(), 12);
+    let (code, c, _, _) = convert(&src, &dst, &["--format", "v2-pb", "--prune"]);
+    assert_eq!((code, n(&c, "outputs_orphaned")), (1, 12));
+    assert!(tree(&dst).is_empty());
 }
 
 #[test]
