@@ -214,7 +214,7 @@ fn data_member(
                     p.data_kind_sales = true;
                     Some(TickType::Last)
                 }
-                Value::Str { raw, .. } => Some(tick_type_bytes(raw, notes)?),
+                v @ Value::Str { .. } => Some(tt(v, "type", notes)?),
                 other => {
                     return Err(RecordError::WrongType {
                         field: "type",
@@ -365,7 +365,15 @@ fn id(v: Value<'_>, field: &'static str) -> Result<i64, RecordError> {
 
 fn tt(v: Value<'_>, field: &'static str, notes: &mut Notes) -> Result<TickType, RecordError> {
     match v {
-        Value::Str { raw, .. } => tick_type_bytes(raw, notes),
+        Value::Str {
+            raw,
+            escaped: false,
+        } => tick_type_bytes(raw, notes),
+        // `"\u004cast"` is `Last` to every JSON reader.
+        Value::Str { raw, escaped: true } => {
+            let name = super::json::unescape(raw).unwrap_or_default();
+            tick_type_bytes(name.as_bytes(), notes)
+        }
         other => Err(RecordError::WrongType {
             field,
             found: other.type_name(),
@@ -461,6 +469,15 @@ pub fn encode_with(t: &Tick, out: &mut Vec<u8>, omit: Invent) -> Result<(), Enco
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_tick_types_read_as_every_json_reader_reads_them() {
+        let l = br#"{"type":"tick","timestamp":"2025-07-24T12:00:00+00:00","data":{"type":"time_sales","tick_type":"\u004cast","price":1.5},"metadata":{"contract_id":"7","tick_type":"\u006cast"}}"#;
+        let d = decode(l).unwrap();
+        assert_eq!((d.tick.tt, d.extras), (TickType::Last, Extras::default()));
+        let l = br#"{"type":"tick","timestamp":"2025-07-24T12:00:00+00:00","data":{"type":"\u0062id_ask","contract_id":7,"bid_price":1.5}}"#;
+        assert_eq!(decode(l).unwrap().tick.tt, TickType::BidAsk);
+    }
 
     #[test]
     fn live_formatter_line() {
