@@ -734,36 +734,7 @@ impl Run<'_> {
                         }
                     }
                     let want = self.prints.get(&o).unwrap_or(&empty);
-                    let mut keys: Vec<StreamHour> =
-                        want.keys().chain(got.keys()).copied().collect();
-                    keys.sort_unstable();
-                    keys.dedup();
-                    for k in keys {
-                        let a = want.get(&k).copied().unwrap_or_default();
-                        let b = got.get(&k).copied().unwrap_or_default();
-                        if a == b {
-                            self.report.verified_hours += 1;
-                        } else {
-                            self.report.mismatched_hours += 1;
-                            self.report.findings.push(Finding::new(
-                                Kind::VerifyMismatch,
-                                &rel,
-                                format!(
-                                    "stream {} {} hour {}: source {} records ({}..{}), Parquet {} records ({}..{}){}",
-                                    k.cid,
-                                    k.tt,
-                                    crate::time::format_iso(k.hour * crate::time::US),
-                                    a.count,
-                                    super::verify::when(a.first),
-                                    super::verify::when(a.last),
-                                    b.count,
-                                    super::verify::when(b.first),
-                                    super::verify::when(b.last),
-                                    if a.count == b.count { ", fingerprints differ" } else { "" }
-                                ),
-                            ));
-                        }
-                    }
+                    super::verify::compare_hours(&rel, want, &got, &mut self.report);
                 }
             }
             if self.report.findings.len() > before {

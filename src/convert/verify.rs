@@ -3,7 +3,7 @@
 //! first/last time, fingerprint over the fields both formats hold) is
 //! compared with the input's. Success only when all match.
 
-use super::VerifyInput;
+use super::{ConvertReport, VerifyInput};
 use crate::error::Result;
 use crate::fingerprint::{Fields, HourPrint, StreamHour};
 use crate::report::{Finding, Kind};
@@ -59,6 +59,35 @@ pub(crate) fn hour_mismatch(k: &StreamHour, a: &HourPrint, b: &HourPrint) -> Str
             ""
         }
     )
+}
+
+/// Compares an output file's prints per stream-hour (`got`) with its
+/// input's (`want`): counts the verified and mismatched hours in `report`
+/// and adds a `verify_mismatch` finding for each mismatch. Shared by the
+/// record formats' and Parquet's verification.
+pub(crate) fn compare_hours(
+    rel: &str,
+    want: &HashMap<StreamHour, HourPrint>,
+    got: &HashMap<StreamHour, HourPrint>,
+    report: &mut ConvertReport,
+) {
+    let mut keys: Vec<StreamHour> = want.keys().chain(got.keys()).copied().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for k in keys {
+        let a = want.get(&k).copied().unwrap_or_default();
+        let b = got.get(&k).copied().unwrap_or_default();
+        if a == b {
+            report.verified_hours += 1;
+        } else {
+            report.mismatched_hours += 1;
+            report.findings.push(Finding::new(
+                Kind::VerifyMismatch,
+                rel,
+                hour_mismatch(&k, &a, &b),
+            ));
+        }
+    }
 }
 
 /// Reads the outputs back and compares them with the input; returns the
@@ -118,23 +147,7 @@ pub fn verify(v: &mut VerifyInput<'_>, fields: &Fields) -> Result<Vec<String>> {
                 ));
             }
         }
-        let mut keys: Vec<StreamHour> = want.keys().chain(got.keys()).copied().collect();
-        keys.sort_unstable();
-        keys.dedup();
-        for k in keys {
-            let a = want.get(&k).copied().unwrap_or_default();
-            let b = got.get(&k).copied().unwrap_or_default();
-            if a == b {
-                v.report.verified_hours += 1;
-            } else {
-                v.report.mismatched_hours += 1;
-                v.report.findings.push(Finding::new(
-                    Kind::VerifyMismatch,
-                    &rel,
-                    hour_mismatch(&k, &a, &b),
-                ));
-            }
-        }
+        compare_hours(&rel, want, &got, v.report);
         if v.report.findings.len() > findings_before {
             bad.push(rel);
         }
